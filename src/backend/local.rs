@@ -1,0 +1,183 @@
+//! Local disk / NFS backend.
+//!
+//! A put writes a hidden temporary file next to the target, syncs it, then `link(2)`s it to
+//! the final name, which fails if the name exists: the create-only guarantee comes from the
+//! file system, and a crash leaves only a hidden temporary file that listing ignores.
+//! Blocking file calls run on tokio's blocking pool.
+
+use super::{Backend, ObjectInfo};
+use crate::error::{Error, ErrorKind, Result};
+use async_trait::async_trait;
+use bytes::Bytes;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Objects stored as files under a root directory.
+#[derive(Debug, Clone)]
+pub struct LocalBackend {
+    root: PathBuf,
+}
+
+impl LocalBackend {
+    /// A backend rooted at `root` (created on first write if missing).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        LocalBackend { root: root.into() }
+    }
+
+    fn path(&self, key: &str) -> Result<PathBuf> {
+        if key.is_empty() || key.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p.starts_with('.')) {
+            return Err(Error::invalid(format!("invalid object key '{key}'")));
+        }
+        Ok(self.root.join(key))
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Io, format!("blocking file task failed: {e}")))?
+}
+
+fn put_sync(root: &Path, path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().expect("object path has a parent");
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
+    let mut rnd = [0u8; 8];
+    crate::crypto::random_bytes(&mut rnd);
+    let name = path.file_name().unwrap().to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", crate::crypto::keyfile::hex(&rnd)));
+    let res = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+        f.write_all(data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        f.sync_all().map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))?;
+        drop(f);
+        std::fs::hard_link(&tmp, path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::AlreadyExists {
+                Error::new(ErrorKind::AlreadyExists, format!("{} already exists", path.display()))
+            } else {
+                Error::io(format!("linking {}", path.display()), e)
+            }
+        })
+    })();
+    let _ = std::fs::remove_file(&tmp);
+    res?;
+    // Make the new directory entry durable (best effort: not every file system allows it).
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    let _ = root;
+    Ok(())
+}
+
+fn list_sync(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>> {
+    // Walk the deepest directory that the prefix names fully, then filter by prefix.
+    let dir_part = match prefix.rfind('/') {
+        Some(i) => &prefix[..i],
+        None => "",
+    };
+    let start = if dir_part.is_empty() { root.to_path_buf() } else { root.join(dir_part) };
+    let mut out = Vec::new();
+    let mut stack = vec![(start, dir_part.to_string())];
+    while let Some((dir, rel)) = stack.pop() {
+        let rd = match std::fs::read_dir(&dir) {
+            Ok(rd) => rd,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io(format!("listing {}", dir.display()), e)),
+        };
+        for ent in rd {
+            let ent = ent.map_err(|e| Error::io(format!("listing {}", dir.display()), e))?;
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                continue;
+            }
+            let key = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let ft = ent.file_type().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?;
+            if ft.is_dir() {
+                if key.starts_with(prefix) || prefix.starts_with(&format!("{key}/")) {
+                    stack.push((ent.path(), key));
+                }
+            } else if key.starts_with(prefix) {
+                let size = ent.metadata().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?.len();
+                out.push(ObjectInfo { key, size });
+            }
+        }
+    }
+    out.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(out)
+}
+
+#[async_trait]
+impl Backend for LocalBackend {
+    fn location(&self) -> String {
+        format!("filestore:{}", self.root.display())
+    }
+
+    async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        let path = self.path(key)?;
+        let root = self.root.clone();
+        blocking(move || put_sync(&root, &path, &data)).await
+    }
+
+    async fn get(&self, key: &str) -> Result<Bytes> {
+        let path = self.path(key)?;
+        blocking(move || {
+            std::fs::read(&path).map(Bytes::from).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+        })
+        .await
+    }
+
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
+        let path = self.path(key)?;
+        blocking(move || {
+            let ctx = || format!("reading {} bytes at {offset} of {}", len, path.display());
+            let mut f = std::fs::File::open(&path).map_err(|e| Error::io(ctx(), e))?;
+            f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(ctx(), e))?;
+            let mut buf = vec![0u8; len as usize];
+            f.read_exact(&mut buf).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::UnexpectedEof {
+                    Error::corrupt(format!("{} is shorter than expected", path.display()))
+                } else {
+                    Error::io(ctx(), e)
+                }
+            })?;
+            Ok(Bytes::from(buf))
+        })
+        .await
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let root = self.root.clone();
+        let prefix = prefix.to_string();
+        blocking(move || list_sync(&root, &prefix)).await
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let path = self.path(key)?;
+        blocking(move || std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), e)))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conformance() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("repo"));
+        super::super::testsuite::run(&b).await;
+    }
+
+    #[tokio::test]
+    async fn rejects_escaping_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path());
+        for k in ["../x", "a/../../x", "", "/abs", ".hidden", "a//b"] {
+            assert_eq!(b.put(k, Bytes::from_static(b"x")).await.unwrap_err().kind(), ErrorKind::InvalidInput, "{k}");
+        }
+    }
+}

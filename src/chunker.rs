@@ -1,0 +1,257 @@
+//! Content-defined chunking of a byte stream with FastCDC (v2020 cut points).
+//!
+//! [`StreamChunker`] reads large blocks from any `Read`, finds cut points with
+//! `fastcdc::v2020::cut_gear` and hands out chunks as [`Bytes`] slices of the block, so no
+//! chunk is copied. The gear table is XOR-ed with a per-repository seed (derived from the
+//! master key) so cut points are not the same in every repository.
+//!
+//! Pure CPU + the reader: this module neither hashes nor stores anything.
+
+use crate::error::{Error, Result};
+use bytes::{Bytes, BytesMut};
+use fastcdc::v2020::{Normalization, cut_gear, get_gear_with_seed, select_masks};
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::io::Read;
+
+/// Chunk size parameters, stored in the repository config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChunkerParams {
+    /// Smallest chunk (except the last one of a stream).
+    pub min_size: u32,
+    /// Target average.
+    pub avg_size: u32,
+    /// Largest chunk.
+    pub max_size: u32,
+    /// FastCDC normalization level (0..=3).
+    pub normalization: u8,
+}
+
+impl Default for ChunkerParams {
+    /// The measured default (docs/architecture.md §Chunk size): 2 KiB / 8 KiB / 64 KiB, level 2.
+    fn default() -> Self {
+        ChunkerParams { min_size: 2048, avg_size: 8192, max_size: 65536, normalization: 2 }
+    }
+}
+
+impl ChunkerParams {
+    /// Check the limits of `fastcdc` v2020 and that all sizes are even.
+    pub fn validate(&self) -> Result<()> {
+        let ok = (64..=1 << 20).contains(&self.min_size)
+            && (256..=4 << 20).contains(&self.avg_size)
+            && (1024..=16 << 20).contains(&self.max_size)
+            && self.min_size <= self.avg_size
+            && self.avg_size <= self.max_size
+            && self.min_size % 2 == 0
+            && self.avg_size % 2 == 0
+            && self.max_size % 2 == 0
+            && self.normalization <= 3;
+        if ok {
+            Ok(())
+        } else {
+            Err(Error::invalid(format!("invalid chunker parameters {self:?}")))
+        }
+    }
+
+    fn level(&self) -> Normalization {
+        match self.normalization {
+            0 => Normalization::Level0,
+            1 => Normalization::Level1,
+            2 => Normalization::Level2,
+            _ => Normalization::Level3,
+        }
+    }
+}
+
+/// Cut-point finder configured for one repository.
+#[derive(Clone)]
+pub struct Cutter {
+    p: ChunkerParams,
+    mask_s: u64,
+    mask_l: u64,
+    gear: Cow<'static, [u64]>,
+    gear_ls: Cow<'static, [u64]>,
+}
+
+impl Cutter {
+    /// A cutter with the given parameters and gear seed.
+    pub fn new(p: ChunkerParams, seed: u64) -> Result<Cutter> {
+        p.validate()?;
+        let (mask_s, mask_l) = select_masks(p.avg_size as usize, p.level());
+        let (gear, gear_ls) = get_gear_with_seed(seed);
+        Ok(Cutter { p, mask_s, mask_l, gear, gear_ls })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> ChunkerParams {
+        self.p
+    }
+
+    /// Length of the next chunk at the start of `data`. Only valid when `data` holds at least
+    /// `max_size` bytes or is the end of the stream.
+    pub fn next_len(&self, data: &[u8]) -> usize {
+        let (_, n) = cut_gear(
+            data,
+            self.p.min_size as usize,
+            self.p.avg_size as usize,
+            self.p.max_size as usize,
+            self.mask_s,
+            self.mask_l,
+            self.mask_s << 1,
+            self.mask_l << 1,
+            &self.gear,
+            &self.gear_ls,
+        );
+        n
+    }
+
+    /// All chunk lengths of a complete in-memory buffer (for tests and tools).
+    pub fn split<'a>(&self, mut data: &'a [u8]) -> Vec<&'a [u8]> {
+        let mut out = Vec::new();
+        while !data.is_empty() {
+            let n = self.next_len(data);
+            let (c, rest) = data.split_at(n);
+            out.push(c);
+            data = rest;
+        }
+        out
+    }
+}
+
+/// Reads a stream and returns it as batches of content-defined chunks.
+pub struct StreamChunker<R> {
+    reader: R,
+    cutter: Cutter,
+    buf: BytesMut,
+    block: usize,
+    eof: bool,
+    total: u64,
+}
+
+impl<R: Read> StreamChunker<R> {
+    /// Chunk `reader`, reading about `block` bytes at a time (at least 4 × max chunk size).
+    pub fn new(reader: R, cutter: Cutter, block: usize) -> Self {
+        let block = block.max(4 * cutter.p.max_size as usize);
+        StreamChunker { reader, cutter, buf: BytesMut::new(), block, eof: false, total: 0 }
+    }
+
+    /// Bytes read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.total
+    }
+
+    fn fill(&mut self) -> std::io::Result<()> {
+        if self.eof || self.buf.len() >= self.block {
+            return Ok(());
+        }
+        // A fresh allocation per block: chunks handed out keep the old one alive until dropped.
+        let mut next = BytesMut::with_capacity(self.block + self.cutter.p.max_size as usize);
+        next.extend_from_slice(&self.buf);
+        self.buf = next;
+        let mut filled = self.buf.len();
+        self.buf.resize(self.block, 0);
+        while filled < self.block {
+            match self.reader.read(&mut self.buf[filled..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    break;
+                }
+                Ok(n) => {
+                    filled += n;
+                    self.total += n as u64;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.buf.truncate(filled);
+                    return Err(e);
+                }
+            }
+        }
+        self.buf.truncate(filled);
+        Ok(())
+    }
+
+    /// The next batch of chunks in stream order; `Ok(None)` at the end of the stream.
+    pub fn next_batch(&mut self) -> std::io::Result<Option<Vec<Bytes>>> {
+        self.fill()?;
+        let max = self.cutter.p.max_size as usize;
+        let mut out = Vec::new();
+        while !self.buf.is_empty() && (self.eof || self.buf.len() >= max) {
+            let n = self.cutter.next_len(&self.buf);
+            out.push(self.buf.split_to(n).freeze());
+        }
+        if out.is_empty() && self.buf.is_empty() && self.eof {
+            return Ok(None);
+        }
+        Ok(Some(out))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn data(n: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..n)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect()
+    }
+
+    /// A reader returning short reads, like a pipe.
+    struct Dribble<'a>(&'a [u8], usize);
+    impl Read for Dribble<'_> {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            let n = b.len().min(self.1).min(self.0.len());
+            b[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn stream_matches_slice_chunking() {
+        let cutter = Cutter::new(ChunkerParams::default(), 42).unwrap();
+        let d = data(3_000_000, 9);
+        let want: Vec<&[u8]> = cutter.split(&d);
+        let mut sc = StreamChunker::new(Dribble(&d, 65536 + 17), cutter.clone(), 1 << 18);
+        let mut got = Vec::new();
+        while let Some(b) = sc.next_batch().unwrap() {
+            got.extend(b);
+        }
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(&g[..], *w);
+        }
+        assert_eq!(sc.bytes_read(), d.len() as u64);
+        let p = ChunkerParams::default();
+        for c in &got[..got.len() - 1] {
+            assert!(c.len() >= p.min_size as usize && c.len() <= p.max_size as usize);
+        }
+    }
+
+    #[test]
+    fn seed_changes_cut_points() {
+        let d = data(1_000_000, 3);
+        let a = Cutter::new(ChunkerParams::default(), 1).unwrap();
+        let b = Cutter::new(ChunkerParams::default(), 2).unwrap();
+        let la: Vec<usize> = a.split(&d).iter().map(|c| c.len()).collect();
+        let lb: Vec<usize> = b.split(&d).iter().map(|c| c.len()).collect();
+        assert_ne!(la, lb);
+    }
+
+    #[test]
+    fn invalid_params() {
+        let mut p = ChunkerParams::default();
+        p.avg_size = 3;
+        assert!(p.validate().is_err());
+        p = ChunkerParams { min_size: 4096, avg_size: 2048, max_size: 65536, normalization: 1 };
+        assert!(p.validate().is_err());
+    }
+}

@@ -1,0 +1,127 @@
+//! Frames: the plaintext inside every sealed blob and metadata object.
+//!
+//! `frame = codec u8 || raw_len u32 LE || payload`, codec 0 = stored, 1 = zstd. A frame is
+//! stored raw whenever zstd does not make it smaller. One zstd context per thread is reused.
+//! Decoding refuses frames that claim more than [`MAX_FRAME`] bytes, so hostile input cannot
+//! make us allocate without bound. No I/O, no crypto here.
+
+use crate::error::{Error, Result};
+use std::borrow::Cow;
+use std::cell::RefCell;
+
+/// Codec byte: payload stored as is.
+pub const CODEC_STORED: u8 = 0;
+/// Codec byte: payload is one zstd frame.
+pub const CODEC_ZSTD: u8 = 1;
+/// Bytes of the frame header.
+pub const FRAME_HEADER: usize = 5;
+/// Largest raw frame accepted when decoding (64 MiB).
+pub const MAX_FRAME: usize = 64 << 20;
+
+thread_local! {
+    static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+/// Compress `raw` at zstd `level` (0 = store). Returns the 5-byte header and the payload,
+/// which borrows `raw` when it is stored.
+pub fn encode(raw: &[u8], level: i32) -> ([u8; FRAME_HEADER], Cow<'_, [u8]>) {
+    let len = u32::try_from(raw.len()).expect("frame fits u32");
+    let compressed = if level == 0 || raw.is_empty() {
+        None
+    } else {
+        COMPRESSOR.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.as_ref().map(|(l, _)| *l) != Some(level) {
+                *c = Some((level, zstd::bulk::Compressor::new(level).expect("zstd context")));
+            }
+            let z = c.as_mut().unwrap().1.compress(raw).expect("zstd compression of an in-memory buffer");
+            (z.len() < raw.len()).then_some(z)
+        })
+    };
+    let mut h = [0u8; FRAME_HEADER];
+    h[1..].copy_from_slice(&len.to_le_bytes());
+    match compressed {
+        Some(z) => {
+            h[0] = CODEC_ZSTD;
+            (h, Cow::Owned(z))
+        }
+        None => {
+            h[0] = CODEC_STORED;
+            (h, Cow::Borrowed(raw))
+        }
+    }
+}
+
+/// Encode into one contiguous buffer (metadata objects).
+pub fn encode_vec(raw: &[u8], level: i32) -> Vec<u8> {
+    let (h, p) = encode(raw, level);
+    let mut v = Vec::with_capacity(FRAME_HEADER + p.len());
+    v.extend_from_slice(&h);
+    v.extend_from_slice(&p);
+    v
+}
+
+/// Decode a frame back to its raw bytes, checking the declared length.
+pub fn decode(frame: &[u8]) -> Result<Vec<u8>> {
+    if frame.len() < FRAME_HEADER {
+        return Err(Error::corrupt("frame shorter than its header"));
+    }
+    let len = u32::from_le_bytes(frame[1..5].try_into().unwrap()) as usize;
+    let payload = &frame[FRAME_HEADER..];
+    if len > MAX_FRAME {
+        return Err(Error::corrupt(format!("frame claims {len} bytes, more than the {MAX_FRAME} limit")));
+    }
+    match frame[0] {
+        CODEC_STORED => {
+            if payload.len() != len {
+                return Err(Error::corrupt("stored frame length mismatch"));
+            }
+            Ok(payload.to_vec())
+        }
+        CODEC_ZSTD => DECOMPRESSOR.with(|d| {
+            let mut d = d.borrow_mut();
+            if d.is_none() {
+                *d = Some(zstd::bulk::Decompressor::new().expect("zstd context"));
+            }
+            let out = d
+                .as_mut()
+                .unwrap()
+                .decompress(payload, len)
+                .map_err(|e| Error::corrupt(format!("zstd frame does not decode: {e}")))?;
+            if out.len() != len {
+                return Err(Error::corrupt("zstd frame length mismatch"));
+            }
+            Ok(out)
+        }),
+        c => Err(Error::corrupt(format!("unknown frame codec {c}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_raw_fallback() {
+        let text = b"hello hello hello hello hello hello hello hello".repeat(100);
+        let f = encode_vec(&text, 1);
+        assert_eq!(f[0], CODEC_ZSTD);
+        assert!(f.len() < text.len());
+        assert_eq!(decode(&f).unwrap(), text);
+        let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
+        let f = encode_vec(&noise, 1);
+        assert_eq!(decode(&f).unwrap(), noise);
+        assert_eq!(decode(&encode_vec(b"", 3)).unwrap(), b"");
+        assert_eq!(encode_vec(&text, 0)[0], CODEC_STORED);
+    }
+
+    #[test]
+    fn rejects_bad_frames() {
+        assert!(decode(&[1, 2]).is_err());
+        assert!(decode(&[9, 0, 0, 0, 0]).is_err());
+        assert!(decode(&[0, 5, 0, 0, 0, 1]).is_err());
+        assert!(decode(&[1, 255, 255, 255, 255, 0]).is_err());
+        assert!(decode(&[1, 10, 0, 0, 0, 1, 2, 3]).is_err());
+    }
+}

@@ -1,0 +1,71 @@
+//! Byte formats of repository objects (docs/format.md is the normative description).
+//!
+//! Every decoder here takes untrusted bytes and returns an error, never panics: these are the
+//! entry points of the fuzz targets. Encoders and decoders only; no I/O, no backend access.
+
+pub mod config;
+pub mod index;
+pub mod pack;
+pub mod snapshot;
+pub mod tree;
+
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+/// A bounds-checked little-endian reader over untrusted bytes.
+pub(crate) struct Cursor<'a> {
+    b: &'a [u8],
+    what: &'static str,
+}
+
+impl<'a> Cursor<'a> {
+    pub(crate) fn new(b: &'a [u8], what: &'static str) -> Self {
+        Cursor { b, what }
+    }
+    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
+        if self.b.len() < n {
+            return Err(Error::corrupt(format!("{} is truncated", self.what)));
+        }
+        let (h, t) = self.b.split_at(n);
+        self.b = t;
+        Ok(h)
+    }
+    pub(crate) fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    pub(crate) fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    pub(crate) fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
+    pub(crate) fn id(&mut self) -> Result<Id> {
+        Ok(Id::from_slice(self.take(32)?))
+    }
+    /// A count of items of `item_size` bytes each that must fit in the remaining input.
+    pub(crate) fn count(&mut self, item_size: usize) -> Result<usize> {
+        let n = self.u32()? as usize;
+        if n.saturating_mul(item_size) > self.b.len() {
+            return Err(Error::corrupt(format!("{} claims {n} entries, more than it holds", self.what)));
+        }
+        Ok(n)
+    }
+    pub(crate) fn finish(self) -> Result<()> {
+        if self.b.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::corrupt(format!("{} has {} trailing bytes", self.what, self.b.len())))
+        }
+    }
+}
+
+/// Split a sealed metadata object into (magic-checked) sealed body.
+pub(crate) fn strip_magic<'a>(bytes: &'a [u8], magic: &[u8; 8], what: &str) -> Result<&'a [u8]> {
+    match bytes.strip_prefix(magic.as_slice()) {
+        Some(rest) => Ok(rest),
+        None => Err(Error::corrupt(format!(
+            "{what} does not start with {:?}",
+            String::from_utf8_lossy(magic)
+        ))),
+    }
+}

@@ -1,0 +1,255 @@
+//! Packs: many sealed blobs in one object, with a sealed header at the end.
+//!
+//! ```text
+//! pack    = blob_0 || … || blob_{n-1} || sealed_header || header_len u32 LE || "KRPACK01"
+//! blob_i  = seal(aad "KRBLOB01", frame)          (frame: see crate::compress)
+//! header  = count u32 || count × (kind u8 || sealed_len u32 || raw_len u32
+//!                                 || chunks u32 || chunks × (id 32 || len u32))
+//! ```
+//! Blob `i` starts where blob `i-1` ends (blob 0 at offset 0). The header lets the index be
+//! rebuilt from the packs alone. A pack is named by the BLAKE3 of its bytes.
+
+use super::Cursor;
+use crate::crypto::Keys;
+use crate::error::{Error, Result};
+use crate::id::Id;
+
+/// AAD of every sealed blob.
+pub const BLOB_AAD: &[u8] = b"KRBLOB01";
+/// AAD of the sealed pack header.
+pub const HEADER_AAD: &[u8] = b"KRPHDR01";
+/// Final 8 bytes of every pack.
+pub const PACK_MAGIC: &[u8; 8] = b"KRPACK01";
+/// Bytes after the sealed header.
+pub const TRAILER_LEN: usize = 12;
+
+/// What a blob holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum BlobKind {
+    /// Chunks of a stream.
+    Data = 0,
+    /// One node of a snapshot's chunk-list tree.
+    Tree = 1,
+}
+
+impl BlobKind {
+    /// From the stored byte.
+    pub fn from_u8(b: u8) -> Result<BlobKind> {
+        match b {
+            0 => Ok(BlobKind::Data),
+            1 => Ok(BlobKind::Tree),
+            _ => Err(Error::corrupt(format!("unknown blob kind {b}"))),
+        }
+    }
+}
+
+/// One blob as listed in a pack header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobHeader {
+    /// Kind.
+    pub kind: BlobKind,
+    /// Offset of the sealed blob in the pack (derived, not stored).
+    pub offset: u32,
+    /// Length of the sealed blob.
+    pub sealed_len: u32,
+    /// Length of the decoded frame.
+    pub raw_len: u32,
+    /// Chunks in the frame, in order: id and length.
+    pub chunks: Vec<(Id, u32)>,
+}
+
+/// Builds one pack in memory.
+#[derive(Default)]
+pub struct PackBuilder {
+    buf: Vec<u8>,
+    blobs: Vec<BlobHeader>,
+}
+
+impl PackBuilder {
+    /// An empty pack with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        PackBuilder { buf: Vec::with_capacity(capacity), blobs: Vec::new() }
+    }
+
+    /// Append a blob whose frame is `frame_header || payload`.
+    pub fn add(
+        &mut self,
+        keys: &Keys,
+        kind: BlobKind,
+        frame_header: &[u8],
+        payload: &[u8],
+        raw_len: u32,
+        chunks: Vec<(Id, u32)>,
+    ) -> &BlobHeader {
+        let offset = self.buf.len();
+        keys.seal_into(BLOB_AAD, &[frame_header, payload], &mut self.buf);
+        self.push_sealed(kind, offset, raw_len, chunks)
+    }
+
+    /// Append an already sealed blob (produced by [`seal_blob`] on another thread).
+    pub fn add_sealed(&mut self, kind: BlobKind, sealed: &[u8], raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
+        let offset = self.buf.len();
+        self.buf.extend_from_slice(sealed);
+        self.push_sealed(kind, offset, raw_len, chunks)
+    }
+
+    fn push_sealed(&mut self, kind: BlobKind, offset: usize, raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
+        let sealed_len = (self.buf.len() - offset) as u32;
+        self.blobs.push(BlobHeader { kind, offset: offset as u32, sealed_len, raw_len, chunks });
+        self.blobs.last().unwrap()
+    }
+
+    /// Bytes so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True when no blob was added.
+    pub fn is_empty(&self) -> bool {
+        self.blobs.is_empty()
+    }
+
+    /// Seal the header and return `(pack id, bytes, blobs)`.
+    pub fn finish(mut self, keys: &Keys) -> (Id, Vec<u8>, Vec<BlobHeader>) {
+        let header = encode_header(&self.blobs);
+        let before = self.buf.len();
+        keys.seal_into(HEADER_AAD, &[&header], &mut self.buf);
+        let hlen = (self.buf.len() - before) as u32;
+        self.buf.extend_from_slice(&hlen.to_le_bytes());
+        self.buf.extend_from_slice(PACK_MAGIC);
+        (Id::of_bytes(&self.buf), self.buf, self.blobs)
+    }
+}
+
+/// Seal a blob on its own (so sealing can run in parallel with packing).
+pub fn seal_blob(keys: &Keys, frame_header: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(frame_header.len() + payload.len() + crate::crypto::SEAL_OVERHEAD);
+    keys.seal_into(BLOB_AAD, &[frame_header, payload], &mut v);
+    v
+}
+
+/// Open a sealed blob into its frame.
+pub fn open_blob(keys: &Keys, sealed: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<u8>> {
+    keys.open(BLOB_AAD, sealed, what)
+}
+
+/// Serialise a header's plaintext.
+pub fn encode_header(blobs: &[BlobHeader]) -> Vec<u8> {
+    let mut h = Vec::with_capacity(4 + blobs.iter().map(|b| 17 + 36 * b.chunks.len()).sum::<usize>());
+    h.extend_from_slice(&(blobs.len() as u32).to_le_bytes());
+    for b in blobs {
+        h.push(b.kind as u8);
+        h.extend_from_slice(&b.sealed_len.to_le_bytes());
+        h.extend_from_slice(&b.raw_len.to_le_bytes());
+        h.extend_from_slice(&(b.chunks.len() as u32).to_le_bytes());
+        for (id, len) in &b.chunks {
+            h.extend_from_slice(&id.0);
+            h.extend_from_slice(&len.to_le_bytes());
+        }
+    }
+    h
+}
+
+/// Parse a header's plaintext; offsets are derived from the sealed lengths.
+pub fn decode_header(plain: &[u8]) -> Result<Vec<BlobHeader>> {
+    let mut c = Cursor::new(plain, "pack header");
+    let n = c.count(13)?;
+    let mut blobs = Vec::with_capacity(n);
+    let mut offset: u64 = 0;
+    for _ in 0..n {
+        let kind = BlobKind::from_u8(c.u8()?)?;
+        let sealed_len = c.u32()?;
+        let raw_len = c.u32()?;
+        let k = c.count(36)?;
+        let mut chunks = Vec::with_capacity(k);
+        let mut sum: u64 = 0;
+        for _ in 0..k {
+            let id = c.id()?;
+            let len = c.u32()?;
+            sum += len as u64;
+            chunks.push((id, len));
+        }
+        if kind == BlobKind::Data && sum != raw_len as u64 {
+            return Err(Error::corrupt("pack header: chunk lengths do not add up to the frame length"));
+        }
+        if offset > u32::MAX as u64 {
+            return Err(Error::corrupt("pack header: offsets overflow"));
+        }
+        blobs.push(BlobHeader { kind, offset: offset as u32, sealed_len, raw_len, chunks });
+        offset += sealed_len as u64;
+    }
+    c.finish()?;
+    Ok(blobs)
+}
+
+/// From the last [`TRAILER_LEN`] bytes of a pack, the length of its sealed header.
+pub fn decode_trailer(tail: &[u8]) -> Result<u32> {
+    if tail.len() != TRAILER_LEN || &tail[4..] != PACK_MAGIC {
+        return Err(Error::corrupt("pack trailer magic missing (not a pack, or truncated)"));
+    }
+    Ok(u32::from_le_bytes(tail[..4].try_into().unwrap()))
+}
+
+/// Read the blob list of a whole pack held in memory, checking that it covers the pack exactly.
+pub fn read_header(keys: &Keys, pack: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<BlobHeader>> {
+    if pack.len() < TRAILER_LEN {
+        return Err(Error::corrupt(format!("{what}: too short to be a pack")));
+    }
+    let hlen = decode_trailer(&pack[pack.len() - TRAILER_LEN..]).map_err(|e| e.context(what))? as usize;
+    let body_end = pack.len() - TRAILER_LEN;
+    if hlen > body_end {
+        return Err(Error::corrupt(format!("{what}: header length exceeds the pack")));
+    }
+    let plain = keys.open(HEADER_AAD, &pack[body_end - hlen..body_end], what)?;
+    let blobs = decode_header(&plain).map_err(|e| e.context(what))?;
+    let covered: u64 = blobs.iter().map(|b| b.sealed_len as u64).sum();
+    if covered != (body_end - hlen) as u64 {
+        return Err(Error::corrupt(format!("{what}: header does not describe the pack's blobs")));
+    }
+    Ok(blobs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compress;
+    use crate::crypto::MasterKey;
+
+    #[test]
+    fn build_and_read_back() {
+        let keys = MasterKey::generate().derive();
+        let mut pb = PackBuilder::default();
+        let a = b"first chunk data".to_vec();
+        let b = vec![7u8; 10000];
+        let raw: Vec<u8> = [a.clone(), b.clone()].concat();
+        let (h, p) = compress::encode(&raw, 3);
+        pb.add(&keys, BlobKind::Data, &h, &p, raw.len() as u32, vec![
+            (keys.chunk_id(&a), a.len() as u32),
+            (keys.chunk_id(&b), b.len() as u32),
+        ]);
+        let (h2, p2) = compress::encode(b"tree", 3);
+        pb.add(&keys, BlobKind::Tree, &h2, &p2, 4, vec![(keys.chunk_id(b"tree"), 4)]);
+        let (id, bytes, blobs) = pb.finish(&keys);
+        assert_eq!(id, Id::of_bytes(&bytes));
+        let read = read_header(&keys, &bytes, &"p").unwrap();
+        assert_eq!(read, blobs);
+        let b0 = &read[0];
+        let sealed = &bytes[b0.offset as usize..(b0.offset + b0.sealed_len) as usize];
+        let frame = open_blob(&keys, sealed, &"b").unwrap();
+        assert_eq!(compress::decode(&frame).unwrap(), raw);
+        let mut bad = bytes.clone();
+        bad[3] ^= 0x40;
+        let sealed = &bad[b0.offset as usize..(b0.offset + b0.sealed_len) as usize];
+        assert!(open_blob(&keys, sealed, &"b").is_err());
+        assert!(read_header(&keys, &bytes[..bytes.len() - 1], &"p").is_err());
+    }
+
+    #[test]
+    fn header_decoder_rejects_garbage() {
+        assert!(decode_header(&[]).is_err());
+        assert!(decode_header(&[255, 255, 255, 255]).is_err());
+        assert!(decode_trailer(&[0; 12]).is_err());
+        assert_eq!(decode_header(&[0, 0, 0, 0]).unwrap(), vec![]);
+    }
+}

@@ -1,0 +1,15 @@
+//! kanrepo: a streaming, deduplicating, compressing, encrypting repository engine.
+//! (Tour written once the public API settles.)
+#![warn(missing_docs)]
+
+pub mod chunker;
+pub mod crypto;
+pub mod error;
+pub mod id;
+pub mod time;
+
+pub use error::{Error, ErrorKind, Result};
+pub use id::Id;
+pub mod backend;
+pub mod compress;
+pub mod format;
