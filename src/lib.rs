@@ -13,3 +13,6 @@ pub use id::Id;
 pub mod backend;
 pub mod compress;
 pub mod format;
+pub mod repo;
+
+pub use repo::{InitOptions, Progress, PullOptions, PushOptions, Repository};

@@ -1,1 +1,6 @@
+//! The one integration-test binary: engine round trips, properties, the kando CLI, fuzz corpus replay.
 
+mod cli;
+mod engine;
+mod fuzz_corpus;
+mod support;

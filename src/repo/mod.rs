@@ -1,0 +1,372 @@
+//! The repository: opening and creating it, metadata objects, and the push/pull pipelines.
+//!
+//! Object layout on the backend (docs/format.md):
+//! `config`, `keys/<id>`, `packs/<id[0..2]>/<id>`, `index/<id>`, `snapshots/<id>`, where every
+//! `<id>` except the config is the BLAKE3 of the object's bytes. Everything is written
+//! create-only, in the order packs → index → snapshot, so a snapshot exists only once all
+//! the data it needs is stored.
+//!
+//! This module owns the keys; it never hands them to the backend layer.
+
+mod dedup;
+mod progress;
+mod pull;
+mod push;
+mod read_index;
+
+pub use progress::Progress;
+pub use pull::PullOptions;
+pub use push::PushOptions;
+pub use read_index::ReadIndex;
+
+use crate::backend::Backend;
+use crate::chunker::ChunkerParams;
+use crate::compress;
+use crate::crypto::keyfile::{KdfParams, KeyFile};
+use crate::crypto::{Keys, MasterKey};
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::config::{CONFIG_MAGIC, Config};
+use crate::format::index::{INDEX_MAGIC, IndexFile};
+use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
+use crate::format::strip_magic;
+use crate::id::{Id, IdSet};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Options for creating a repository.
+#[derive(Debug, Clone)]
+pub struct InitOptions {
+    /// Chunk sizes.
+    pub chunker: ChunkerParams,
+    /// zstd level for data.
+    pub level: i32,
+    /// Raw bytes grouped into one compressed frame.
+    pub frame_target: u32,
+    /// Pack size target.
+    pub pack_target: u32,
+    /// argon2id cost of the first key object.
+    pub kdf: KdfParams,
+}
+
+impl Default for InitOptions {
+    fn default() -> Self {
+        InitOptions {
+            chunker: ChunkerParams::default(),
+            level: 2,
+            frame_target: 1 << 20,
+            pack_target: 16 << 20,
+            kdf: KdfParams::default(),
+        }
+    }
+}
+
+/// One snapshot and its object id.
+#[derive(Debug, Clone)]
+pub struct SnapshotEntry {
+    /// Object id (the name under `snapshots/`).
+    pub id: Id,
+    /// Content.
+    pub snapshot: Snapshot,
+}
+
+/// Sizes of what the repository stores.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RepoStats {
+    /// Snapshot count.
+    pub snapshots: u64,
+    /// Sum of snapshot stream sizes.
+    pub logical_bytes: u64,
+    /// Pack objects.
+    pub packs: u64,
+    /// Bytes in packs.
+    pub pack_bytes: u64,
+    /// Index objects.
+    pub index_objects: u64,
+    /// Bytes in index objects.
+    pub index_bytes: u64,
+    /// Bytes in snapshot objects.
+    pub snapshot_bytes: u64,
+    /// Key objects.
+    pub keys: u64,
+    /// Every stored byte.
+    pub total_bytes: u64,
+}
+
+pub(crate) fn pack_key(id: &Id) -> String {
+    let h = id.to_hex();
+    format!("packs/{}/{h}", &h[..2])
+}
+
+/// An open repository.
+pub struct Repository {
+    backend: Arc<dyn Backend>,
+    master: MasterKey,
+    keys: Arc<Keys>,
+    config: Config,
+}
+
+impl std::fmt::Debug for Repository {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Repository({})", self.backend.location())
+    }
+}
+
+async fn kdf_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorKind::Io, format!("key derivation task: {e}")))?
+}
+
+impl Repository {
+    /// Create a repository; fails with `AlreadyExists` if one is there.
+    pub async fn init(backend: Arc<dyn Backend>, password: &[u8], opts: &InitOptions) -> Result<Repository> {
+        let loc = backend.location();
+        match backend.get("config").await {
+            Ok(_) => return Err(Error::new(ErrorKind::AlreadyExists, format!("a repository already exists at {loc}"))),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(e.context(format!("checking for a repository at {loc}"))),
+        }
+        opts.chunker.validate()?;
+        let master = MasterKey::generate();
+        let config = Config::new(opts.chunker, opts.level, opts.frame_target, opts.pack_target);
+        // Validate our own choices exactly as a reader will.
+        Config::from_json(&config.to_json()).map_err(|e| Error::invalid(e.to_string()))?;
+        let (m, pw, kdf) = (master.clone(), password.to_vec(), opts.kdf);
+        let kf = kdf_blocking(move || KeyFile::wrap(&m, &pw, kdf)).await?;
+        let kb = kf.to_bytes();
+        let kid = Id::of_bytes(&kb);
+        backend.put(&format!("keys/{kid}"), Bytes::from(kb)).await.map_err(|e| e.context("writing the key object"))?;
+        let keys = Arc::new(master.derive());
+        let repo = Repository { backend, master, keys, config };
+        let cfg = repo.seal_meta(CONFIG_MAGIC, &repo.config.to_json());
+        match repo.backend.put("config", Bytes::from(cfg)).await {
+            Ok(()) => Ok(repo),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // Someone initialised it at the same time; our key object is an unused orphan.
+                let _ = repo.backend.delete(&format!("keys/{kid}")).await;
+                Err(Error::new(ErrorKind::AlreadyExists, format!("a repository was created concurrently at {loc}")))
+            }
+            Err(e) => Err(e.context("writing the config object")),
+        }
+    }
+
+    /// Open with a password.
+    pub async fn open(backend: Arc<dyn Backend>, password: &[u8]) -> Result<Repository> {
+        let loc = backend.location();
+        let cfg = match backend.get("config").await {
+            Ok(c) => c,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                return Err(Error::new(ErrorKind::NotFound, format!("no repository at {loc} (no config object)")));
+            }
+            Err(e) => return Err(e.context(format!("reading the config of {loc}"))),
+        };
+        let keys = backend.list("keys/").await?;
+        if keys.is_empty() {
+            return Err(Error::corrupt(format!("repository at {loc} has a config but no key objects")));
+        }
+        for k in &keys {
+            let bytes = backend.get(&k.key).await?;
+            let kf = match KeyFile::parse(&bytes) {
+                Ok(kf) => kf,
+                Err(e) => {
+                    tracing::warn!("skipping key object {}: {e}", k.key);
+                    continue;
+                }
+            };
+            let pw = password.to_vec();
+            let Some(master) = kdf_blocking(move || kf.unwrap_key(&pw)).await? else { continue };
+            let keys = master.derive();
+            // A key object left by a lost init race unlocks a different master key: skip it.
+            let Ok(json) = open_meta(&keys, CONFIG_MAGIC, &cfg, &"config") else { continue };
+            let config = Config::from_json(&json).map_err(|e| e.context(format!("config of {loc}")))?;
+            return Ok(Repository { backend, master, keys: Arc::new(keys), config });
+        }
+        Err(Error::new(
+            ErrorKind::WrongPassword,
+            format!("wrong password: it opens none of the {} key object(s) of the repository at {loc}", keys.len()),
+        ))
+    }
+
+    /// Open, or create with `opts` when there is no repository yet. Returns whether it was created.
+    pub async fn open_or_init(backend: Arc<dyn Backend>, password: &[u8], opts: &InitOptions) -> Result<(Repository, bool)> {
+        match Self::open(backend.clone(), password).await {
+            Ok(r) => Ok((r, false)),
+            Err(e) if e.kind() == ErrorKind::NotFound => match Self::init(backend.clone(), password, opts).await {
+                Ok(r) => Ok((r, true)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok((Self::open(backend, password).await?, false)),
+                Err(e) => Err(e),
+            },
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Add another password.
+    pub async fn add_key(&self, password: &[u8], kdf: KdfParams) -> Result<Id> {
+        let master = self.master.clone();
+        let pw = password.to_vec();
+        let kf = kdf_blocking(move || KeyFile::wrap(&master, &pw, kdf)).await?;
+        let kb = kf.to_bytes();
+        let id = Id::of_bytes(&kb);
+        self.backend.put(&format!("keys/{id}"), Bytes::from(kb)).await?;
+        Ok(id)
+    }
+
+    /// The config.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The backend location.
+    pub fn location(&self) -> String {
+        self.backend.location()
+    }
+
+    pub(crate) fn seal_meta(&self, magic: &[u8; 8], plain: &[u8]) -> Vec<u8> {
+        let mut v = magic.to_vec();
+        v.extend_from_slice(&self.keys.seal(magic, &compress::encode_vec(plain, 3)));
+        v
+    }
+
+    /// Store a metadata object under `<prefix>/<blake3>`; an identical existing object is fine.
+    pub(crate) async fn put_named(&self, prefix: &str, bytes: Vec<u8>) -> Result<Id> {
+        let id = Id::of_bytes(&bytes);
+        match self.backend.put(&format!("{prefix}/{id}"), Bytes::from(bytes)).await {
+            Ok(()) => Ok(id),
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(id),
+            Err(e) => Err(e.context(format!("writing {prefix}/{}", id.short()))),
+        }
+    }
+
+    pub(crate) async fn write_index(&self, f: &IndexFile) -> Result<Id> {
+        let obj = self.seal_meta(INDEX_MAGIC, &f.encode());
+        self.put_named("index", obj).await
+    }
+
+    /// Every snapshot, oldest first.
+    pub async fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
+        let objs = self.backend.list("snapshots/").await?;
+        let mut out = Vec::with_capacity(objs.len());
+        for o in objs {
+            let id = Id::from_hex(o.key.trim_start_matches("snapshots/"))
+                .map_err(|_| Error::corrupt(format!("unexpected object {}", o.key)))?;
+            out.push(SnapshotEntry { id, snapshot: self.load_snapshot(&id).await? });
+        }
+        out.sort_by(|a, b| a.snapshot.time_key().cmp(&b.snapshot.time_key()).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// One snapshot by id.
+    pub async fn load_snapshot(&self, id: &Id) -> Result<Snapshot> {
+        let key = format!("snapshots/{id}");
+        let bytes = self.backend.get(&key).await?;
+        if Id::of_bytes(&bytes) != *id {
+            return Err(Error::corrupt(format!("{key}: content does not match its name")));
+        }
+        let json = open_meta(&self.keys, SNAPSHOT_MAGIC, &bytes, &key)?;
+        Snapshot::from_json(&json).map_err(|e| e.context(&key))
+    }
+
+    /// Find a snapshot by full or abbreviated (≥ 6 hex chars) id.
+    pub async fn find_snapshot(&self, prefix: &str) -> Result<SnapshotEntry> {
+        if prefix.len() < 6 {
+            return Err(Error::invalid(format!("snapshot id '{prefix}' is too short (give at least 6 hex characters)")));
+        }
+        let m: Vec<_> = self.snapshots().await?.into_iter().filter(|s| s.id.to_hex().starts_with(prefix)).collect();
+        match m.len() {
+            0 => Err(Error::new(ErrorKind::NotFound, format!("no snapshot {prefix} in {}", self.location()))),
+            1 => Ok(m.into_iter().next().unwrap()),
+            n => Err(Error::invalid(format!("snapshot id '{prefix}' is ambiguous ({n} matches)"))),
+        }
+    }
+
+    /// The newest snapshot pushed under `path`.
+    pub async fn latest(&self, path: &str) -> Result<SnapshotEntry> {
+        self.snapshots().await?.into_iter().rev().find(|s| s.snapshot.path == path).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("no snapshot with path '{path}' in {}", self.location()))
+        })
+    }
+
+    /// Remove every snapshot of `path`; returns the removed ids. Data is reclaimed by gc.
+    pub async fn delete_path(&self, path: &str) -> Result<Vec<Id>> {
+        let mut removed = Vec::new();
+        for s in self.snapshots().await? {
+            if s.snapshot.path == path {
+                self.backend.delete(&format!("snapshots/{}", s.id)).await?;
+                removed.push(s.id);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Decode every index object, in parallel, calling `f` on each.
+    pub(crate) async fn for_each_index(&self, mut f: impl FnMut(IndexFile)) -> Result<()> {
+        let objs = self.backend.list("index/").await?;
+        let mut set = tokio::task::JoinSet::new();
+        let mut iter = objs.into_iter();
+        loop {
+            while set.len() < 8 {
+                let Some(o) = iter.next() else { break };
+                let (b, k) = (self.backend.clone(), self.keys.clone());
+                set.spawn(async move {
+                    let bytes = b.get(&o.key).await?;
+                    tokio::task::spawn_blocking(move || {
+                        if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
+                            return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
+                        }
+                        let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
+                        IndexFile::decode(&plain).map_err(|e| e.context(&o.key))
+                    })
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
+                });
+            }
+            match set.join_next().await {
+                None => return Ok(()),
+                Some(r) => f(r.map_err(|e| Error::new(ErrorKind::Io, format!("index task: {e}")))??),
+            }
+        }
+    }
+
+    /// Ids of every chunk and tree node the index knows.
+    pub async fn load_id_set(&self) -> Result<IdSet> {
+        let mut set = IdSet::default();
+        self.for_each_index(|f| {
+            set.reserve(f.chunk_count());
+            for (_, b) in f.blobs {
+                set.extend(b.chunks.into_iter().map(|c| c.0));
+            }
+        })
+        .await?;
+        Ok(set)
+    }
+
+    /// The full index for reading.
+    pub async fn load_read_index(&self) -> Result<ReadIndex> {
+        let mut ri = ReadIndex::default();
+        self.for_each_index(|f| ri.add(f)).await?;
+        Ok(ri)
+    }
+
+    /// Sizes of stored objects.
+    pub async fn stats(&self) -> Result<RepoStats> {
+        let mut s = RepoStats::default();
+        for o in self.backend.list("").await? {
+            s.total_bytes += o.size;
+            let top = o.key.split('/').next().unwrap_or("");
+            match top {
+                "packs" => (s.packs += 1, s.pack_bytes += o.size),
+                "index" => (s.index_objects += 1, s.index_bytes += o.size),
+                "snapshots" => (s.snapshots += 1, s.snapshot_bytes += o.size),
+                "keys" => (s.keys += 1, ()),
+                _ => ((), ()),
+            };
+        }
+        s.logical_bytes = self.snapshots().await?.iter().map(|e| e.snapshot.size).sum();
+        Ok(s)
+    }
+}
+
+/// Open a `magic || sealed(frame)` metadata object.
+pub(crate) fn open_meta(keys: &Keys, magic: &[u8; 8], bytes: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<u8>> {
+    let body = strip_magic(bytes, magic, &what.to_string())?;
+    let frame = keys.open(magic, body, what)?;
+    compress::decode(&frame).map_err(|e| e.context(what))
+}

@@ -1,0 +1,325 @@
+//! The pull pipeline: snapshot tree → blob reads → open + decode + verify → ordered output.
+//!
+//! ```text
+//! planner thread (walks the tree; groups consecutive chunks of one blob into a job)
+//!   ──jobs──▶ N fetch threads (ranged read, AES-GCM open, zstd decode, keyed-BLAKE3 check
+//!             of every chunk; small shared cache of decoded frames)
+//!   ──pieces──▶ writer thread (restores order, writes, BLAKE3 of the whole stream)
+//! ```
+//! Every byte written has passed AEAD authentication and its chunk-id check; at the end the
+//! stream length and BLAKE3 must equal the snapshot's, or the pull fails. Memory ceiling:
+//! `jobs_in_flight × frame` (≤ 16 × 1 MiB by default) + the frame cache (8 frames) + the read
+//! index (≈ 60–90 B per chunk in the repository).
+
+use super::push::{FirstError, cancelled};
+use super::read_index::ReadIndex;
+use super::{Progress, Repository, pack_key};
+use crate::backend::Backend;
+use crate::compress;
+use crate::crypto::Keys;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::pack::{BlobKind, open_blob};
+use crate::format::snapshot::Snapshot;
+use crate::format::tree::TreeWalker;
+use crate::id::Id;
+use bytes::Bytes;
+use crossbeam_channel as cb;
+use std::collections::{BTreeMap, VecDeque};
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+/// Options of one pull.
+#[derive(Debug, Clone)]
+pub struct PullOptions {
+    /// Fetch/decode threads (0 = 2 × cores, at least 4).
+    pub threads: usize,
+    /// Jobs in flight.
+    pub jobs_in_flight: usize,
+}
+
+impl Default for PullOptions {
+    fn default() -> Self {
+        PullOptions { threads: 0, jobs_in_flight: 16 }
+    }
+}
+
+struct Job {
+    seq: u64,
+    blob: u32,
+    pieces: Vec<(Id, u32, u32)>,
+}
+
+/// Decoded frames recently used, shared by the fetch threads.
+struct FrameCache {
+    slots: Mutex<VecDeque<(u32, Bytes)>>,
+    cap: usize,
+}
+
+impl FrameCache {
+    fn get(&self, blob: u32) -> Option<Bytes> {
+        self.slots.lock().unwrap().iter().find(|(b, _)| *b == blob).map(|(_, f)| f.clone())
+    }
+    fn put(&self, blob: u32, frame: Bytes) {
+        let mut s = self.slots.lock().unwrap();
+        if s.len() >= self.cap {
+            s.pop_front();
+        }
+        s.push_back((blob, frame));
+    }
+}
+
+/// Everything a thread needs to read one blob.
+struct BlobReader {
+    backend: Arc<dyn Backend>,
+    keys: Arc<Keys>,
+    index: Arc<ReadIndex>,
+    rt: tokio::runtime::Handle,
+    cache: FrameCache,
+    progress: Arc<Progress>,
+}
+
+impl BlobReader {
+    /// The decoded frame of `blob`, from the cache or the backend.
+    fn frame(&self, blob: u32) -> Result<Bytes> {
+        if let Some(f) = self.cache.get(blob) {
+            return Ok(f);
+        }
+        let b = self.index.blobs[blob as usize];
+        let pack = self.index.packs[b.pack as usize];
+        let key = pack_key(&pack);
+        let what = format!("pack {key}, blob at offset {}", b.offset);
+        let sealed = self
+            .rt
+            .block_on(self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64))
+            .map_err(|e| e.context(format!("reading {what}")))?;
+        Progress::add(&self.progress.transferred_bytes, sealed.len() as u64);
+        let frame = open_blob(&self.keys, &sealed, &what)?;
+        let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
+        if raw.len() != b.raw_len as usize {
+            return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
+        }
+        let raw = Bytes::from(raw);
+        self.cache.put(blob, raw.clone());
+        Ok(raw)
+    }
+
+    /// Cut pieces out of a frame, checking each chunk's keyed id.
+    fn pieces(&self, job: &Job) -> Result<Vec<Bytes>> {
+        let frame = self.frame(job.blob)?;
+        job.pieces
+            .iter()
+            .map(|(id, inner, len)| {
+                let (s, e) = (*inner as usize, *inner as usize + *len as usize);
+                if e > frame.len() {
+                    return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
+                }
+                let piece = frame.slice(s..e);
+                if self.keys.chunk_id(&piece) != *id {
+                    let b = self.index.blobs[job.blob as usize];
+                    return Err(Error::corrupt(format!(
+                        "chunk {} in pack {} does not match its id",
+                        id.short(),
+                        pack_key(&self.index.packs[b.pack as usize])
+                    )));
+                }
+                Ok(piece)
+            })
+            .collect()
+    }
+
+    /// A tree node's bytes by id.
+    fn node(&self, id: &Id) -> Result<Vec<u8>> {
+        let loc = self.index.get(id).ok_or_else(|| {
+            Error::corrupt(format!("tree node {} is in no index object (repository damaged)", id.short()))
+        })?;
+        if self.index.blobs[loc.blob as usize].kind != BlobKind::Tree {
+            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
+        }
+        let job = Job { seq: 0, blob: loc.blob, pieces: vec![(*id, loc.inner, loc.len)] };
+        Ok(self.pieces(&job)?.pop().unwrap().to_vec())
+    }
+}
+
+impl Repository {
+    /// Write the stream of `snap` to `out`, verifying every chunk and the whole-stream hash.
+    pub async fn pull(
+        &self,
+        snap: &Snapshot,
+        out: Box<dyn Write + Send>,
+        opts: &PullOptions,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
+        let index = Arc::new(self.load_read_index().await.map_err(|e| e.context("loading the index"))?);
+        let threads = if opts.threads == 0 {
+            (2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(4)
+        } else {
+            opts.threads
+        };
+        let reader = Arc::new(BlobReader {
+            backend: self.backend.clone(),
+            keys: self.keys.clone(),
+            index,
+            rt: tokio::runtime::Handle::current(),
+            cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: 8 },
+            progress: progress.clone(),
+        });
+        let fail = Arc::new(FirstError::default());
+        let (slot_tx, slot_rx) = cb::bounded::<()>(opts.jobs_in_flight.max(1));
+        let (job_tx, job_rx) = cb::bounded::<Job>(opts.jobs_in_flight.max(1));
+        let (piece_tx, piece_rx) = cb::unbounded::<(u64, Vec<Bytes>)>();
+        let (end_tx, end_rx) = cb::bounded::<u64>(1);
+
+        // Planner.
+        {
+            let (reader, fail) = (reader.clone(), fail.clone());
+            let root = snap.root_id();
+            std::thread::Builder::new()
+                .name("kando-planner".into())
+                .spawn(move || {
+                    if let Err(e) = plan(&reader, root, &slot_tx, &job_tx, &end_tx) {
+                        if e.kind() != ErrorKind::Cancelled {
+                            fail.set(e);
+                        }
+                    }
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the planner thread: {e}")))?;
+        }
+        // Fetchers.
+        for i in 0..threads {
+            let (reader, fail, job_rx, piece_tx) = (reader.clone(), fail.clone(), job_rx.clone(), piece_tx.clone());
+            std::thread::Builder::new()
+                .name(format!("kando-fetch-{i}"))
+                .spawn(move || {
+                    for job in job_rx {
+                        match reader.pieces(&job) {
+                            Ok(p) => {
+                                if piece_tx.send((job.seq, p)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(e) => {
+                                fail.set(e);
+                                return;
+                            }
+                        }
+                    }
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting a fetch thread: {e}")))?;
+        }
+        drop((job_rx, piece_tx));
+        // Writer.
+        let (res_tx, res_rx) = tokio::sync::oneshot::channel();
+        {
+            let (fail, progress) = (fail.clone(), progress.clone());
+            let (size, hash) = (snap.size, snap.blake3.clone());
+            std::thread::Builder::new()
+                .name("kando-writer".into())
+                .spawn(move || {
+                    let r = write_stage(out, piece_rx, slot_rx, end_rx, &progress, size, &hash);
+                    if let Err(e) = &r {
+                        if e.kind() != ErrorKind::Cancelled {
+                            fail.set(Error::new(e.kind(), e.to_string()));
+                        }
+                    }
+                    let _ = res_tx.send(r);
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the writer thread: {e}")))?;
+        }
+        let r = res_rx.await.unwrap_or_else(|_| Err(cancelled()));
+        if let Some(e) = fail.take() {
+            return Err(e);
+        }
+        r
+    }
+}
+
+fn plan(r: &BlobReader, root: Id, slots: &cb::Sender<()>, jobs: &cb::Sender<Job>, end: &cb::Sender<u64>) -> Result<()> {
+    let mut walker = TreeWalker::new(root, |id: &Id| r.node(id))?;
+    let mut seq = 0u64;
+    let mut cur: Option<Job> = None;
+    let send = |job: Job| -> Result<()> {
+        slots.send(()).map_err(|_| cancelled())?;
+        jobs.send(job).map_err(|_| cancelled())
+    };
+    while let Some((id, len)) = walker.next_chunk()? {
+        let loc = r.index.get(&id).ok_or_else(|| {
+            Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
+        })?;
+        if loc.len != len {
+            return Err(Error::corrupt(format!("chunk {}: index length {} differs from the snapshot's {len}", id.short(), loc.len)));
+        }
+        match &mut cur {
+            Some(j) if j.blob == loc.blob && j.pieces.len() < 4096 => j.pieces.push((id, loc.inner, len)),
+            _ => {
+                if let Some(j) = cur.take() {
+                    send(j)?;
+                }
+                cur = Some(Job { seq, blob: loc.blob, pieces: vec![(id, loc.inner, len)] });
+                seq += 1;
+            }
+        }
+    }
+    if let Some(j) = cur.take() {
+        send(j)?;
+    }
+    end.send(seq).map_err(|_| cancelled())
+}
+
+fn write_stage(
+    mut out: Box<dyn Write + Send>,
+    rx: cb::Receiver<(u64, Vec<Bytes>)>,
+    slots: cb::Receiver<()>,
+    end_rx: cb::Receiver<u64>,
+    progress: &Progress,
+    want_size: u64,
+    want_hash: &str,
+) -> Result<()> {
+    let mut pending = BTreeMap::new();
+    let mut next = 0u64;
+    let mut end: Option<u64> = None;
+    let mut hasher = blake3::Hasher::new();
+    let mut size = 0u64;
+    loop {
+        if end.is_none() {
+            if let Ok(n) = end_rx.try_recv() {
+                end = Some(n);
+            }
+        }
+        if end == Some(next) {
+            break;
+        }
+        match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+            Ok((seq, p)) => {
+                pending.insert(seq, p);
+            }
+            Err(cb::RecvTimeoutError::Timeout) => continue,
+            Err(cb::RecvTimeoutError::Disconnected) => {
+                if end.is_none() {
+                    end = end_rx.try_recv().ok();
+                }
+                if end != Some(next) && !pending.contains_key(&next) {
+                    return Err(cancelled());
+                }
+            }
+        }
+        while let Some(pieces) = pending.remove(&next) {
+            let _ = slots.try_recv();
+            for p in pieces {
+                hasher.update(&p);
+                size += p.len() as u64;
+                out.write_all(&p).map_err(|e| Error::io("writing the output", e))?;
+                Progress::add(&progress.bytes_out, p.len() as u64);
+                Progress::add(&progress.chunks, 1);
+            }
+            next += 1;
+        }
+    }
+    out.flush().map_err(|e| Error::io("writing the output", e))?;
+    if size != want_size {
+        return Err(Error::corrupt(format!("restored {size} bytes, the snapshot says {want_size}")));
+    }
+    if hasher.finalize().to_hex().as_str() != want_hash {
+        return Err(Error::corrupt("the restored stream's BLAKE3 differs from the snapshot's"));
+    }
+    Ok(())
+}

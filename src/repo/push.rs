@@ -1,0 +1,440 @@
+//! The push pipeline: stream → chunks → ids → dedup → frames → sealed blobs → packs → backend.
+//!
+//! ```text
+//! reader thread ──batches──▶ rayon: keyed BLAKE3 ──▶ dedup thread (orders batches; stream hash;
+//!   (FastCDC)                                         tree builder; the ONE dedup decision;
+//!                                                     groups new chunks into ~1 MiB frames)
+//!        ──frames──▶ rayon: zstd + seal ──▶ packer thread ──packs──▶ uploader (tokio task:
+//!                                                                   puts, then index objects)
+//! ```
+//! Back-pressure: the reader holds one token per batch in flight (`hash_slots`), the dedup
+//! thread one per frame in flight (`frame_slots`), the packer blocks on a one-slot channel to
+//! the uploader, which runs at most `uploads` puts at once. Memory ceiling (defaults, 2 cores):
+//! batches `hash_slots × block` (6 × 1 MiB) + frames `frame_slots × 2 × frame_target`
+//! (6 × 2 MiB) + dedup window (16 MiB) + open pack (`pack_target`, 16 MiB) + queued and
+//! in-flight packs (`(1 + uploads) × pack_target`, 48 MiB) + the ids of the existing index
+//! (≈ 40–75 B per chunk in the repository). See docs/architecture.md.
+//!
+//! Failure: the first error is kept; every stage stops when a channel it uses closes; no
+//! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
+
+use super::dedup::DedupSet;
+use super::{Progress, Repository, pack_key};
+use crate::chunker::{Cutter, StreamChunker};
+use crate::compress;
+use crate::crypto::Keys;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::index::IndexFile;
+use crate::format::pack::{BlobHeader, BlobKind, PackBuilder, seal_blob};
+use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot, SnapshotStats};
+use crate::format::tree::TreeBuilder;
+use crate::id::Id;
+use bytes::Bytes;
+use crossbeam_channel as cb;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::sync::{Arc, Mutex};
+
+/// Options of one push.
+#[derive(Debug, Clone)]
+pub struct PushOptions {
+    /// Snapshot path (the `--path` of kando).
+    pub path: String,
+    /// Tags.
+    pub tags: Vec<String>,
+    /// Hostname recorded (default: this host).
+    pub hostname: Option<String>,
+    /// CPU worker threads (0 = number of cores).
+    pub threads: usize,
+    /// Parallel pack uploads.
+    pub uploads: usize,
+    /// Slots of the dedup table for ids added by this push (32 B each).
+    pub dedup_window: usize,
+    /// Write an index object after this many chunk entries (bounds index memory and
+    /// what a crash loses).
+    pub index_flush_chunks: usize,
+    /// Bytes read from the input at a time.
+    pub block: usize,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            path: String::new(),
+            tags: Vec::new(),
+            hostname: None,
+            threads: 0,
+            uploads: 2,
+            dedup_window: 1 << 19,
+            index_flush_chunks: 1 << 16,
+            block: 1 << 20,
+        }
+    }
+}
+
+/// The first error of a pipeline; later ones (usually "channel closed") are dropped.
+#[derive(Default)]
+pub(crate) struct FirstError(Mutex<Option<Error>>);
+
+impl FirstError {
+    pub(crate) fn set(&self, e: Error) {
+        let mut g = self.0.lock().unwrap();
+        if g.is_none() {
+            *g = Some(e);
+        }
+    }
+    pub(crate) fn is_set(&self) -> bool {
+        self.0.lock().unwrap().is_some()
+    }
+    pub(crate) fn take(&self) -> Option<Error> {
+        self.0.lock().unwrap().take()
+    }
+}
+
+pub(crate) fn cancelled() -> Error {
+    Error::new(ErrorKind::Cancelled, "pipeline stopped")
+}
+
+enum Hashed {
+    Batch(u64, Vec<(Id, Bytes)>),
+    End(u64),
+}
+
+struct Sealed {
+    kind: BlobKind,
+    sealed: Vec<u8>,
+    raw_len: u32,
+    chunks: Vec<(Id, u32)>,
+}
+
+struct PackOut {
+    id: Id,
+    bytes: Vec<u8>,
+    blobs: Vec<BlobHeader>,
+}
+
+struct DedupOut {
+    root: Id,
+    hash: blake3::Hash,
+    size: u64,
+    stats: SnapshotStats,
+}
+
+/// Hands frames to the compress+seal workers, holding a slot per frame in flight.
+struct FrameSink {
+    pool: Arc<rayon::ThreadPool>,
+    keys: Arc<Keys>,
+    slots: cb::Sender<()>,
+    out: cb::Sender<Sealed>,
+}
+
+impl FrameSink {
+    fn submit(&self, kind: BlobKind, raw: Vec<u8>, chunks: Vec<(Id, u32)>, level: i32) -> Result<()> {
+        self.slots.send(()).map_err(|_| cancelled())?;
+        let (keys, out) = (self.keys.clone(), self.out.clone());
+        self.pool.spawn(move || {
+            let (h, p) = compress::encode(&raw, level);
+            let sealed = seal_blob(&keys, &h, &p);
+            let _ = out.send(Sealed { kind, sealed, raw_len: raw.len() as u32, chunks });
+        });
+        Ok(())
+    }
+}
+
+impl Repository {
+    /// Push a stream as a new snapshot. The snapshot is written only if the whole stream was
+    /// read without error and every pack and index object was stored.
+    pub async fn push(&self, reader: Box<dyn Read + Send>, opts: &PushOptions, progress: Arc<Progress>) -> Result<(Id, Snapshot)> {
+        if opts.path.is_empty() {
+            return Err(Error::invalid("a snapshot path is required"));
+        }
+        let known = self.load_id_set().await.map_err(|e| e.context("loading the index"))?;
+        let threads = if opts.threads == 0 {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+        } else {
+            opts.threads
+        };
+        let pool = Arc::new(
+            rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .thread_name(|i| format!("kando-cpu-{i}"))
+                .build()
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting worker threads: {e}")))?,
+        );
+        let fail = Arc::new(FirstError::default());
+        let slots = 2 * threads + 2;
+        let (hash_slot_tx, hash_slot_rx) = cb::bounded::<()>(slots);
+        let (hashed_tx, hashed_rx) = cb::unbounded::<Hashed>();
+        let (frame_slot_tx, frame_slot_rx) = cb::bounded::<()>(slots);
+        let (sealed_tx, sealed_rx) = cb::unbounded::<Sealed>();
+        let (pack_tx, mut pack_rx) = tokio::sync::mpsc::channel::<PackOut>(1);
+
+        let cfg = self.config.clone();
+        let cutter = Cutter::new(cfg.chunker.params, self.keys.chunker_seed)?;
+
+        // Reader: chunk the stream and hand batches to the hashers.
+        let reader_thread = {
+            let (pool, keys, fail, progress) = (pool.clone(), self.keys.clone(), fail.clone(), progress.clone());
+            let block = opts.block;
+            std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
+                let mut ch = StreamChunker::new(reader, cutter, block);
+                let mut seq = 0u64;
+                loop {
+                    if fail.is_set() {
+                        return;
+                    }
+                    match ch.next_batch() {
+                        Ok(Some(batch)) => {
+                            progress.bytes_in.store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
+                            if batch.is_empty() {
+                                continue;
+                            }
+                            if hash_slot_tx.send(()).is_err() {
+                                return;
+                            }
+                            let (keys, tx) = (keys.clone(), hashed_tx.clone());
+                            pool.spawn(move || {
+                                let v = batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
+                                let _ = tx.send(Hashed::Batch(seq, v));
+                            });
+                            seq += 1;
+                        }
+                        Ok(None) => {
+                            let _ = hashed_tx.send(Hashed::End(seq));
+                            return;
+                        }
+                        Err(e) => {
+                            let kind = if e.kind() == std::io::ErrorKind::Other { ErrorKind::Producer } else { ErrorKind::Io };
+                            fail.set(Error::with_source(kind, "reading the input stream", e));
+                            return;
+                        }
+                    }
+                }
+            })
+        }
+        .map_err(|e| Error::new(ErrorKind::Io, format!("starting the reader thread: {e}")))?;
+
+        // Dedup: the single owner of "is this chunk new?".
+        let (dedup_res_tx, dedup_res_rx) = tokio::sync::oneshot::channel::<Result<DedupOut>>();
+        {
+            let sink = FrameSink { pool: pool.clone(), keys: self.keys.clone(), slots: frame_slot_tx, out: sealed_tx };
+            let (keys, fail, progress) = (self.keys.clone(), fail.clone(), progress.clone());
+            let window = opts.dedup_window;
+            std::thread::Builder::new()
+                .name("kando-dedup".into())
+                .spawn(move || {
+                    let r = dedup_stage(&keys, DedupSet::new(known, window), hashed_rx, hash_slot_rx, &sink, &cfg, &progress);
+                    if let Err(e) = &r {
+                        if e.kind() != ErrorKind::Cancelled {
+                            fail.set(Error::new(e.kind(), e.to_string()));
+                        }
+                    }
+                    let _ = dedup_res_tx.send(r);
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the dedup thread: {e}")))?;
+        }
+
+        // Packer: sealed blobs into packs.
+        {
+            let (keys, pack_target) = (self.keys.clone(), self.config.pack_target as usize);
+            let progress = progress.clone();
+            std::thread::Builder::new()
+                .name("kando-packer".into())
+                .spawn(move || {
+                    let mut pb = PackBuilder::with_capacity(pack_target + (2 << 20));
+                    for s in sealed_rx {
+                        let _ = frame_slot_rx.try_recv();
+                        Progress::add(&progress.stored_bytes, s.sealed.len() as u64);
+                        pb.add_sealed(s.kind, &s.sealed, s.raw_len, s.chunks);
+                        drop(s.sealed);
+                        if pb.len() >= pack_target {
+                            let full = std::mem::replace(&mut pb, PackBuilder::with_capacity(pack_target + (2 << 20)));
+                            let (id, bytes, blobs) = full.finish(&keys);
+                            if pack_tx.blocking_send(PackOut { id, bytes, blobs }).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                    if !pb.is_empty() {
+                        let (id, bytes, blobs) = pb.finish(&keys);
+                        let _ = pack_tx.blocking_send(PackOut { id, bytes, blobs });
+                    }
+                })
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the packer thread: {e}")))?;
+        }
+
+        // Uploader: runs here, on the caller's runtime.
+        let up = self.upload_packs(&mut pack_rx, opts, &progress).await;
+        drop(pack_rx);
+        let index = match up {
+            Ok(v) => v,
+            Err(e) => {
+                fail.set(e);
+                IndexFile::default()
+            }
+        };
+        let dedup = dedup_res_rx.await.unwrap_or_else(|_| Err(cancelled()));
+        if let Some(e) = fail.take() {
+            // The reader may be blocked on a producer that never ends; do not wait for it.
+            return Err(e);
+        }
+        let dedup = dedup?;
+        let _ = reader_thread.join();
+        if !index.blobs.is_empty() {
+            self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
+        }
+        let mut stats = dedup.stats;
+        stats.stored_bytes = Progress::get(&progress.stored_bytes);
+
+        let snap = Snapshot {
+            version: 1,
+            path: opts.path.clone(),
+            tags: opts.tags.clone(),
+            time: crate::time::now_rfc3339(),
+            hostname: opts.hostname.clone().unwrap_or_else(hostname),
+            size: dedup.size,
+            blake3: dedup.hash.to_hex().to_string(),
+            root: dedup.root.to_hex(),
+            stats,
+            program: format!("kando {}", env!("CARGO_PKG_VERSION")),
+        };
+        let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
+        let id = self.put_named("snapshots", obj).await.map_err(|e| e.context("writing the snapshot"))?;
+        Ok((id, snap))
+    }
+
+    /// Store packs as they come, at most `opts.uploads` at once; index them once stored.
+    async fn upload_packs(
+        &self,
+        rx: &mut tokio::sync::mpsc::Receiver<PackOut>,
+        opts: &PushOptions,
+        progress: &Arc<Progress>,
+    ) -> Result<IndexFile> {
+        let mut inflight = tokio::task::JoinSet::new();
+        let mut index = IndexFile::default();
+        let mut open = true;
+        loop {
+            let can_take = open && inflight.len() < opts.uploads.max(1);
+            let done = tokio::select! {
+                p = rx.recv(), if can_take => match p {
+                    Some(p) => {
+                        let backend = self.backend.clone();
+                        let progress = progress.clone();
+                        inflight.spawn(async move {
+                            let key = pack_key(&p.id);
+                            let n = p.bytes.len() as u64;
+                            match backend.put(&key, Bytes::from(p.bytes)).await {
+                                Ok(()) => {}
+                                // Same name, same bytes: a pack this repository already holds.
+                                Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+                                Err(e) => return Err(e.context(format!("storing pack {}", p.id.short()))),
+                            }
+                            Progress::add(&progress.transferred_bytes, n);
+                            Ok((p.id, p.blobs))
+                        });
+                        None
+                    }
+                    None => {
+                        open = false;
+                        None
+                    }
+                },
+                r = inflight.join_next(), if !inflight.is_empty() => r,
+                else => break,
+            };
+            if let Some(r) = done {
+                let (id, blobs) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
+                index.add_pack(id, blobs);
+                if index.chunk_count() >= opts.index_flush_chunks {
+                    self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
+                    index = IndexFile::default();
+                }
+            }
+        }
+        Ok(index)
+    }
+}
+
+fn dedup_stage(
+    keys: &Keys,
+    mut dedup: DedupSet,
+    rx: cb::Receiver<Hashed>,
+    hash_slots: cb::Receiver<()>,
+    sink: &FrameSink,
+    cfg: &crate::format::config::Config,
+    progress: &Progress,
+) -> Result<DedupOut> {
+    let frame_target = cfg.compression.frame_target as usize;
+    let level = cfg.compression.level;
+    let mut pending: BTreeMap<u64, Vec<(Id, Bytes)>> = BTreeMap::new();
+    let (mut next, mut end) = (0u64, None);
+    let mut tree = TreeBuilder::new();
+    let mut hasher = blake3::Hasher::new();
+    let mut size = 0u64;
+    let mut stats = SnapshotStats::default();
+    let mut raw: Vec<u8> = Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize);
+    let mut chunks: Vec<(Id, u32)> = Vec::new();
+    let mut tree_err: Option<Error> = None;
+
+    let mut emit_tree = |dedup: &mut DedupSet, node: Vec<u8>| -> Id {
+        let id = keys.chunk_id(&node);
+        if dedup.insert_if_new(&id) {
+            let len = node.len() as u32;
+            if let Err(e) = sink.submit(BlobKind::Tree, node, vec![(id, len)], 0) {
+                tree_err.get_or_insert(e);
+            }
+        }
+        id
+    };
+
+    loop {
+        if end == Some(next) {
+            break;
+        }
+        match rx.recv().map_err(|_| cancelled())? {
+            Hashed::Batch(seq, v) => {
+                pending.insert(seq, v);
+            }
+            Hashed::End(n) => end = Some(n),
+        }
+        while let Some(v) = pending.remove(&next) {
+            let _ = hash_slots.try_recv();
+            for (id, data) in v {
+                let len = data.len() as u32;
+                hasher.update(&data);
+                size += len as u64;
+                stats.chunks += 1;
+                tree.add(id, len, &mut |n| emit_tree(&mut dedup, n));
+                if dedup.insert_if_new(&id) {
+                    stats.new_chunks += 1;
+                    stats.new_bytes += len as u64;
+                    raw.extend_from_slice(&data);
+                    chunks.push((id, len));
+                    if raw.len() >= frame_target {
+                        let frame = std::mem::replace(&mut raw, Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize));
+                        sink.submit(BlobKind::Data, frame, std::mem::take(&mut chunks), level)?;
+                    }
+                }
+            }
+            progress.chunks.store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
+            progress.new_chunks.store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
+            progress.new_bytes.store(stats.new_bytes, std::sync::atomic::Ordering::Relaxed);
+            next += 1;
+        }
+    }
+    if !raw.is_empty() {
+        sink.submit(BlobKind::Data, raw, chunks, level)?;
+    }
+    let root = tree.finish(&mut |n| emit_tree(&mut dedup, n));
+    if let Some(e) = tree_err {
+        return Err(e);
+    }
+    Ok(DedupOut { root, hash: hasher.finalize(), size, stats })
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
