@@ -136,6 +136,11 @@ impl<R: Read> StreamChunker<R> {
         StreamChunker { reader, cutter, buf: BytesMut::new(), block, eof: false, total: 0 }
     }
 
+    /// The reader back (after the end of the stream).
+    pub fn into_inner(self) -> R {
+        self.reader
+    }
+
     /// Bytes read so far.
     pub fn bytes_read(&self) -> u64 {
         self.total

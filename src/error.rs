@@ -109,8 +109,13 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source.as_deref().map(|s| s as &(dyn std::error::Error + 'static))
+// `Display` already includes the source, so it is not exposed again through `source()`
+// (anyhow's `{:#}` would print it twice).
+impl std::error::Error for Error {}
+
+impl Error {
+    /// The underlying error, if any.
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        self.source.as_deref()
     }
 }

@@ -13,6 +13,7 @@ pub use id::Id;
 pub mod backend;
 pub mod compress;
 pub mod format;
+pub mod profile;
 pub mod repo;
 
 pub use repo::{InitOptions, Progress, PullOptions, PushOptions, Repository};

@@ -26,7 +26,7 @@ use bytes::Bytes;
 use crossbeam_channel as cb;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Options of one pull.
 #[derive(Debug, Clone)]
@@ -49,22 +49,31 @@ struct Job {
     pieces: Vec<(Id, u32, u32)>,
 }
 
-/// Decoded frames recently used, shared by the fetch threads.
+type Slot = Arc<OnceLock<std::result::Result<Bytes, Error>>>;
+
+/// Decoded frames recently used, shared by the fetch threads. Single-flight: when two
+/// threads need the same frame, one decodes it and the other waits for that result.
 struct FrameCache {
-    slots: Mutex<VecDeque<(u32, Bytes)>>,
+    slots: Mutex<VecDeque<(u32, Slot)>>,
     cap: usize,
 }
 
 impl FrameCache {
-    fn get(&self, blob: u32) -> Option<Bytes> {
-        self.slots.lock().unwrap().iter().find(|(b, _)| *b == blob).map(|(_, f)| f.clone())
-    }
-    fn put(&self, blob: u32, frame: Bytes) {
+    fn slot(&self, blob: u32) -> Slot {
         let mut s = self.slots.lock().unwrap();
+        if let Some(pos) = s.iter().position(|(b, _)| *b == blob) {
+            // Least recently used goes first: frames that serve many scattered chunks stay.
+            let hit = s.remove(pos).unwrap();
+            let slot = hit.1.clone();
+            s.push_back(hit);
+            return slot;
+        }
         if s.len() >= self.cap {
             s.pop_front();
         }
-        s.push_back((blob, frame));
+        let slot: Slot = Arc::new(OnceLock::new());
+        s.push_back((blob, slot.clone()));
+        slot
     }
 }
 
@@ -81,9 +90,11 @@ struct BlobReader {
 impl BlobReader {
     /// The decoded frame of `blob`, from the cache or the backend.
     fn frame(&self, blob: u32) -> Result<Bytes> {
-        if let Some(f) = self.cache.get(blob) {
-            return Ok(f);
-        }
+        let slot = self.cache.slot(blob);
+        slot.get_or_init(|| self.load_frame(blob)).as_ref().map(Bytes::clone).map_err(|e| Error::new(e.kind(), e.to_string()))
+    }
+
+    fn load_frame(&self, blob: u32) -> Result<Bytes> {
         let b = self.index.blobs[blob as usize];
         let pack = self.index.packs[b.pack as usize];
         let key = pack_key(&pack);
@@ -98,33 +109,33 @@ impl BlobReader {
         if raw.len() != b.raw_len as usize {
             return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
         }
-        let raw = Bytes::from(raw);
-        self.cache.put(blob, raw.clone());
-        Ok(raw)
+        Ok(Bytes::from(raw))
     }
 
-    /// Cut pieces out of a frame, checking each chunk's keyed id.
+    /// Cut pieces out of a frame, checking each chunk's keyed id; pieces that are adjacent
+    /// in the frame come back as one slice.
     fn pieces(&self, job: &Job) -> Result<Vec<Bytes>> {
         let frame = self.frame(job.blob)?;
-        job.pieces
-            .iter()
-            .map(|(id, inner, len)| {
-                let (s, e) = (*inner as usize, *inner as usize + *len as usize);
-                if e > frame.len() {
-                    return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
-                }
-                let piece = frame.slice(s..e);
-                if self.keys.chunk_id(&piece) != *id {
-                    let b = self.index.blobs[job.blob as usize];
-                    return Err(Error::corrupt(format!(
-                        "chunk {} in pack {} does not match its id",
-                        id.short(),
-                        pack_key(&self.index.packs[b.pack as usize])
-                    )));
-                }
-                Ok(piece)
-            })
-            .collect()
+        let mut out: Vec<(usize, usize)> = Vec::new();
+        for (id, inner, len) in &job.pieces {
+            let (s, e) = (*inner as usize, *inner as usize + *len as usize);
+            if e > frame.len() {
+                return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
+            }
+            if self.keys.chunk_id(&frame[s..e]) != *id {
+                let b = self.index.blobs[job.blob as usize];
+                return Err(Error::corrupt(format!(
+                    "chunk {} in pack {} does not match its id",
+                    id.short(),
+                    pack_key(&self.index.packs[b.pack as usize])
+                )));
+            }
+            match out.last_mut() {
+                Some(last) if last.1 == s => last.1 = e,
+                _ => out.push((s, e)),
+            }
+        }
+        Ok(out.into_iter().map(|(s, e)| frame.slice(s..e)).collect())
     }
 
     /// A tree node's bytes by id.
@@ -160,7 +171,7 @@ impl Repository {
             keys: self.keys.clone(),
             index,
             rt: tokio::runtime::Handle::current(),
-            cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: 8 },
+            cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: 32 },
             progress: progress.clone(),
         });
         let fail = Arc::new(FirstError::default());
@@ -309,7 +320,6 @@ fn write_stage(
                 size += p.len() as u64;
                 out.write_all(&p).map_err(|e| Error::io("writing the output", e))?;
                 Progress::add(&progress.bytes_out, p.len() as u64);
-                Progress::add(&progress.chunks, 1);
             }
             next += 1;
         }

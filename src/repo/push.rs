@@ -115,7 +115,6 @@ struct PackOut {
 
 struct DedupOut {
     root: Id,
-    hash: blake3::Hash,
     size: u64,
     stats: SnapshotStats,
 }
@@ -172,12 +171,14 @@ impl Repository {
         let cfg = self.config.clone();
         let cutter = Cutter::new(cfg.chunker.params, self.keys.chunker_seed)?;
 
-        // Reader: chunk the stream and hand batches to the hashers.
+        // Reader: chunk the stream (hashing it whole as it is read) and hand batches to the hashers.
+        let stream_hash: Arc<Mutex<Option<blake3::Hash>>> = Arc::default();
         let reader_thread = {
             let (pool, keys, fail, progress) = (pool.clone(), self.keys.clone(), fail.clone(), progress.clone());
             let block = opts.block;
+            let stream_hash = stream_hash.clone();
             std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
-                let mut ch = StreamChunker::new(reader, cutter, block);
+                let mut ch = StreamChunker::new(HashingReader { inner: reader, hasher: blake3::Hasher::new() }, cutter, block);
                 let mut seq = 0u64;
                 loop {
                     if fail.is_set() {
@@ -200,6 +201,7 @@ impl Repository {
                             seq += 1;
                         }
                         Ok(None) => {
+                            *stream_hash.lock().unwrap() = Some(ch.into_inner().hasher.finalize());
                             let _ = hashed_tx.send(Hashed::End(seq));
                             return;
                         }
@@ -280,6 +282,7 @@ impl Repository {
         }
         let dedup = dedup?;
         let _ = reader_thread.join();
+        let hash = stream_hash.lock().unwrap().take().ok_or_else(cancelled)?;
         if !index.blobs.is_empty() {
             self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
         }
@@ -293,7 +296,7 @@ impl Repository {
             time: crate::time::now_rfc3339(),
             hostname: opts.hostname.clone().unwrap_or_else(hostname),
             size: dedup.size,
-            blake3: dedup.hash.to_hex().to_string(),
+            blake3: hash.to_hex().to_string(),
             root: dedup.root.to_hex(),
             stats,
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
@@ -369,7 +372,6 @@ fn dedup_stage(
     let mut pending: BTreeMap<u64, Vec<(Id, Bytes)>> = BTreeMap::new();
     let (mut next, mut end) = (0u64, None);
     let mut tree = TreeBuilder::new();
-    let mut hasher = blake3::Hasher::new();
     let mut size = 0u64;
     let mut stats = SnapshotStats::default();
     let mut raw: Vec<u8> = Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize);
@@ -401,7 +403,6 @@ fn dedup_stage(
             let _ = hash_slots.try_recv();
             for (id, data) in v {
                 let len = data.len() as u32;
-                hasher.update(&data);
                 size += len as u64;
                 stats.chunks += 1;
                 tree.add(id, len, &mut |n| emit_tree(&mut dedup, n));
@@ -429,7 +430,21 @@ fn dedup_stage(
     if let Some(e) = tree_err {
         return Err(e);
     }
-    Ok(DedupOut { root, hash: hasher.finalize(), size, stats })
+    Ok(DedupOut { root, size, stats })
+}
+
+/// Hashes everything read through it (large reads keep BLAKE3 on its wide SIMD path).
+struct HashingReader {
+    inner: Box<dyn Read + Send>,
+    hasher: blake3::Hasher,
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 fn hostname() -> String {

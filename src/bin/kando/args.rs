@@ -1,0 +1,160 @@
+//! Command-line arguments, as close to the flags as possible (validated in the commands).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// kando: stream application data into a deduplicated, compressed, encrypted repository
+/// (a drop-in for Kanister's kando).
+#[derive(Parser, Debug)]
+#[command(name = "kando", version, about, long_about = None)]
+pub struct Cli {
+    /// Log level: error, warn, info, debug or trace (logs go to stderr).
+    #[arg(short = 'v', long = "verbosity", global = true, default_value = "warn", env = "KANDO_LOG")]
+    pub verbosity: String,
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Cmd {
+    /// Push, pull and delete streams in the location a Kanister profile names.
+    Location {
+        #[command(subcommand)]
+        cmd: LocationCmd,
+    },
+    /// Print a Kanister phase output: `###Phase-output###: {"key":KEY,"value":VALUE}`.
+    Output {
+        /// Output name ([a-zA-Z0-9_]+).
+        key: String,
+        /// Value (a string).
+        value: String,
+    },
+    /// Work with a repository directly: create it, list snapshots, show sizes.
+    Repository {
+        #[command(subcommand)]
+        cmd: RepoCmd,
+    },
+}
+
+/// Where the repository is and how to unlock it.
+#[derive(Args, Debug, Clone)]
+pub struct RepoArgs {
+    /// Kanister profile JSON, as rendered by '{{ toJson .Profile }}'. For local disk or NFS:
+    /// '{"Location":{"Type":"filestore","Prefix":"/backups/repo"}}'.
+    #[arg(short = 'p', long, env = "KANDO_PROFILE", conflicts_with = "repo")]
+    pub profile: Option<String>,
+    /// Shorthand for a filestore profile: the repository directory.
+    #[arg(long, env = "KANDO_REPOSITORY")]
+    pub repo: Option<String>,
+    /// File holding the repository password (else $KANDO_REPOSITORY_PASSWORD).
+    #[arg(long, value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
+}
+
+/// How to show progress on stderr.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressMode {
+    /// A bar on a terminal, plain lines otherwise.
+    Auto,
+    /// Always a bar.
+    Bar,
+    /// One line of text every few seconds.
+    Plain,
+    /// One JSON object per line every few seconds.
+    Json,
+    /// Nothing.
+    None,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LocationCmd {
+    /// Store a stream (a file, or '-' for stdin) as a snapshot named by --path.
+    ///
+    /// The first push to an empty location creates the repository. The snapshot is
+    /// committed only if the whole stream was read: use --from-command so that a failing
+    /// producer (for example pg_dump) commits nothing; a plain pipe cannot report it.
+    Push {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Snapshot path inside the repository.
+        #[arg(short = 's', long)]
+        path: String,
+        /// Name of the phase output printed on success (JSON with id and sizes).
+        #[arg(short = 'o', long, default_value = "kandoOutput")]
+        output_name: String,
+        /// Run this shell command and store its stdout; commit only if it exits 0.
+        #[arg(long, value_name = "CMD", conflicts_with = "source")]
+        from_command: Option<String>,
+        /// Tag to record with the snapshot (repeatable).
+        #[arg(long = "tag")]
+        tags: Vec<String>,
+        /// Progress display on stderr.
+        #[arg(long, value_enum, default_value = "auto")]
+        progress: ProgressMode,
+        /// Source file, or '-' for stdin.
+        #[arg(required_unless_present = "from_command")]
+        source: Option<String>,
+    },
+    /// Write the latest snapshot of --path (or --snapshot) to a file, or '-' for stdout.
+    ///
+    /// Every byte is authenticated and checked against its chunk id, and the whole stream
+    /// against the snapshot's BLAKE3, before kando exits 0. A file target is written under a
+    /// temporary name and renamed only when complete.
+    Pull {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Snapshot path inside the repository.
+        #[arg(short = 's', long)]
+        path: String,
+        /// A specific snapshot id (or an unambiguous prefix of at least 6 characters).
+        #[arg(long)]
+        snapshot: Option<String>,
+        /// Progress display on stderr.
+        #[arg(long, value_enum, default_value = "auto")]
+        progress: ProgressMode,
+        /// Target file, or '-' for stdout.
+        target: String,
+    },
+    /// Remove every snapshot of --path. Space is reclaimed by garbage collection.
+    Delete {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Snapshot path inside the repository.
+        #[arg(short = 's', long)]
+        path: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RepoCmd {
+    /// Create a repository (push does this on first use).
+    Init {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// Average chunk size in bytes (min = avg/4, max = avg*8).
+        #[arg(long, default_value_t = 8192)]
+        avg_chunk: u32,
+        /// zstd level for data (0 stores raw).
+        #[arg(long, default_value_t = 2)]
+        level: i32,
+        /// Pack size target in MiB.
+        #[arg(long, default_value_t = 16)]
+        pack_mib: u32,
+    },
+    /// List snapshots, oldest first.
+    Snapshots {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show what the repository stores.
+    Stats {
+        #[command(flatten)]
+        repo: RepoArgs,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}

@@ -1,0 +1,244 @@
+//! The commands: resolve arguments, call the library, print results.
+
+use crate::args::{Cli, Cmd, LocationCmd, ProgressMode, RepoArgs, RepoCmd};
+use crate::output;
+use crate::producer::CommandReader;
+use crate::progress::{Op, Reporter};
+use anyhow::{Context, Result, bail};
+use kanrepo::chunker::ChunkerParams;
+use kanrepo::profile::Profile;
+use kanrepo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
+use std::io::{IsTerminal, Read, Write};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Run a parsed command line.
+pub fn run(cli: Cli) -> Result<()> {
+    if let Cmd::Output { key, value } = &cli.cmd {
+        return output::print(key, value);
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("kando-io")
+        .enable_all()
+        .build()
+        .context("starting the I/O runtime")?;
+    rt.block_on(async move {
+        match cli.cmd {
+            Cmd::Output { .. } => unreachable!(),
+            Cmd::Location { cmd } => location(cmd).await,
+            Cmd::Repository { cmd } => repository(cmd).await,
+        }
+    })
+}
+
+fn profile(r: &RepoArgs) -> Result<Profile> {
+    match (&r.profile, &r.repo) {
+        (Some(p), _) => Ok(Profile::parse(p)?),
+        (None, Some(dir)) => Ok(Profile::filestore(dir)),
+        (None, None) => bail!("no location: pass --profile '<profile JSON>' or --repo <directory>"),
+    }
+}
+
+fn password(r: &RepoArgs) -> Result<Vec<u8>> {
+    let pw = if let Some(f) = &r.password_file {
+        let mut s = std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
+        while s.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+            s.pop();
+        }
+        s
+    } else if let Some(p) = std::env::var_os("KANDO_REPOSITORY_PASSWORD") {
+        p.into_encoded_bytes()
+    } else {
+        bail!("no repository password: set KANDO_REPOSITORY_PASSWORD or pass --password-file");
+    };
+    if pw.is_empty() {
+        bail!("the repository password is empty");
+    }
+    Ok(pw)
+}
+
+async fn open(r: &RepoArgs) -> Result<Repository> {
+    let backend = profile(r)?.backend()?;
+    Ok(Repository::open(backend, &password(r)?).await?)
+}
+
+async fn location(cmd: LocationCmd) -> Result<()> {
+    match cmd {
+        LocationCmd::Push { repo, path, output_name, from_command, tags, progress, source } => {
+            output::line(&output_name, "")?;
+            let backend = profile(&repo)?.backend()?;
+            let (r, created) = Repository::open_or_init(backend, &password(&repo)?, &InitOptions::default()).await?;
+            if created {
+                tracing::info!("created a new repository at {}", r.location());
+            }
+            let reader: Box<dyn Read + Send> = match (from_command, source.as_deref()) {
+                (Some(cmd), _) => Box::new(CommandReader::spawn(&cmd)?),
+                (None, Some("-")) => {
+                    if std::io::stdin().is_terminal() {
+                        bail!("refusing to read the stream from a terminal: pipe it in, or give a file");
+                    }
+                    Box::new(std::io::stdin())
+                }
+                (None, Some(f)) => Box::new(std::fs::File::open(f).with_context(|| format!("opening {f}"))?),
+                (None, None) => bail!("give a source file, '-' for stdin, or --from-command"),
+            };
+            let opts = PushOptions { path: path.clone(), tags, ..PushOptions::default() };
+            let p = Arc::new(Progress::default());
+            let t0 = Instant::now();
+            let rep = Reporter::start(progress, Op::Push, p.clone());
+            let res = r.push(reader, &opts, p.clone()).await;
+            drop(rep);
+            let (id, snap) = res.with_context(|| format!("pushing '{path}' to {}", r.location()))?;
+            let secs = t0.elapsed().as_secs_f64();
+            if progress != ProgressMode::None {
+                eprintln!(
+                    "kando: snapshot {} of '{}': {:.1} MB in {:.1} s ({:.0} MB/s), {:.1} MB new, {:.1} MB stored",
+                    id.short(),
+                    path,
+                    snap.size as f64 / 1e6,
+                    secs,
+                    snap.size as f64 / 1e6 / secs.max(1e-9),
+                    snap.stats.new_bytes as f64 / 1e6,
+                    snap.stats.stored_bytes as f64 / 1e6
+                );
+            }
+            let value = serde_json::json!({
+                "id": id.to_hex(), "path": path, "logicalSize": snap.size, "physicalSize": snap.stats.stored_bytes
+            });
+            output::print(&output_name, &value.to_string())
+        }
+        LocationCmd::Pull { repo, path, snapshot, progress, target } => {
+            let r = open(&repo).await?;
+            let entry = match &snapshot {
+                Some(s) => {
+                    let e = r.find_snapshot(s).await?;
+                    if e.snapshot.path != path {
+                        bail!("snapshot {} has path '{}', not '{path}'", e.id.short(), e.snapshot.path);
+                    }
+                    e
+                }
+                None => r.latest(&path).await?,
+            };
+            let p = Arc::new(Progress::default());
+            let (out, finish) = open_target(&target)?;
+            let rep = Reporter::start(progress, Op::Pull, p.clone());
+            let res = r.pull(&entry.snapshot, out, &PullOptions::default(), p).await;
+            drop(rep);
+            finish(res.is_ok())?;
+            res.with_context(|| format!("pulling '{path}' (snapshot {}) from {}", entry.id.short(), r.location()))?;
+            Ok(())
+        }
+        LocationCmd::Delete { repo, path } => {
+            let r = open(&repo).await?;
+            let removed = r.delete_path(&path).await?;
+            if removed.is_empty() {
+                eprintln!("kando: no snapshot with path '{path}' in {}; nothing deleted", r.location());
+            } else {
+                eprintln!("kando: deleted {} snapshot(s) of '{path}'", removed.len());
+            }
+            Ok(())
+        }
+    }
+}
+
+type Finish = Box<dyn FnOnce(bool) -> Result<()>>;
+
+/// The output of a pull and what to do when it ends: regular files are written under a
+/// temporary name and renamed only on success; stdout and devices are written directly.
+fn open_target(target: &str) -> Result<(Box<dyn Write + Send>, Finish)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if target == "-" {
+        return Ok((Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())), Box::new(|_| Ok(()))));
+    }
+    let path = std::path::PathBuf::from(target);
+    if let Ok(m) = std::fs::metadata(&path) {
+        if !m.is_file() {
+            let f = std::fs::OpenOptions::new().write(true).open(&path).with_context(|| format!("opening {target}"))?;
+            return Ok((Box::new(f), Box::new(|_| Ok(()))));
+        }
+    }
+    let name = path.file_name().context("the pull target has no file name")?.to_string_lossy().into_owned();
+    let tmp = path.with_file_name(format!(".{name}.kando-partial-{}", std::process::id()));
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o755)
+        .open(&tmp)
+        .with_context(|| format!("creating {}", tmp.display()))?;
+    let finish = move |ok: bool| -> Result<()> {
+        if ok {
+            std::fs::rename(&tmp, &path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+        } else {
+            let _ = std::fs::remove_file(&tmp);
+            Ok(())
+        }
+    };
+    Ok((Box::new(std::io::BufWriter::with_capacity(1 << 20, f)), Box::new(finish)))
+}
+
+async fn repository(cmd: RepoCmd) -> Result<()> {
+    match cmd {
+        RepoCmd::Init { repo, avg_chunk, level, pack_mib } => {
+            let backend = profile(&repo)?.backend()?;
+            let avg = avg_chunk & !1;
+            let opts = InitOptions {
+                chunker: ChunkerParams { min_size: avg / 4, avg_size: avg, max_size: avg.saturating_mul(8), normalization: 2 },
+                level,
+                pack_target: pack_mib.saturating_mul(1 << 20),
+                ..InitOptions::default()
+            };
+            let r = Repository::init(backend, &password(&repo)?, &opts).await?;
+            eprintln!("kando: created repository {} at {}", r.config().id, r.location());
+            Ok(())
+        }
+        RepoCmd::Snapshots { repo, json } => {
+            let r = open(&repo).await?;
+            let snaps = r.snapshots().await?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                let v: Vec<_> = snaps
+                    .iter()
+                    .map(|s| {
+                        let mut j = serde_json::to_value(&s.snapshot).unwrap();
+                        j["id"] = serde_json::Value::String(s.id.to_hex());
+                        j
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+            } else {
+                writeln!(out, "{:<10} {:<30} {:>14} {:>12}  path", "id", "time", "size", "stored")?;
+                for s in &snaps {
+                    writeln!(
+                        out,
+                        "{:<10} {:<30} {:>14} {:>12}  {}",
+                        s.id.short(),
+                        s.snapshot.time,
+                        s.snapshot.size,
+                        s.snapshot.stats.stored_bytes,
+                        s.snapshot.path
+                    )?;
+                }
+                writeln!(out, "{} snapshot(s)", snaps.len())?;
+            }
+            Ok(())
+        }
+        RepoCmd::Stats { repo, json } => {
+            let r = open(&repo).await?;
+            let s = r.stats().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&s)?);
+            } else {
+                let ratio = if s.total_bytes > 0 { s.logical_bytes as f64 / s.total_bytes as f64 } else { 0.0 };
+                println!("location:      {}", r.location());
+                println!("snapshots:     {} ({} bytes of streams)", s.snapshots, s.logical_bytes);
+                println!("packs:         {} ({} bytes)", s.packs, s.pack_bytes);
+                println!("index objects: {} ({} bytes)", s.index_objects, s.index_bytes);
+                println!("key objects:   {}", s.keys);
+                println!("stored total:  {} bytes (streams / stored = {ratio:.2})", s.total_bytes);
+            }
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,114 @@
+//! Progress on stderr: a bar on a terminal, plain or JSON lines otherwise.
+
+use crate::args::ProgressMode;
+use indicatif::{ProgressBar, ProgressStyle};
+use kanrepo::Progress;
+use std::io::IsTerminal;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+/// What is being reported.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// Push: bytes in, dedup ratio.
+    Push,
+    /// Pull: bytes out.
+    Pull,
+}
+
+/// A background thread rendering [`Progress`] until dropped.
+pub struct Reporter {
+    stop: Arc<AtomicBool>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+fn mb(b: u64) -> f64 {
+    b as f64 / 1e6
+}
+
+fn summary(op: Op, p: &Progress, secs: f64) -> (String, serde_json::Value) {
+    let g = Progress::get;
+    let rate = |b: u64| if secs > 0.0 { mb(b) / secs } else { 0.0 };
+    match op {
+        Op::Push => {
+            let (inb, newb, stored) = (g(&p.bytes_in), g(&p.new_bytes), g(&p.stored_bytes));
+            let dedup = if inb > 0 { 100.0 * (1.0 - newb as f64 / inb as f64) } else { 0.0 };
+            (
+                format!(
+                    "read {:.1} MB ({:.1} MB/s), new {:.1} MB, stored {:.1} MB, deduplicated {:.1}%",
+                    mb(inb),
+                    rate(inb),
+                    mb(newb),
+                    mb(stored),
+                    dedup
+                ),
+                serde_json::json!({"op":"push","bytes_in":inb,"new_bytes":newb,"stored_bytes":stored,
+                    "uploaded_bytes":g(&p.transferred_bytes),"chunks":g(&p.chunks),"new_chunks":g(&p.new_chunks),"seconds":secs}),
+            )
+        }
+        Op::Pull => {
+            let out = g(&p.bytes_out);
+            (
+                format!("wrote {:.1} MB ({:.1} MB/s), read {:.1} MB", mb(out), rate(out), mb(g(&p.transferred_bytes))),
+                serde_json::json!({"op":"pull","bytes_out":out,"downloaded_bytes":g(&p.transferred_bytes),
+                    "chunks":g(&p.chunks),"seconds":secs}),
+            )
+        }
+    }
+}
+
+impl Reporter {
+    /// Start reporting `p` in `mode`.
+    pub fn start(mode: ProgressMode, op: Op, p: Arc<Progress>) -> Reporter {
+        let stop = Arc::new(AtomicBool::new(false));
+        let mode = match mode {
+            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            ProgressMode::Auto => ProgressMode::Plain,
+            m => m,
+        };
+        if mode == ProgressMode::None {
+            return Reporter { stop, handle: None };
+        }
+        let s = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let t0 = Instant::now();
+            let bar = (mode == ProgressMode::Bar).then(|| {
+                let b = ProgressBar::new_spinner();
+                b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap());
+                b
+            });
+            let tick = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(10) };
+            let mut last = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(100));
+                let done = s.load(Ordering::Relaxed);
+                if (done && mode != ProgressMode::Plain) || last.elapsed() >= tick {
+                    last = Instant::now();
+                    let (text, json) = summary(op, &p, t0.elapsed().as_secs_f64());
+                    match (&bar, mode) {
+                        (Some(b), _) => b.set_message(text),
+                        (None, ProgressMode::Json) => eprintln!("{json}"),
+                        _ => eprintln!("kando: {text}"),
+                    }
+                }
+                if done {
+                    if let Some(b) = &bar {
+                        b.finish();
+                    }
+                    return;
+                }
+            }
+        });
+        Reporter { stop, handle: Some(handle) }
+    }
+}
+
+impl Drop for Reporter {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
