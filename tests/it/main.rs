@@ -3,4 +3,6 @@
 mod cli;
 mod engine;
 mod fuzz_corpus;
+mod large;
+mod properties;
 mod support;
