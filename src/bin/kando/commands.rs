@@ -184,7 +184,7 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
             let backend = profile(&repo)?.backend()?;
             let avg = avg_chunk & !1;
             let opts = InitOptions {
-                chunker: ChunkerParams { min_size: avg / 4, avg_size: avg, max_size: avg.saturating_mul(8), normalization: 2 },
+                chunker: ChunkerParams { min_size: avg / 4, avg_size: avg, max_size: avg.saturating_mul(8), normalization: 1 },
                 level,
                 pack_target: pack_mib.saturating_mul(1 << 20),
                 ..InitOptions::default()
