@@ -31,7 +31,12 @@ pub struct ChunkerParams {
 impl Default for ChunkerParams {
     /// The measured default (docs/architecture.md §Chunk size): 2 KiB / 8 KiB / 64 KiB, level 1.
     fn default() -> Self {
-        ChunkerParams { min_size: 2048, avg_size: 8192, max_size: 65536, normalization: 1 }
+        ChunkerParams {
+            min_size: 2048,
+            avg_size: 8192,
+            max_size: 65536,
+            normalization: 1,
+        }
     }
 }
 
@@ -50,7 +55,9 @@ impl ChunkerParams {
         if ok {
             Ok(())
         } else {
-            Err(Error::invalid(format!("invalid chunker parameters {self:?}")))
+            Err(Error::invalid(format!(
+                "invalid chunker parameters {self:?}"
+            )))
         }
     }
 
@@ -80,7 +87,13 @@ impl Cutter {
         p.validate()?;
         let (mask_s, mask_l) = select_masks(p.avg_size as usize, p.level());
         let (gear, gear_ls) = get_gear_with_seed(seed);
-        Ok(Cutter { p, mask_s, mask_l, gear, gear_ls })
+        Ok(Cutter {
+            p,
+            mask_s,
+            mask_l,
+            gear,
+            gear_ls,
+        })
     }
 
     /// The parameters.
@@ -133,7 +146,14 @@ impl<R: Read> StreamChunker<R> {
     /// Chunk `reader`, reading about `block` bytes at a time (at least 4 × max chunk size).
     pub fn new(reader: R, cutter: Cutter, block: usize) -> Self {
         let block = block.max(4 * cutter.p.max_size as usize);
-        StreamChunker { reader, cutter, buf: BytesMut::new(), block, eof: false, total: 0 }
+        StreamChunker {
+            reader,
+            cutter,
+            buf: BytesMut::new(),
+            block,
+            eof: false,
+            total: 0,
+        }
     }
 
     /// The reader back (after the end of the stream).
@@ -253,10 +273,17 @@ mod tests {
 
     #[test]
     fn invalid_params() {
-        let mut p = ChunkerParams::default();
-        p.avg_size = 3;
+        let p = ChunkerParams {
+            avg_size: 3,
+            ..ChunkerParams::default()
+        };
         assert!(p.validate().is_err());
-        p = ChunkerParams { min_size: 4096, avg_size: 2048, max_size: 65536, normalization: 1 };
+        let p = ChunkerParams {
+            min_size: 4096,
+            avg_size: 2048,
+            max_size: 65536,
+            normalization: 1,
+        };
         assert!(p.validate().is_err());
     }
 }

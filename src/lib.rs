@@ -13,6 +13,7 @@ pub use id::Id;
 pub mod backend;
 pub mod compress;
 pub mod format;
+pub mod fuzzing;
 pub mod profile;
 pub mod repo;
 

@@ -30,22 +30,36 @@ impl Default for KdfParams {
     /// machine). Every kando command pays this once, so it is kept modest; choose stronger
     /// parameters at `repository init` for weak passwords.
     fn default() -> Self {
-        KdfParams { memory_kib: 47_104, iterations: 1, parallelism: 1 }
+        KdfParams {
+            memory_kib: 47_104,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 }
 
 impl KdfParams {
     /// Cheap parameters for tests only (weak against guessing).
     pub fn insecure_fast() -> Self {
-        KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }
+        KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
     }
 
     fn check(&self) -> Result<()> {
         // Refuse absurd values from a (possibly hostile) key object before allocating.
-        if self.memory_kib < 8 || self.memory_kib > 4 * 1024 * 1024 || self.iterations == 0
-            || self.iterations > 100 || self.parallelism == 0 || self.parallelism > 64
+        if self.memory_kib < 8
+            || self.memory_kib > 4 * 1024 * 1024
+            || self.iterations == 0
+            || self.iterations > 100
+            || self.parallelism == 0
+            || self.parallelism > 64
         {
-            return Err(Error::corrupt(format!("key object has unreasonable argon2id parameters {self:?}")));
+            return Err(Error::corrupt(format!(
+                "key object has unreasonable argon2id parameters {self:?}"
+            )));
         }
         Ok(())
     }
@@ -103,7 +117,10 @@ impl KeyFile {
         if kf.version != 1 || kf.kdf != "argon2id" {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!("key object version {} / kdf '{}' is not supported", kf.version, kf.kdf),
+                format!(
+                    "key object version {} / kdf '{}' is not supported",
+                    kf.version, kf.kdf
+                ),
             ));
         }
         Ok(kf)
@@ -117,7 +134,8 @@ impl KeyFile {
     /// Unwrap the master key; `Ok(None)` when the password does not fit this key object.
     pub fn unwrap_key(&self, password: &[u8]) -> Result<Option<MasterKey>> {
         let salt = unhex(&self.salt).ok_or_else(|| Error::corrupt("key object salt is not hex"))?;
-        let wrapped = unhex(&self.wrapped).ok_or_else(|| Error::corrupt("key object wrapped key is not hex"))?;
+        let wrapped = unhex(&self.wrapped)
+            .ok_or_else(|| Error::corrupt("key object wrapped key is not hex"))?;
         let k = kek(password, &salt, &self.params)?;
         match open(&k, KEY_AAD, &wrapped) {
             Ok(pt) if pt.len() == 32 => Ok(Some(MasterKey::from_bytes(pt.try_into().unwrap()))),
@@ -152,7 +170,10 @@ mod tests {
         let m = MasterKey::generate();
         let kf = KeyFile::wrap(&m, b"pw", KdfParams::insecure_fast()).unwrap();
         let kf = KeyFile::parse(&kf.to_bytes()).unwrap();
-        assert_eq!(kf.unwrap_key(b"pw").unwrap().unwrap().as_bytes(), m.as_bytes());
+        assert_eq!(
+            kf.unwrap_key(b"pw").unwrap().unwrap().as_bytes(),
+            m.as_bytes()
+        );
         assert!(kf.unwrap_key(b"wrong").unwrap().is_none());
     }
 

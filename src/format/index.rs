@@ -43,7 +43,9 @@ impl IndexFile {
 
     /// Serialise the plaintext.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(8 + 32 * self.packs.len() + 21 * self.blobs.len() + 36 * self.chunk_count());
+        let mut v = Vec::with_capacity(
+            8 + 32 * self.packs.len() + 21 * self.blobs.len() + 36 * self.chunk_count(),
+        );
         v.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
         for p in &self.packs {
             v.extend_from_slice(&p.0);
@@ -74,7 +76,9 @@ impl IndexFile {
         for _ in 0..nb {
             let p = c.u32()?;
             if p as usize >= packs.len() {
-                return Err(Error::corrupt("index object: blob refers to a pack outside its table"));
+                return Err(Error::corrupt(
+                    "index object: blob refers to a pack outside its table",
+                ));
             }
             let offset = c.u32()?;
             let kind = BlobKind::from_u8(c.u8()?)?;
@@ -95,7 +99,16 @@ impl IndexFile {
             if sum > raw_len as u64 {
                 return Err(Error::corrupt("index object: chunks overrun their blob"));
             }
-            blobs.push((p, BlobHeader { kind, offset, sealed_len, raw_len, chunks }));
+            blobs.push((
+                p,
+                BlobHeader {
+                    kind,
+                    offset,
+                    sealed_len,
+                    raw_len,
+                    chunks,
+                },
+            ));
         }
         c.finish()?;
         Ok(IndexFile { packs, blobs })
@@ -109,20 +122,26 @@ mod tests {
     #[test]
     fn round_trip() {
         let mut f = IndexFile::default();
-        f.add_pack(Id::of_bytes(b"p1"), vec![BlobHeader {
-            kind: BlobKind::Data,
-            offset: 0,
-            sealed_len: 50,
-            raw_len: 10,
-            chunks: vec![(Id::of_bytes(b"a"), 4), (Id::of_bytes(b"b"), 6)],
-        }]);
-        f.add_pack(Id::of_bytes(b"p2"), vec![BlobHeader {
-            kind: BlobKind::Tree,
-            offset: 7,
-            sealed_len: 60,
-            raw_len: 5,
-            chunks: vec![(Id::of_bytes(b"t"), 5)],
-        }]);
+        f.add_pack(
+            Id::of_bytes(b"p1"),
+            vec![BlobHeader {
+                kind: BlobKind::Data,
+                offset: 0,
+                sealed_len: 50,
+                raw_len: 10,
+                chunks: vec![(Id::of_bytes(b"a"), 4), (Id::of_bytes(b"b"), 6)],
+            }],
+        );
+        f.add_pack(
+            Id::of_bytes(b"p2"),
+            vec![BlobHeader {
+                kind: BlobKind::Tree,
+                offset: 7,
+                sealed_len: 60,
+                raw_len: 5,
+                chunks: vec![(Id::of_bytes(b"t"), 5)],
+            }],
+        );
         assert_eq!(f.chunk_count(), 3);
         assert_eq!(IndexFile::decode(&f.encode()).unwrap(), f);
         let mut bad = f.clone();

@@ -46,7 +46,10 @@ impl<'a> Cursor<'a> {
     pub(crate) fn count(&mut self, item_size: usize) -> Result<usize> {
         let n = self.u32()? as usize;
         if n.saturating_mul(item_size) > self.b.len() {
-            return Err(Error::corrupt(format!("{} claims {n} entries, more than it holds", self.what)));
+            return Err(Error::corrupt(format!(
+                "{} claims {n} entries, more than it holds",
+                self.what
+            )));
         }
         Ok(n)
     }
@@ -54,7 +57,11 @@ impl<'a> Cursor<'a> {
         if self.b.is_empty() {
             Ok(())
         } else {
-            Err(Error::corrupt(format!("{} has {} trailing bytes", self.what, self.b.len())))
+            Err(Error::corrupt(format!(
+                "{} has {} trailing bytes",
+                self.what,
+                self.b.len()
+            )))
         }
     }
 }

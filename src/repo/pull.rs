@@ -39,7 +39,10 @@ pub struct PullOptions {
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { threads: 0, jobs_in_flight: 16 }
+        PullOptions {
+            threads: 0,
+            jobs_in_flight: 16,
+        }
     }
 }
 
@@ -91,7 +94,10 @@ impl BlobReader {
     /// The decoded frame of `blob`, from the cache or the backend.
     fn frame(&self, blob: u32) -> Result<Bytes> {
         let slot = self.cache.slot(blob);
-        slot.get_or_init(|| self.load_frame(blob)).as_ref().map(Bytes::clone).map_err(|e| Error::new(e.kind(), e.to_string()))
+        match slot.get_or_init(|| self.load_frame(blob)) {
+            Ok(b) => Ok(b.clone()),
+            Err(e) => Err(Error::new(e.kind(), e.to_string())),
+        }
     }
 
     fn load_frame(&self, blob: u32) -> Result<Bytes> {
@@ -101,13 +107,20 @@ impl BlobReader {
         let what = format!("pack {key}, blob at offset {}", b.offset);
         let sealed = self
             .rt
-            .block_on(self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64))
+            .block_on(
+                self.backend
+                    .get_range(&key, b.offset as u64, b.sealed_len as u64),
+            )
             .map_err(|e| e.context(format!("reading {what}")))?;
         Progress::add(&self.progress.transferred_bytes, sealed.len() as u64);
         let frame = open_blob(&self.keys, &sealed, &what)?;
         let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
         if raw.len() != b.raw_len as usize {
-            return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
+            return Err(Error::corrupt(format!(
+                "{what}: frame is {} bytes, index says {}",
+                raw.len(),
+                b.raw_len
+            )));
         }
         Ok(Bytes::from(raw))
     }
@@ -120,7 +133,10 @@ impl BlobReader {
         for (id, inner, len) in &job.pieces {
             let (s, e) = (*inner as usize, *inner as usize + *len as usize);
             if e > frame.len() {
-                return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
+                return Err(Error::corrupt(format!(
+                    "chunk {} lies outside its frame",
+                    id.short()
+                )));
             }
             if self.keys.chunk_id(&frame[s..e]) != *id {
                 let b = self.index.blobs[job.blob as usize];
@@ -141,12 +157,22 @@ impl BlobReader {
     /// A tree node's bytes by id.
     fn node(&self, id: &Id) -> Result<Vec<u8>> {
         let loc = self.index.get(id).ok_or_else(|| {
-            Error::corrupt(format!("tree node {} is in no index object (repository damaged)", id.short()))
+            Error::corrupt(format!(
+                "tree node {} is in no index object (repository damaged)",
+                id.short()
+            ))
         })?;
         if self.index.blobs[loc.blob as usize].kind != BlobKind::Tree {
-            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
+            return Err(Error::corrupt(format!(
+                "tree node {} is stored as data",
+                id.short()
+            )));
         }
-        let job = Job { seq: 0, blob: loc.blob, pieces: vec![(*id, loc.inner, loc.len)] };
+        let job = Job {
+            seq: 0,
+            blob: loc.blob,
+            pieces: vec![(*id, loc.inner, loc.len)],
+        };
         Ok(self.pieces(&job)?.pop().unwrap().to_vec())
     }
 }
@@ -160,9 +186,16 @@ impl Repository {
         opts: &PullOptions,
         progress: Arc<Progress>,
     ) -> Result<()> {
-        let index = Arc::new(self.load_read_index().await.map_err(|e| e.context("loading the index"))?);
+        let index = Arc::new(
+            self.load_read_index()
+                .await
+                .map_err(|e| e.context("loading the index"))?,
+        );
         let threads = if opts.threads == 0 {
-            (2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(4)
+            (2 * std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2))
+            .max(4)
         } else {
             opts.threads
         };
@@ -171,7 +204,10 @@ impl Repository {
             keys: self.keys.clone(),
             index,
             rt: tokio::runtime::Handle::current(),
-            cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: 32 },
+            cache: FrameCache {
+                slots: Mutex::new(VecDeque::new()),
+                cap: 32,
+            },
             progress: progress.clone(),
         });
         let fail = Arc::new(FirstError::default());
@@ -187,17 +223,24 @@ impl Repository {
             std::thread::Builder::new()
                 .name("kando-planner".into())
                 .spawn(move || {
-                    if let Err(e) = plan(&reader, root, &slot_tx, &job_tx, &end_tx) {
-                        if e.kind() != ErrorKind::Cancelled {
-                            fail.set(e);
-                        }
+                    if let Err(e) = plan(&reader, root, &slot_tx, &job_tx, &end_tx)
+                        && e.kind() != ErrorKind::Cancelled
+                    {
+                        fail.set(e);
                     }
                 })
-                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the planner thread: {e}")))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("starting the planner thread: {e}"))
+                })?;
         }
         // Fetchers.
         for i in 0..threads {
-            let (reader, fail, job_rx, piece_tx) = (reader.clone(), fail.clone(), job_rx.clone(), piece_tx.clone());
+            let (reader, fail, job_rx, piece_tx) = (
+                reader.clone(),
+                fail.clone(),
+                job_rx.clone(),
+                piece_tx.clone(),
+            );
             std::thread::Builder::new()
                 .name(format!("kando-fetch-{i}"))
                 .spawn(move || {
@@ -227,14 +270,16 @@ impl Repository {
                 .name("kando-writer".into())
                 .spawn(move || {
                     let r = write_stage(out, piece_rx, slot_rx, end_rx, &progress, size, &hash);
-                    if let Err(e) = &r {
-                        if e.kind() != ErrorKind::Cancelled {
-                            fail.set(Error::new(e.kind(), e.to_string()));
-                        }
+                    if let Err(e) = &r
+                        && e.kind() != ErrorKind::Cancelled
+                    {
+                        fail.set(Error::new(e.kind(), e.to_string()));
                     }
                     let _ = res_tx.send(r);
                 })
-                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the writer thread: {e}")))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("starting the writer thread: {e}"))
+                })?;
         }
         let r = res_rx.await.unwrap_or_else(|_| Err(cancelled()));
         if let Some(e) = fail.take() {
@@ -244,7 +289,13 @@ impl Repository {
     }
 }
 
-fn plan(r: &BlobReader, root: Id, slots: &cb::Sender<()>, jobs: &cb::Sender<Job>, end: &cb::Sender<u64>) -> Result<()> {
+fn plan(
+    r: &BlobReader,
+    root: Id,
+    slots: &cb::Sender<()>,
+    jobs: &cb::Sender<Job>,
+    end: &cb::Sender<u64>,
+) -> Result<()> {
     let mut walker = TreeWalker::new(root, |id: &Id| r.node(id))?;
     let mut seq = 0u64;
     let mut cur: Option<Job> = None;
@@ -254,18 +305,31 @@ fn plan(r: &BlobReader, root: Id, slots: &cb::Sender<()>, jobs: &cb::Sender<Job>
     };
     while let Some((id, len)) = walker.next_chunk()? {
         let loc = r.index.get(&id).ok_or_else(|| {
-            Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
+            Error::corrupt(format!(
+                "chunk {} is in no index object (repository damaged; run verify)",
+                id.short()
+            ))
         })?;
         if loc.len != len {
-            return Err(Error::corrupt(format!("chunk {}: index length {} differs from the snapshot's {len}", id.short(), loc.len)));
+            return Err(Error::corrupt(format!(
+                "chunk {}: index length {} differs from the snapshot's {len}",
+                id.short(),
+                loc.len
+            )));
         }
         match &mut cur {
-            Some(j) if j.blob == loc.blob && j.pieces.len() < 4096 => j.pieces.push((id, loc.inner, len)),
+            Some(j) if j.blob == loc.blob && j.pieces.len() < 4096 => {
+                j.pieces.push((id, loc.inner, len))
+            }
             _ => {
                 if let Some(j) = cur.take() {
                     send(j)?;
                 }
-                cur = Some(Job { seq, blob: loc.blob, pieces: vec![(id, loc.inner, len)] });
+                cur = Some(Job {
+                    seq,
+                    blob: loc.blob,
+                    pieces: vec![(id, loc.inner, len)],
+                });
                 seq += 1;
             }
         }
@@ -291,10 +355,10 @@ fn write_stage(
     let mut hasher = blake3::Hasher::new();
     let mut size = 0u64;
     loop {
-        if end.is_none() {
-            if let Ok(n) = end_rx.try_recv() {
-                end = Some(n);
-            }
+        if end.is_none()
+            && let Ok(n) = end_rx.try_recv()
+        {
+            end = Some(n);
         }
         if end == Some(next) {
             break;
@@ -318,18 +382,24 @@ fn write_stage(
             for p in pieces {
                 hasher.update(&p);
                 size += p.len() as u64;
-                out.write_all(&p).map_err(|e| Error::io("writing the output", e))?;
+                out.write_all(&p)
+                    .map_err(|e| Error::io("writing the output", e))?;
                 Progress::add(&progress.bytes_out, p.len() as u64);
             }
             next += 1;
         }
     }
-    out.flush().map_err(|e| Error::io("writing the output", e))?;
+    out.flush()
+        .map_err(|e| Error::io("writing the output", e))?;
     if size != want_size {
-        return Err(Error::corrupt(format!("restored {size} bytes, the snapshot says {want_size}")));
+        return Err(Error::corrupt(format!(
+            "restored {size} bytes, the snapshot says {want_size}"
+        )));
     }
     if hasher.finalize().to_hex().as_str() != want_hash {
-        return Err(Error::corrupt("the restored stream's BLAKE3 differs from the snapshot's"));
+        return Err(Error::corrupt(
+            "the restored stream's BLAKE3 differs from the snapshot's",
+        ));
     }
     Ok(())
 }

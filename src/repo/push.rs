@@ -128,13 +128,24 @@ struct FrameSink {
 }
 
 impl FrameSink {
-    fn submit(&self, kind: BlobKind, raw: Vec<u8>, chunks: Vec<(Id, u32)>, level: i32) -> Result<()> {
+    fn submit(
+        &self,
+        kind: BlobKind,
+        raw: Vec<u8>,
+        chunks: Vec<(Id, u32)>,
+        level: i32,
+    ) -> Result<()> {
         self.slots.send(()).map_err(|_| cancelled())?;
         let (keys, out) = (self.keys.clone(), self.out.clone());
         self.pool.spawn(move || {
             let (h, p) = compress::encode(&raw, level);
             let sealed = seal_blob(&keys, &h, &p);
-            let _ = out.send(Sealed { kind, sealed, raw_len: raw.len() as u32, chunks });
+            let _ = out.send(Sealed {
+                kind,
+                sealed,
+                raw_len: raw.len() as u32,
+                chunks,
+            });
         });
         Ok(())
     }
@@ -143,13 +154,23 @@ impl FrameSink {
 impl Repository {
     /// Push a stream as a new snapshot. The snapshot is written only if the whole stream was
     /// read without error and every pack and index object was stored.
-    pub async fn push(&self, reader: Box<dyn Read + Send>, opts: &PushOptions, progress: Arc<Progress>) -> Result<(Id, Snapshot)> {
+    pub async fn push(
+        &self,
+        reader: Box<dyn Read + Send>,
+        opts: &PushOptions,
+        progress: Arc<Progress>,
+    ) -> Result<(Id, Snapshot)> {
         if opts.path.is_empty() {
             return Err(Error::invalid("a snapshot path is required"));
         }
-        let known = self.load_id_set().await.map_err(|e| e.context("loading the index"))?;
+        let known = self
+            .load_id_set()
+            .await
+            .map_err(|e| e.context("loading the index"))?;
         let threads = if opts.threads == 0 {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2)
         } else {
             opts.threads
         };
@@ -174,66 +195,103 @@ impl Repository {
         // Reader: chunk the stream (hashing it whole as it is read) and hand batches to the hashers.
         let stream_hash: Arc<Mutex<Option<blake3::Hash>>> = Arc::default();
         let reader_thread = {
-            let (pool, keys, fail, progress) = (pool.clone(), self.keys.clone(), fail.clone(), progress.clone());
+            let (pool, keys, fail, progress) = (
+                pool.clone(),
+                self.keys.clone(),
+                fail.clone(),
+                progress.clone(),
+            );
             let block = opts.block;
             let stream_hash = stream_hash.clone();
-            std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
-                let mut ch = StreamChunker::new(HashingReader { inner: reader, hasher: blake3::Hasher::new() }, cutter, block);
-                let mut seq = 0u64;
-                loop {
-                    if fail.is_set() {
-                        return;
-                    }
-                    match ch.next_batch() {
-                        Ok(Some(batch)) => {
-                            progress.bytes_in.store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
-                            if batch.is_empty() {
-                                continue;
+            std::thread::Builder::new()
+                .name("kando-reader".into())
+                .spawn(move || {
+                    let mut ch = StreamChunker::new(
+                        HashingReader {
+                            inner: reader,
+                            hasher: blake3::Hasher::new(),
+                        },
+                        cutter,
+                        block,
+                    );
+                    let mut seq = 0u64;
+                    loop {
+                        if fail.is_set() {
+                            return;
+                        }
+                        match ch.next_batch() {
+                            Ok(Some(batch)) => {
+                                progress
+                                    .bytes_in
+                                    .store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
+                                if batch.is_empty() {
+                                    continue;
+                                }
+                                if hash_slot_tx.send(()).is_err() {
+                                    return;
+                                }
+                                let (keys, tx) = (keys.clone(), hashed_tx.clone());
+                                pool.spawn(move || {
+                                    let v =
+                                        batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
+                                    let _ = tx.send(Hashed::Batch(seq, v));
+                                });
+                                seq += 1;
                             }
-                            if hash_slot_tx.send(()).is_err() {
+                            Ok(None) => {
+                                *stream_hash.lock().unwrap() =
+                                    Some(ch.into_inner().hasher.finalize());
+                                let _ = hashed_tx.send(Hashed::End(seq));
                                 return;
                             }
-                            let (keys, tx) = (keys.clone(), hashed_tx.clone());
-                            pool.spawn(move || {
-                                let v = batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
-                                let _ = tx.send(Hashed::Batch(seq, v));
-                            });
-                            seq += 1;
-                        }
-                        Ok(None) => {
-                            *stream_hash.lock().unwrap() = Some(ch.into_inner().hasher.finalize());
-                            let _ = hashed_tx.send(Hashed::End(seq));
-                            return;
-                        }
-                        Err(e) => {
-                            let kind = if e.kind() == std::io::ErrorKind::Other { ErrorKind::Producer } else { ErrorKind::Io };
-                            fail.set(Error::with_source(kind, "reading the input stream", e));
-                            return;
+                            Err(e) => {
+                                let kind = if e.kind() == std::io::ErrorKind::Other {
+                                    ErrorKind::Producer
+                                } else {
+                                    ErrorKind::Io
+                                };
+                                fail.set(Error::with_source(kind, "reading the input stream", e));
+                                return;
+                            }
                         }
                     }
-                }
-            })
+                })
         }
         .map_err(|e| Error::new(ErrorKind::Io, format!("starting the reader thread: {e}")))?;
 
         // Dedup: the single owner of "is this chunk new?".
         let (dedup_res_tx, dedup_res_rx) = tokio::sync::oneshot::channel::<Result<DedupOut>>();
         {
-            let sink = FrameSink { pool: pool.clone(), keys: self.keys.clone(), slots: frame_slot_tx, out: sealed_tx };
+            let sink = FrameSink {
+                pool: pool.clone(),
+                keys: self.keys.clone(),
+                slots: frame_slot_tx,
+                out: sealed_tx,
+            };
             let (keys, fail, progress) = (self.keys.clone(), fail.clone(), progress.clone());
             let window = opts.dedup_window;
             std::thread::Builder::new()
                 .name("kando-dedup".into())
                 .spawn(move || {
-                    let r = dedup_stage(&keys, DedupSet::new(known, window), hashed_rx, hash_slot_rx, &sink, &cfg, &progress);
-                    if let Err(e) = &r {
-                        if e.kind() != ErrorKind::Cancelled {
-                            fail.set(Error::new(e.kind(), e.to_string()));
-                        }
+                    let r = dedup_stage(
+                        &keys,
+                        DedupSet::new(known, window),
+                        hashed_rx,
+                        hash_slot_rx,
+                        &sink,
+                        &cfg,
+                        &progress,
+                    );
+                    if let Err(e) = &r
+                        && e.kind() != ErrorKind::Cancelled
+                    {
+                        fail.set(Error::new(e.kind(), e.to_string()));
                     }
                     let _ = dedup_res_tx.send(r);
                 })
-                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the dedup thread: {e}")))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("starting the dedup thread: {e}"))
+                })?;
         }
 
         // Packer: sealed blobs into packs.
@@ -250,7 +308,10 @@ impl Repository {
                         pb.add_sealed(s.kind, &s.sealed, s.raw_len, s.chunks);
                         drop(s.sealed);
                         if pb.len() >= pack_target {
-                            let full = std::mem::replace(&mut pb, PackBuilder::with_capacity(pack_target + (2 << 20)));
+                            let full = std::mem::replace(
+                                &mut pb,
+                                PackBuilder::with_capacity(pack_target + (2 << 20)),
+                            );
                             let (id, bytes, blobs) = full.finish(&keys);
                             if pack_tx.blocking_send(PackOut { id, bytes, blobs }).is_err() {
                                 return;
@@ -262,7 +323,9 @@ impl Repository {
                         let _ = pack_tx.blocking_send(PackOut { id, bytes, blobs });
                     }
                 })
-                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the packer thread: {e}")))?;
+                .map_err(|e| {
+                    Error::new(ErrorKind::Io, format!("starting the packer thread: {e}"))
+                })?;
         }
 
         // Uploader: runs here, on the caller's runtime.
@@ -284,7 +347,9 @@ impl Repository {
         let _ = reader_thread.join();
         let hash = stream_hash.lock().unwrap().take().ok_or_else(cancelled)?;
         if !index.blobs.is_empty() {
-            self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
+            self.write_index(&index)
+                .await
+                .map_err(|e| e.context("writing the index"))?;
         }
         let mut stats = dedup.stats;
         stats.stored_bytes = Progress::get(&progress.stored_bytes);
@@ -302,7 +367,10 @@ impl Repository {
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
         };
         let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
-        let id = self.put_named("snapshots", obj).await.map_err(|e| e.context("writing the snapshot"))?;
+        let id = self
+            .put_named("snapshots", obj)
+            .await
+            .map_err(|e| e.context("writing the snapshot"))?;
         Ok((id, snap))
     }
 
@@ -346,10 +414,13 @@ impl Repository {
                 else => break,
             };
             if let Some(r) = done {
-                let (id, blobs) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
+                let (id, blobs) =
+                    r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
                 index.add_pack(id, blobs);
                 if index.chunk_count() >= opts.index_flush_chunks {
-                    self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
+                    self.write_index(&index)
+                        .await
+                        .map_err(|e| e.context("writing the index"))?;
                     index = IndexFile::default();
                 }
             }
@@ -412,14 +483,23 @@ fn dedup_stage(
                     raw.extend_from_slice(&data);
                     chunks.push((id, len));
                     if raw.len() >= frame_target {
-                        let frame = std::mem::replace(&mut raw, Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize));
+                        let frame = std::mem::replace(
+                            &mut raw,
+                            Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize),
+                        );
                         sink.submit(BlobKind::Data, frame, std::mem::take(&mut chunks), level)?;
                     }
                 }
             }
-            progress.chunks.store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
-            progress.new_chunks.store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
-            progress.new_bytes.store(stats.new_bytes, std::sync::atomic::Ordering::Relaxed);
+            progress
+                .chunks
+                .store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
+            progress
+                .new_chunks
+                .store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
+            progress
+                .new_bytes
+                .store(stats.new_bytes, std::sync::atomic::Ordering::Relaxed);
             next += 1;
         }
     }

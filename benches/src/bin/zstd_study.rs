@@ -10,7 +10,13 @@ fn main() {
             let t = std::time::Instant::now();
             let out: usize = d.chunks(frame).map(|f| c.compress(f).unwrap().len()).sum();
             let s = t.elapsed().as_secs_f64();
-            println!("{level:5} {:9} {:7.1} {:6.3} {:8.0}", frame >> 10, out as f64 / 1e6, d.len() as f64 / out as f64, d.len() as f64 / 1e6 / s);
+            println!(
+                "{level:5} {:9} {:7.1} {:6.3} {:8.0}",
+                frame >> 10,
+                out as f64 / 1e6,
+                d.len() as f64 / out as f64,
+                d.len() as f64 / 1e6 / s
+            );
         }
     }
 }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Peer benchmark: kando vs restic, borg and rustic on the same machine, local-disk repositories.
+# Installs what it needs (PostgreSQL, restic, borg, GNU time from Debian; rustic from crates.io
+# into a cache directory), builds the corpus with ../shared/bench/gen_corpus.py, loads each
+# generation into PostgreSQL, dumps it with pg_dump, then runs benches/run.py, which prints the
+# table that docs/benchmarks.md records.
+#   benches/run.sh [--quick]      (--quick: 50,000 rows instead of 250,000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+CACHE=${KANREPO_BENCH_CACHE:-$HOME/.cache/kanrepo-bench}
+ROWS=250000
+[ "${1:-}" = "--quick" ] && ROWS=50000
+mkdir -p "$CACHE"
+GEN=$ROOT/../shared/bench/gen_corpus.py
+[ -f "$GEN" ] || { echo "missing $GEN"; exit 1; }
+
+need_apt=()
+command -v pg_dump >/dev/null && [ -d /usr/lib/postgresql ] && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need_apt+=(postgresql)
+command -v restic >/dev/null || need_apt+=(restic)
+command -v borg >/dev/null || need_apt+=(borgbackup)
+[ -x /usr/bin/time ] || need_apt+=(time)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ ! -x "$CACHE/bin/rustic" ]; then
+  echo "installing rustic-rs into $CACHE (about 20 minutes on 2 cores)"
+  cargo install rustic-rs --locked --root "$CACHE"
+fi
+export PATH=$CACHE/bin:$PATH
+
+echo "== building kando (release)"
+cargo build --release --bin kando -q
+
+# Corpus: generations 0 and 1, loaded into PostgreSQL and dumped with pg_dump.
+CORPUS=$CACHE/corpus-$ROWS
+mkdir -p "$CORPUS"
+chmod 755 "$CACHE" "$CORPUS"
+started_pg=0
+if [ ! -s "$CORPUS/dump1.sql" ]; then
+  ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
+  if ! pg_lsclusters -h | grep -q online; then
+    pg_ctlcluster "$ver" main start && started_pg=1
+  fi
+  for g in 0 1; do
+    echo "== corpus generation $g ($ROWS rows): generate, load into PostgreSQL, pg_dump"
+    python3 "$GEN" --rows "$ROWS" --seed 1 --churn 0.005 --generation "$g" > "$CORPUS/gen$g.sql"
+    su postgres -c "dropdb --if-exists kanrepo_bench$g && createdb kanrepo_bench$g"
+    su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d kanrepo_bench$g -f $CORPUS/gen$g.sql" >/dev/null
+    su postgres -c "pg_dump kanrepo_bench$g" > "$CORPUS/dump$g.sql.tmp"
+    mv "$CORPUS/dump$g.sql.tmp" "$CORPUS/dump$g.sql"
+    su postgres -c "dropdb kanrepo_bench$g"
+    rm -f "$CORPUS/gen$g.sql"
+  done
+  if [ "$started_pg" = 1 ]; then pg_ctlcluster "$ver" main stop; fi
+fi
+
+python3 "$ROOT/benches/run.py" --kando "$ROOT/target/release/kando" \
+  --dump0 "$CORPUS/dump0.sql" --dump1 "$CORPUS/dump1.sql" --work "$CACHE/work"

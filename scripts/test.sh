@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine: format, lints, unit + integration tests (engine,
+# kando CLI, properties, multi-GB round trip, memory ceiling, fuzz-corpus replay), and a
+# compile check of the benchmarks and fuzz targets. Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+command -v cargo >/dev/null || { echo "cargo is required (https://rustup.rs)"; exit 1; }
+cargo --version
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "tests"
+set +e
+cargo test -p kanrepo --all-targets 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+step "benchmarks and fuzz targets compile"
+cargo check -p kanrepo-benches --all-targets
+cargo check --manifest-path fuzz/Cargo.toml --bins
+
+passed=$(grep -Eo '[0-9]+ passed' "$log" | awk '{s+=$1} END {print s+0}')
+failed=$(grep -Eo '[0-9]+ failed' "$log" | awk '{s+=$1} END {print s+0}')
+ignored=$(grep -Eo '[0-9]+ ignored' "$log" | awk '{s+=$1} END {print s+0}')
+echo
+echo "summary: ${passed} passed, ${failed} failed, ${ignored} skipped"
+if [ "$status" -ne 0 ] || [ "$failed" -ne 0 ] || [ "$passed" -eq 0 ]; then
+  exit 1
+fi
