@@ -147,9 +147,9 @@ class Rustic(Tool):
         out = subprocess.run(["rustic", "snapshots", "--json"], env=self.env, capture_output=True, check=True).stdout
         snaps = json.loads(out)
         flat = []
-        for group in snaps:  # rustic groups snapshots: [[group, [snapshots]]] or a flat list
-            if isinstance(group, list) and len(group) == 2 and isinstance(group[1], list):
-                flat += group[1]
+        for group in snaps:  # rustic 0.11: [{"group_key": …, "snapshots": [...]}]
+            if isinstance(group, dict) and "snapshots" in group:
+                flat += group["snapshots"]
             elif isinstance(group, dict):
                 flat.append(group)
         flat.sort(key=lambda s: s["time"])
@@ -202,8 +202,9 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     print(f"dump0 {os.path.getsize(a.dump0)/1e6:.1f} MB, dump1 {os.path.getsize(a.dump1)/1e6:.1f} MB, {os.cpu_count()} cores")
-    for v in (["restic", "version"], ["borg", "--version"], ["rustic", "--version"], [a.kando, "--version"]):
-        print("  " + subprocess.run(v, capture_output=True, text=True).stdout.strip().splitlines()[0])
+    names = {"restic": ["restic", "version"], "borg": ["borg", "--version"], "rustic": ["rustic", "--version"], "kando": [a.kando, "--version"]}
+    for t in a.tools.split(","):
+        print("  " + subprocess.run(names[t], capture_output=True, text=True).stdout.strip().splitlines()[0])
     rows = []
     for name in a.tools.split(","):
         t = {"kando": lambda: Kando(a.work, a.kando), "restic": lambda: Restic(a.work), "borg": lambda: Borg(a.work), "rustic": lambda: Rustic(a.work)}[name]()

@@ -8,7 +8,8 @@
 //! Pure CPU + the reader: this module neither hashes nor stores anything.
 
 use crate::error::{Error, Result};
-use bytes::{Bytes, BytesMut};
+use crate::pool::BufPool;
+use bytes::Bytes;
 use fastcdc::v2020::{Normalization, cut_gear, get_gear_with_seed, select_masks};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -133,10 +134,15 @@ impl Cutter {
 }
 
 /// Reads a stream and returns it as batches of content-defined chunks.
+///
+/// Each batch is one block read from the stream; its chunks are slices of one pooled buffer,
+/// which returns to the pool once every chunk of the batch has been dropped. The bytes after
+/// the last cut point (less than one maximum chunk) are carried into the next block.
 pub struct StreamChunker<R> {
     reader: R,
     cutter: Cutter,
-    buf: BytesMut,
+    pool: std::sync::Arc<BufPool>,
+    tail: Vec<u8>,
     block: usize,
     eof: bool,
     total: u64,
@@ -145,11 +151,19 @@ pub struct StreamChunker<R> {
 impl<R: Read> StreamChunker<R> {
     /// Chunk `reader`, reading about `block` bytes at a time (at least 4 × max chunk size).
     pub fn new(reader: R, cutter: Cutter, block: usize) -> Self {
+        Self::with_pool_size(reader, cutter, block, 4)
+    }
+
+    /// Like [`StreamChunker::new`], keeping up to `keep` idle blocks for reuse (set it to the
+    /// number of batches the consumer holds at once, so steady state allocates nothing).
+    pub fn with_pool_size(reader: R, cutter: Cutter, block: usize, keep: usize) -> Self {
         let block = block.max(4 * cutter.p.max_size as usize);
+        let pool = BufPool::new(block + cutter.p.max_size as usize, keep);
         StreamChunker {
             reader,
             cutter,
-            buf: BytesMut::new(),
+            pool,
+            tail: Vec::new(),
             block,
             eof: false,
             total: 0,
@@ -166,50 +180,58 @@ impl<R: Read> StreamChunker<R> {
         self.total
     }
 
-    fn fill(&mut self) -> std::io::Result<()> {
-        if self.eof || self.buf.len() >= self.block {
-            return Ok(());
-        }
-        // A fresh allocation per block: chunks handed out keep the old one alive until dropped.
-        let mut next = BytesMut::with_capacity(self.block + self.cutter.p.max_size as usize);
-        next.extend_from_slice(&self.buf);
-        self.buf = next;
-        let mut filled = self.buf.len();
-        self.buf.resize(self.block, 0);
-        while filled < self.block {
-            match self.reader.read(&mut self.buf[filled..]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    filled += n;
-                    self.total += n as u64;
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    self.buf.truncate(filled);
-                    return Err(e);
-                }
-            }
-        }
-        self.buf.truncate(filled);
-        Ok(())
-    }
-
     /// The next batch of chunks in stream order; `Ok(None)` at the end of the stream.
     pub fn next_batch(&mut self) -> std::io::Result<Option<Vec<Bytes>>> {
-        self.fill()?;
-        let max = self.cutter.p.max_size as usize;
-        let mut out = Vec::new();
-        while !self.buf.is_empty() && (self.eof || self.buf.len() >= max) {
-            let n = self.cutter.next_len(&self.buf);
-            out.push(self.buf.split_to(n).freeze());
-        }
-        if out.is_empty() && self.buf.is_empty() && self.eof {
+        if self.eof && self.tail.is_empty() {
             return Ok(None);
         }
-        Ok(Some(out))
+        let mut buf = self.pool.take();
+        buf.extend_from_slice(&self.tail);
+        self.tail.clear();
+        let mut filled = buf.len();
+        if !self.eof {
+            buf.resize(self.block.max(filled), 0);
+            while filled < buf.len() {
+                match self.reader.read(&mut buf[filled..]) {
+                    Ok(0) => {
+                        self.eof = true;
+                        break;
+                    }
+                    Ok(n) => {
+                        filled += n;
+                        self.total += n as u64;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        self.pool.give(buf);
+                        return Err(e);
+                    }
+                }
+            }
+            buf.truncate(filled);
+        }
+        let max = self.cutter.p.max_size as usize;
+        let mut cuts = Vec::new();
+        let mut pos = 0;
+        while pos < buf.len() && (self.eof || buf.len() - pos >= max) {
+            let n = self.cutter.next_len(&buf[pos..]);
+            cuts.push((pos, pos + n));
+            pos += n;
+        }
+        self.tail.extend_from_slice(&buf[pos..]);
+        buf.truncate(pos);
+        if cuts.is_empty() {
+            self.pool.give(buf);
+            return if self.eof && self.tail.is_empty() {
+                Ok(None)
+            } else {
+                Ok(Some(Vec::new()))
+            };
+        }
+        let block = self.pool.bytes(buf);
+        Ok(Some(
+            cuts.into_iter().map(|(s, e)| block.slice(s..e)).collect(),
+        ))
     }
 }
 

@@ -61,6 +61,40 @@ pub fn encode(raw: &[u8], level: i32) -> ([u8; FRAME_HEADER], Cow<'_, [u8]>) {
     }
 }
 
+/// Compress `raw` into `out` (cleared first; its allocation is reused). Returns the frame
+/// header; the payload is `out` when the header says zstd, else `raw` itself (and `out` is
+/// left empty).
+pub fn encode_into(raw: &[u8], level: i32, out: &mut Vec<u8>) -> [u8; FRAME_HEADER] {
+    out.clear();
+    let len = u32::try_from(raw.len()).expect("frame fits u32");
+    let mut h = [0u8; FRAME_HEADER];
+    h[1..].copy_from_slice(&len.to_le_bytes());
+    h[0] = CODEC_STORED;
+    if level != 0 && !raw.is_empty() {
+        out.reserve(zstd::zstd_safe::compress_bound(raw.len()));
+        let n = COMPRESSOR.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.as_ref().map(|(l, _)| *l) != Some(level) {
+                *c = Some((
+                    level,
+                    zstd::bulk::Compressor::new(level).expect("zstd context"),
+                ));
+            }
+            c.as_mut()
+                .unwrap()
+                .1
+                .compress_to_buffer(raw, out)
+                .expect("zstd compression of an in-memory buffer")
+        });
+        if n < raw.len() {
+            h[0] = CODEC_ZSTD;
+        } else {
+            out.clear();
+        }
+    }
+    h
+}
+
 /// Encode into one contiguous buffer (metadata objects).
 pub fn encode_vec(raw: &[u8], level: i32) -> Vec<u8> {
     let (h, p) = encode(raw, level);

@@ -14,6 +14,7 @@ pub mod backend;
 pub mod compress;
 pub mod format;
 pub mod fuzzing;
+pub mod pool;
 pub mod profile;
 pub mod repo;
 

@@ -69,8 +69,14 @@ pub struct PackBuilder {
 impl PackBuilder {
     /// An empty pack with room for `capacity` bytes.
     pub fn with_capacity(capacity: usize) -> Self {
+        Self::with_buffer(Vec::with_capacity(capacity))
+    }
+
+    /// An empty pack written into `buf` (cleared; its allocation is reused).
+    pub fn with_buffer(mut buf: Vec<u8>) -> Self {
+        buf.clear();
         PackBuilder {
-            buf: Vec::with_capacity(capacity),
+            buf,
             blobs: Vec::new(),
         }
     }
@@ -147,8 +153,14 @@ impl PackBuilder {
 pub fn seal_blob(keys: &Keys, frame_header: &[u8], payload: &[u8]) -> Vec<u8> {
     let mut v =
         Vec::with_capacity(frame_header.len() + payload.len() + crate::crypto::SEAL_OVERHEAD);
-    keys.seal_into(BLOB_AAD, &[frame_header, payload], &mut v);
+    seal_blob_into(keys, frame_header, payload, &mut v);
     v
+}
+
+/// Seal a blob into `out` (cleared first; its allocation is reused).
+pub fn seal_blob_into(keys: &Keys, frame_header: &[u8], payload: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    keys.seal_into(BLOB_AAD, &[frame_header, payload], out);
 }
 
 /// Open a sealed blob into its frame.

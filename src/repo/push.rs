@@ -25,10 +25,11 @@ use crate::compress;
 use crate::crypto::Keys;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::IndexFile;
-use crate::format::pack::{BlobHeader, BlobKind, PackBuilder, seal_blob};
+use crate::format::pack::{BlobHeader, BlobKind, PackBuilder, seal_blob_into};
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot, SnapshotStats};
 use crate::format::tree::TreeBuilder;
 use crate::id::Id;
+use crate::pool::BufPool;
 use bytes::Bytes;
 use crossbeam_channel as cb;
 use std::collections::BTreeMap;
@@ -66,7 +67,7 @@ impl Default for PushOptions {
             threads: 0,
             uploads: 2,
             dedup_window: 1 << 19,
-            index_flush_chunks: 1 << 16,
+            index_flush_chunks: 1 << 14,
             block: 1 << 20,
         }
     }
@@ -109,7 +110,7 @@ struct Sealed {
 
 struct PackOut {
     id: Id,
-    bytes: Vec<u8>,
+    bytes: Bytes,
     blobs: Vec<BlobHeader>,
 }
 
@@ -125,6 +126,15 @@ struct FrameSink {
     keys: Arc<Keys>,
     slots: cb::Sender<()>,
     out: cb::Sender<Sealed>,
+    /// Raw frames (filled by the dedup thread, returned after compression).
+    raw_bufs: Arc<BufPool>,
+    /// Sealed blobs (filled by a worker, returned by the packer once copied into a pack).
+    sealed_bufs: Arc<BufPool>,
+}
+
+thread_local! {
+    /// Per-worker zstd output buffer, reused for every frame.
+    static ZSTD_OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 impl FrameSink {
@@ -137,13 +147,21 @@ impl FrameSink {
     ) -> Result<()> {
         self.slots.send(()).map_err(|_| cancelled())?;
         let (keys, out) = (self.keys.clone(), self.out.clone());
+        let (raw_bufs, sealed_bufs) = (self.raw_bufs.clone(), self.sealed_bufs.clone());
         self.pool.spawn(move || {
-            let (h, p) = compress::encode(&raw, level);
-            let sealed = seal_blob(&keys, &h, &p);
+            let mut sealed = sealed_bufs.take();
+            ZSTD_OUT.with(|z| {
+                let mut z = z.borrow_mut();
+                let h = compress::encode_into(&raw, level, &mut z);
+                let payload: &[u8] = if z.is_empty() { &raw } else { &z };
+                seal_blob_into(&keys, &h, payload, &mut sealed);
+            });
+            let raw_len = raw.len() as u32;
+            raw_bufs.give(raw);
             let _ = out.send(Sealed {
                 kind,
                 sealed,
-                raw_len: raw.len() as u32,
+                raw_len,
                 chunks,
             });
         });
@@ -185,12 +203,22 @@ impl Repository {
         let slots = 2 * threads + 2;
         let (hash_slot_tx, hash_slot_rx) = cb::bounded::<()>(slots);
         let (hashed_tx, hashed_rx) = cb::unbounded::<Hashed>();
-        let (frame_slot_tx, frame_slot_rx) = cb::bounded::<()>(slots);
+        let (frame_slot_tx, frame_slot_rx) = cb::bounded::<()>(threads + 2);
         let (sealed_tx, sealed_rx) = cb::unbounded::<Sealed>();
         let (pack_tx, mut pack_rx) = tokio::sync::mpsc::channel::<PackOut>(1);
 
         let cfg = self.config.clone();
         let cutter = Cutter::new(cfg.chunker.params, self.keys.chunker_seed)?;
+        // Recycled buffers: steady state allocates no large buffer (see crate::pool).
+        let frame_bytes =
+            cfg.compression.frame_target as usize + cfg.chunker.params.max_size as usize;
+        let raw_bufs = BufPool::new(frame_bytes, slots + 2);
+        let sealed_bufs = BufPool::new(frame_bytes + 1024, slots + 2);
+        // One pack filling and `uploads` being stored: the packer waits for a buffer otherwise.
+        let pack_bufs = BufPool::bounded(
+            cfg.pack_target as usize + frame_bytes + (1 << 20),
+            1 + opts.uploads.max(1),
+        );
 
         // Reader: chunk the stream (hashing it whole as it is read) and hand batches to the hashers.
         let stream_hash: Arc<Mutex<Option<blake3::Hash>>> = Arc::default();
@@ -267,6 +295,8 @@ impl Repository {
                 keys: self.keys.clone(),
                 slots: frame_slot_tx,
                 out: sealed_tx,
+                raw_bufs: raw_bufs.clone(),
+                sealed_bufs: sealed_bufs.clone(),
             };
             let (keys, fail, progress) = (self.keys.clone(), fail.clone(), progress.clone());
             let window = opts.dedup_window;
@@ -297,22 +327,30 @@ impl Repository {
         // Packer: sealed blobs into packs.
         {
             let (keys, pack_target) = (self.keys.clone(), self.config.pack_target as usize);
-            let progress = progress.clone();
+            let (progress, pack_bufs, sealed_bufs) =
+                (progress.clone(), pack_bufs.clone(), sealed_bufs.clone());
             std::thread::Builder::new()
                 .name("kando-packer".into())
                 .spawn(move || {
-                    let mut pb = PackBuilder::with_capacity(pack_target + (2 << 20));
-                    for s in sealed_rx {
+                    let mut pb = PackBuilder::with_buffer(pack_bufs.take());
+                    for Sealed {
+                        kind,
+                        sealed,
+                        raw_len,
+                        chunks,
+                    } in sealed_rx
+                    {
                         let _ = frame_slot_rx.try_recv();
-                        Progress::add(&progress.stored_bytes, s.sealed.len() as u64);
-                        pb.add_sealed(s.kind, &s.sealed, s.raw_len, s.chunks);
-                        drop(s.sealed);
+                        Progress::add(&progress.stored_bytes, sealed.len() as u64);
+                        pb.add_sealed(kind, &sealed, raw_len, chunks);
+                        sealed_bufs.give(sealed);
                         if pb.len() >= pack_target {
                             let full = std::mem::replace(
                                 &mut pb,
-                                PackBuilder::with_capacity(pack_target + (2 << 20)),
+                                PackBuilder::with_buffer(pack_bufs.take()),
                             );
                             let (id, bytes, blobs) = full.finish(&keys);
+                            let bytes = pack_bufs.bytes(bytes);
                             if pack_tx.blocking_send(PackOut { id, bytes, blobs }).is_err() {
                                 return;
                             }
@@ -320,6 +358,7 @@ impl Repository {
                     }
                     if !pb.is_empty() {
                         let (id, bytes, blobs) = pb.finish(&keys);
+                        let bytes = pack_bufs.bytes(bytes);
                         let _ = pack_tx.blocking_send(PackOut { id, bytes, blobs });
                     }
                 })
@@ -394,7 +433,7 @@ impl Repository {
                         inflight.spawn(async move {
                             let key = pack_key(&p.id);
                             let n = p.bytes.len() as u64;
-                            match backend.put(&key, Bytes::from(p.bytes)).await {
+                            match backend.put(&key, p.bytes).await {
                                 Ok(()) => {}
                                 // Same name, same bytes: a pack this repository already holds.
                                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
@@ -445,7 +484,7 @@ fn dedup_stage(
     let mut tree = TreeBuilder::new();
     let mut size = 0u64;
     let mut stats = SnapshotStats::default();
-    let mut raw: Vec<u8> = Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize);
+    let mut raw: Vec<u8> = sink.raw_bufs.take();
     let mut chunks: Vec<(Id, u32)> = Vec::new();
     let mut tree_err: Option<Error> = None;
 
@@ -483,10 +522,7 @@ fn dedup_stage(
                     raw.extend_from_slice(&data);
                     chunks.push((id, len));
                     if raw.len() >= frame_target {
-                        let frame = std::mem::replace(
-                            &mut raw,
-                            Vec::with_capacity(frame_target + cfg.chunker.params.max_size as usize),
-                        );
+                        let frame = std::mem::replace(&mut raw, sink.raw_bufs.take());
                         sink.submit(BlobKind::Data, frame, std::mem::take(&mut chunks), level)?;
                     }
                 }

@@ -8,28 +8,12 @@ mod producer;
 mod progress;
 
 use clap::Parser;
-
-/// Pin glibc's mmap threshold at 256 KiB. By default glibc raises the threshold after the
-/// first multi-megabyte buffer is freed, after which 1 MiB read blocks, frames and 16 MiB
-/// packs come from per-thread arenas that are never returned: peak RSS then creeps up with
-/// stream length (measured: 121 MB for 256 MiB, 161 MB for 1.25 GiB). A fixed threshold
-/// hands every large buffer back to the kernel on free, so the pipeline's ceiling holds.
-#[allow(unsafe_code)]
-fn pin_malloc_mmap_threshold() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator tunable; it is called once, first thing in main,
-    // before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-    }
-}
 use std::process::ExitCode;
 
 /// Upstream kando's exit code for every failure.
 const EXIT_FAILURE: u8 = 69;
 
 fn main() -> ExitCode {
-    pin_malloc_mmap_threshold();
     let cli = match args::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
