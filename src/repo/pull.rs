@@ -41,7 +41,7 @@ impl Default for PullOptions {
     fn default() -> Self {
         PullOptions {
             threads: 0,
-            jobs_in_flight: 16,
+            jobs_in_flight: 64,
         }
     }
 }
@@ -212,7 +212,11 @@ impl Repository {
         });
         let fail = Arc::new(FirstError::default());
         let (slot_tx, slot_rx) = cb::bounded::<()>(opts.jobs_in_flight.max(1));
-        let (job_tx, job_rx) = cb::bounded::<Job>(opts.jobs_in_flight.max(1));
+        // One queue per fetch thread; the planner routes every job of a blob to the same
+        // thread, so a frame shared by many runs is decoded once and neighbouring frames are
+        // decoded in parallel. Jobs in flight are bounded by `slot_tx` overall.
+        let (job_txs, job_rxs): (Vec<_>, Vec<_>) =
+            (0..threads).map(|_| cb::unbounded::<Job>()).unzip();
         let (piece_tx, piece_rx) = cb::unbounded::<(u64, Vec<Bytes>)>();
         let (end_tx, end_rx) = cb::bounded::<u64>(1);
 
@@ -223,7 +227,7 @@ impl Repository {
             std::thread::Builder::new()
                 .name("kando-planner".into())
                 .spawn(move || {
-                    if let Err(e) = plan(&reader, root, &slot_tx, &job_tx, &end_tx)
+                    if let Err(e) = plan(&reader, root, &slot_tx, &job_txs, &end_tx)
                         && e.kind() != ErrorKind::Cancelled
                     {
                         fail.set(e);
@@ -234,13 +238,8 @@ impl Repository {
                 })?;
         }
         // Fetchers.
-        for i in 0..threads {
-            let (reader, fail, job_rx, piece_tx) = (
-                reader.clone(),
-                fail.clone(),
-                job_rx.clone(),
-                piece_tx.clone(),
-            );
+        for (i, job_rx) in job_rxs.into_iter().enumerate() {
+            let (reader, fail, piece_tx) = (reader.clone(), fail.clone(), piece_tx.clone());
             std::thread::Builder::new()
                 .name(format!("kando-fetch-{i}"))
                 .spawn(move || {
@@ -260,7 +259,7 @@ impl Repository {
                 })
                 .map_err(|e| Error::new(ErrorKind::Io, format!("starting a fetch thread: {e}")))?;
         }
-        drop((job_rx, piece_tx));
+        drop(piece_tx);
         // Writer.
         let (res_tx, res_rx) = tokio::sync::oneshot::channel();
         {
@@ -293,7 +292,7 @@ fn plan(
     r: &BlobReader,
     root: Id,
     slots: &cb::Sender<()>,
-    jobs: &cb::Sender<Job>,
+    jobs: &[cb::Sender<Job>],
     end: &cb::Sender<u64>,
 ) -> Result<()> {
     let mut walker = TreeWalker::new(root, |id: &Id| r.node(id))?;
@@ -301,7 +300,9 @@ fn plan(
     let mut cur: Option<Job> = None;
     let send = |job: Job| -> Result<()> {
         slots.send(()).map_err(|_| cancelled())?;
-        jobs.send(job).map_err(|_| cancelled())
+        jobs[job.blob as usize % jobs.len()]
+            .send(job)
+            .map_err(|_| cancelled())
     };
     while let Some((id, len)) = walker.next_chunk()? {
         let loc = r.index.get(&id).ok_or_else(|| {
