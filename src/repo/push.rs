@@ -8,12 +8,12 @@
 //!                                                                   puts, then index objects)
 //! ```
 //! Back-pressure: the reader holds one token per batch in flight (`hash_slots`), the dedup
-//! thread one per frame in flight (`frame_slots`), the packer blocks on a one-slot channel to
-//! the uploader, which runs at most `uploads` puts at once. Memory ceiling (defaults, 2 cores):
-//! batches `hash_slots × block` (6 × 1 MiB) + frames `frame_slots × 2 × frame_target`
-//! (6 × 2 MiB) + dedup window (16 MiB) + open pack (`pack_target`, 16 MiB) + queued and
-//! in-flight packs (`(1 + uploads) × pack_target`, 48 MiB) + the ids of the existing index
-//! (≈ 40–75 B per chunk in the repository). See docs/architecture.md.
+//! thread one per frame in flight (`frame_slots`), the packer takes pack buffers from a
+//! bounded pool (one filling + `uploads` being stored), and the uploader runs at most
+//! `uploads` puts at once. Large buffers are recycled (crate::pool), so steady state allocates
+//! none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB + frames 4 × 2.1 MiB +
+//! dedup window 16 MiB + packs 3 × 18 MiB + the ids of the existing index (≈ 40–75 B per
+//! chunk in the repository). See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
