@@ -182,6 +182,12 @@ impl<R: Read> StreamChunker<R> {
 
     /// The next batch of chunks in stream order; `Ok(None)` at the end of the stream.
     pub fn next_batch(&mut self) -> std::io::Result<Option<Vec<Bytes>>> {
+        Ok(self.next_block()?.map(|(_, chunks)| chunks))
+    }
+
+    /// Like [`StreamChunker::next_batch`], also returning the block the chunks are slices of
+    /// (exactly their concatenation), so a consumer can hash the stream in large pieces.
+    pub fn next_block(&mut self) -> std::io::Result<Option<(Bytes, Vec<Bytes>)>> {
         if self.eof && self.tail.is_empty() {
             return Ok(None);
         }
@@ -225,13 +231,12 @@ impl<R: Read> StreamChunker<R> {
             return if self.eof && self.tail.is_empty() {
                 Ok(None)
             } else {
-                Ok(Some(Vec::new()))
+                Ok(Some((Bytes::new(), Vec::new())))
             };
         }
         let block = self.pool.bytes(buf);
-        Ok(Some(
-            cuts.into_iter().map(|(s, e)| block.slice(s..e)).collect(),
-        ))
+        let chunks = cuts.into_iter().map(|(s, e)| block.slice(s..e)).collect();
+        Ok(Some((block, chunks)))
     }
 }
 

@@ -97,7 +97,8 @@ pub(crate) fn cancelled() -> Error {
 }
 
 enum Hashed {
-    Batch(u64, Vec<(Id, Bytes)>),
+    /// Sequence number, chunks with their ids, and the block they were cut from.
+    Batch(u64, Vec<(Id, Bytes)>, Bytes),
     End(u64),
 }
 
@@ -116,6 +117,7 @@ struct PackOut {
 
 struct DedupOut {
     root: Id,
+    hash: blake3::Hash,
     size: u64,
     stats: SnapshotStats,
 }
@@ -220,8 +222,7 @@ impl Repository {
             1 + opts.uploads.max(1),
         );
 
-        // Reader: chunk the stream (hashing it whole as it is read) and hand batches to the hashers.
-        let stream_hash: Arc<Mutex<Option<blake3::Hash>>> = Arc::default();
+        // Reader: chunk the stream and hand batches to the hashers.
         let reader_thread = {
             let (pool, keys, fail, progress) = (
                 pool.clone(),
@@ -230,25 +231,17 @@ impl Repository {
                 progress.clone(),
             );
             let block = opts.block;
-            let stream_hash = stream_hash.clone();
             std::thread::Builder::new()
                 .name("kando-reader".into())
                 .spawn(move || {
-                    let mut ch = StreamChunker::new(
-                        HashingReader {
-                            inner: reader,
-                            hasher: blake3::Hasher::new(),
-                        },
-                        cutter,
-                        block,
-                    );
+                    let mut ch = StreamChunker::with_pool_size(reader, cutter, block, slots + 2);
                     let mut seq = 0u64;
                     loop {
                         if fail.is_set() {
                             return;
                         }
-                        match ch.next_batch() {
-                            Ok(Some(batch)) => {
+                        match ch.next_block() {
+                            Ok(Some((block, batch))) => {
                                 progress
                                     .bytes_in
                                     .store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
@@ -262,13 +255,11 @@ impl Repository {
                                 pool.spawn(move || {
                                     let v =
                                         batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
-                                    let _ = tx.send(Hashed::Batch(seq, v));
+                                    let _ = tx.send(Hashed::Batch(seq, v, block));
                                 });
                                 seq += 1;
                             }
                             Ok(None) => {
-                                *stream_hash.lock().unwrap() =
-                                    Some(ch.into_inner().hasher.finalize());
                                 let _ = hashed_tx.send(Hashed::End(seq));
                                 return;
                             }
@@ -384,7 +375,6 @@ impl Repository {
         }
         let dedup = dedup?;
         let _ = reader_thread.join();
-        let hash = stream_hash.lock().unwrap().take().ok_or_else(cancelled)?;
         if !index.blobs.is_empty() {
             self.write_index(&index)
                 .await
@@ -400,7 +390,7 @@ impl Repository {
             time: crate::time::now_rfc3339(),
             hostname: opts.hostname.clone().unwrap_or_else(hostname),
             size: dedup.size,
-            blake3: hash.to_hex().to_string(),
+            blake3: dedup.hash.to_hex().to_string(),
             root: dedup.root.to_hex(),
             stats,
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
@@ -479,7 +469,9 @@ fn dedup_stage(
 ) -> Result<DedupOut> {
     let frame_target = cfg.compression.frame_target as usize;
     let level = cfg.compression.level;
-    let mut pending: BTreeMap<u64, Vec<(Id, Bytes)>> = BTreeMap::new();
+    let mut pending: BTreeMap<u64, (Vec<(Id, Bytes)>, Bytes)> = BTreeMap::new();
+    // The whole-stream hash, over each block in one update (wide SIMD path of BLAKE3).
+    let mut hasher = blake3::Hasher::new();
     let (mut next, mut end) = (0u64, None);
     let mut tree = TreeBuilder::new();
     let mut size = 0u64;
@@ -504,12 +496,14 @@ fn dedup_stage(
             break;
         }
         match rx.recv().map_err(|_| cancelled())? {
-            Hashed::Batch(seq, v) => {
-                pending.insert(seq, v);
+            Hashed::Batch(seq, v, block) => {
+                pending.insert(seq, (v, block));
             }
             Hashed::End(n) => end = Some(n),
         }
-        while let Some(v) = pending.remove(&next) {
+        while let Some((v, block)) = pending.remove(&next) {
+            hasher.update(&block);
+            drop(block);
             let _ = hash_slots.try_recv();
             for (id, data) in v {
                 let len = data.len() as u32;
@@ -546,21 +540,12 @@ fn dedup_stage(
     if let Some(e) = tree_err {
         return Err(e);
     }
-    Ok(DedupOut { root, size, stats })
-}
-
-/// Hashes everything read through it (large reads keep BLAKE3 on its wide SIMD path).
-struct HashingReader {
-    inner: Box<dyn Read + Send>,
-    hasher: blake3::Hasher,
-}
-
-impl Read for HashingReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
+    Ok(DedupOut {
+        root,
+        hash: hasher.finalize(),
+        size,
+        stats,
+    })
 }
 
 fn hostname() -> String {
