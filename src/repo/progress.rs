@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub struct Progress {
     /// Bytes read from the input stream (push).
     pub bytes_in: AtomicU64,
-    /// Chunks seen (push) or restored (pull).
+    /// Chunks seen (push).
     pub chunks: AtomicU64,
     /// Chunks not yet in the repository (push).
     pub new_chunks: AtomicU64,

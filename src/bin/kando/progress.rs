@@ -61,7 +61,7 @@ fn summary(op: Op, p: &Progress, secs: f64) -> (String, serde_json::Value) {
                     mb(g(&p.transferred_bytes))
                 ),
                 serde_json::json!({"op":"pull","bytes_out":out,"downloaded_bytes":g(&p.transferred_bytes),
-                    "chunks":g(&p.chunks),"seconds":secs}),
+                    "seconds":secs}),
             )
         }
     }
