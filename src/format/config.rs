@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 /// Magic and AAD of the config object.
 pub const CONFIG_MAGIC: &[u8; 8] = b"KRCONF01";
 
-/// Chunker choice.
+/// Chunker choice. (No `deny_unknown_fields` here: serde does not support it together with
+/// `flatten`; the flattened [`ChunkerParams`] is validated instead.)
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
 pub struct ChunkerConfig {
     /// `"fastcdc-v2020"` (gear table XOR-ed with a key-derived seed).
     pub algorithm: String,
