@@ -32,12 +32,7 @@ pub struct ChunkerParams {
 impl Default for ChunkerParams {
     /// The measured default (docs/architecture.md §Chunk size): 2 KiB / 8 KiB / 64 KiB, level 1.
     fn default() -> Self {
-        ChunkerParams {
-            min_size: 2048,
-            avg_size: 8192,
-            max_size: 65536,
-            normalization: 1,
-        }
+        ChunkerParams { min_size: 2048, avg_size: 8192, max_size: 65536, normalization: 1 }
     }
 }
 
@@ -53,13 +48,7 @@ impl ChunkerParams {
             && self.avg_size % 2 == 0
             && self.max_size % 2 == 0
             && self.normalization <= 3;
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::invalid(format!(
-                "invalid chunker parameters {self:?}"
-            )))
-        }
+        if ok { Ok(()) } else { Err(Error::invalid(format!("invalid chunker parameters {self:?}"))) }
     }
 
     fn level(&self) -> Normalization {
@@ -88,13 +77,7 @@ impl Cutter {
         p.validate()?;
         let (mask_s, mask_l) = select_masks(p.avg_size as usize, p.level());
         let (gear, gear_ls) = get_gear_with_seed(seed);
-        Ok(Cutter {
-            p,
-            mask_s,
-            mask_l,
-            gear,
-            gear_ls,
-        })
+        Ok(Cutter { p, mask_s, mask_l, gear, gear_ls })
     }
 
     /// The parameters.
@@ -159,15 +142,7 @@ impl<R: Read> StreamChunker<R> {
     pub fn with_pool_size(reader: R, cutter: Cutter, block: usize, keep: usize) -> Self {
         let block = block.max(4 * cutter.p.max_size as usize);
         let pool = BufPool::new(block + cutter.p.max_size as usize, keep);
-        StreamChunker {
-            reader,
-            cutter,
-            pool,
-            tail: Vec::new(),
-            block,
-            eof: false,
-            total: 0,
-        }
+        StreamChunker { reader, cutter, pool, tail: Vec::new(), block, eof: false, total: 0 }
     }
 
     /// The reader back (after the end of the stream).
@@ -228,11 +203,7 @@ impl<R: Read> StreamChunker<R> {
         buf.truncate(pos);
         if cuts.is_empty() {
             self.pool.give(buf);
-            return if self.eof && self.tail.is_empty() {
-                Ok(None)
-            } else {
-                Ok(Some((Bytes::new(), Vec::new())))
-            };
+            return if self.eof && self.tail.is_empty() { Ok(None) } else { Ok(Some((Bytes::new(), Vec::new()))) };
         }
         let block = self.pool.bytes(buf);
         let chunks = cuts.into_iter().map(|(s, e)| block.slice(s..e)).collect();
@@ -300,17 +271,9 @@ mod tests {
 
     #[test]
     fn invalid_params() {
-        let p = ChunkerParams {
-            avg_size: 3,
-            ..ChunkerParams::default()
-        };
+        let p = ChunkerParams { avg_size: 3, ..ChunkerParams::default() };
         assert!(p.validate().is_err());
-        let p = ChunkerParams {
-            min_size: 4096,
-            avg_size: 2048,
-            max_size: 65536,
-            normalization: 1,
-        };
+        let p = ChunkerParams { min_size: 4096, avg_size: 2048, max_size: 65536, normalization: 1 };
         assert!(p.validate().is_err());
     }
 }

@@ -33,17 +33,9 @@ pub fn encode(raw: &[u8], level: i32) -> ([u8; FRAME_HEADER], Cow<'_, [u8]>) {
         COMPRESSOR.with(|c| {
             let mut c = c.borrow_mut();
             if c.as_ref().map(|(l, _)| *l) != Some(level) {
-                *c = Some((
-                    level,
-                    zstd::bulk::Compressor::new(level).expect("zstd context"),
-                ));
+                *c = Some((level, zstd::bulk::Compressor::new(level).expect("zstd context")));
             }
-            let z = c
-                .as_mut()
-                .unwrap()
-                .1
-                .compress(raw)
-                .expect("zstd compression of an in-memory buffer");
+            let z = c.as_mut().unwrap().1.compress(raw).expect("zstd compression of an in-memory buffer");
             (z.len() < raw.len()).then_some(z)
         })
     };
@@ -75,16 +67,9 @@ pub fn encode_into(raw: &[u8], level: i32, out: &mut Vec<u8>) -> [u8; FRAME_HEAD
         let n = COMPRESSOR.with(|c| {
             let mut c = c.borrow_mut();
             if c.as_ref().map(|(l, _)| *l) != Some(level) {
-                *c = Some((
-                    level,
-                    zstd::bulk::Compressor::new(level).expect("zstd context"),
-                ));
+                *c = Some((level, zstd::bulk::Compressor::new(level).expect("zstd context")));
             }
-            c.as_mut()
-                .unwrap()
-                .1
-                .compress_to_buffer(raw, out)
-                .expect("zstd compression of an in-memory buffer")
+            c.as_mut().unwrap().1.compress_to_buffer(raw, out).expect("zstd compression of an in-memory buffer")
         });
         if n < raw.len() {
             h[0] = CODEC_ZSTD;
@@ -112,9 +97,7 @@ pub fn decode(frame: &[u8]) -> Result<Vec<u8>> {
     let len = u32::from_le_bytes(frame[1..5].try_into().unwrap()) as usize;
     let payload = &frame[FRAME_HEADER..];
     if len > MAX_FRAME {
-        return Err(Error::corrupt(format!(
-            "frame claims {len} bytes, more than the {MAX_FRAME} limit"
-        )));
+        return Err(Error::corrupt(format!("frame claims {len} bytes, more than the {MAX_FRAME} limit")));
     }
     match frame[0] {
         CODEC_STORED => {
@@ -153,9 +136,7 @@ mod tests {
         assert_eq!(f[0], CODEC_ZSTD);
         assert!(f.len() < text.len());
         assert_eq!(decode(&f).unwrap(), text);
-        let noise: Vec<u8> = (0..5000u32)
-            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
-            .collect();
+        let noise: Vec<u8> = (0..5000u32).map(|i| (i.wrapping_mul(2654435761) >> 13) as u8).collect();
         let f = encode_vec(&noise, 1);
         assert_eq!(decode(&f).unwrap(), noise);
         assert_eq!(decode(&encode_vec(b"", 3)).unwrap(), b"");

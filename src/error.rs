@@ -48,11 +48,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` with a message.
     pub fn new(kind: ErrorKind, msg: impl Into<String>) -> Self {
-        Error {
-            kind,
-            msg: msg.into(),
-            source: None,
-        }
+        Error { kind, msg: msg.into(), source: None }
     }
 
     /// A new error wrapping `source`.
@@ -61,11 +57,7 @@ impl Error {
         msg: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
     ) -> Self {
-        Error {
-            kind,
-            msg: msg.into(),
-            source: Some(Box::new(source)),
-        }
+        Error { kind, msg: msg.into(), source: Some(Box::new(source)) }
     }
 
     /// Shorthand for a [`ErrorKind::Corrupt`] error.

@@ -56,10 +56,7 @@ pub fn tree_node(data: &[u8]) {
 /// Compression frame.
 pub fn frame(data: &[u8]) {
     if let Ok(raw) = crate::compress::decode(data) {
-        assert_eq!(
-            crate::compress::decode(&crate::compress::encode_vec(&raw, 1)).unwrap(),
-            raw
-        );
+        assert_eq!(crate::compress::decode(&crate::compress::encode_vec(&raw, 1)).unwrap(), raw);
     }
 }
 

@@ -28,9 +28,7 @@ impl Id {
     pub fn from_hex(s: &str) -> Result<Id> {
         let b = s.as_bytes();
         if b.len() != 64 {
-            return Err(Error::invalid(format!(
-                "'{s}' is not a 64-character hex id"
-            )));
+            return Err(Error::invalid(format!("'{s}' is not a 64-character hex id")));
         }
         let mut out = [0u8; 32];
         for (i, pair) in b.chunks(2).enumerate() {

@@ -30,13 +30,7 @@ struct State {
 impl BufPool {
     /// A pool of buffers of `size` bytes, keeping at most `keep` idle ones.
     pub fn new(size: usize, keep: usize) -> Arc<BufPool> {
-        Arc::new(BufPool {
-            state: Mutex::default(),
-            freed: Condvar::new(),
-            size,
-            keep,
-            limit: None,
-        })
+        Arc::new(BufPool { state: Mutex::default(), freed: Condvar::new(), size, keep, limit: None })
     }
 
     /// A pool that never has more than `limit` buffers out at once: [`BufPool::take`] waits
@@ -44,13 +38,7 @@ impl BufPool {
     /// [`BufPool::bytes`]).
     pub fn bounded(size: usize, limit: usize) -> Arc<BufPool> {
         let limit = limit.max(1);
-        Arc::new(BufPool {
-            state: Mutex::default(),
-            freed: Condvar::new(),
-            size,
-            keep: limit,
-            limit: Some(limit),
-        })
+        Arc::new(BufPool { state: Mutex::default(), freed: Condvar::new(), size, keep: limit, limit: Some(limit) })
     }
 
     /// An empty buffer with at least the pool's capacity (waits if the pool is bounded and
@@ -63,19 +51,14 @@ impl BufPool {
             }
         }
         st.out += 1;
-        st.free
-            .pop()
-            .unwrap_or_else(|| Vec::with_capacity(self.size))
+        st.free.pop().unwrap_or_else(|| Vec::with_capacity(self.size))
     }
 
     /// Give a buffer back (its memory is dropped if the pool is full or the buffer unusual).
     pub fn give(&self, mut v: Vec<u8>) {
         let mut st = self.state.lock().unwrap();
         st.out = st.out.saturating_sub(1);
-        if v.capacity() >= self.size
-            && v.capacity() <= 2 * self.size + (1 << 20)
-            && st.free.len() < self.keep
-        {
+        if v.capacity() >= self.size && v.capacity() <= 2 * self.size + (1 << 20) && st.free.len() < self.keep {
             v.clear();
             st.free.push(v);
         }
@@ -86,10 +69,7 @@ impl BufPool {
     /// Freeze `v` into `Bytes`; the buffer comes back to this pool when the last clone or
     /// slice is dropped.
     pub fn bytes(self: &Arc<Self>, v: Vec<u8>) -> Bytes {
-        Bytes::from_owner(Pooled {
-            buf: v,
-            pool: self.clone(),
-        })
+        Bytes::from_owner(Pooled { buf: v, pool: self.clone() })
     }
 }
 

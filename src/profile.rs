@@ -93,14 +93,10 @@ impl Profile {
     /// Parse profile JSON; field names match case-insensitively.
     pub fn parse(json: &str) -> Result<Profile> {
         let v: Value = serde_json::from_str(json).map_err(|e| {
-            Error::invalid(format!(
-                "--profile is not valid JSON ({e}); pass the output of '{{{{ toJson .Profile }}}}'"
-            ))
+            Error::invalid(format!("--profile is not valid JSON ({e}); pass the output of '{{{{ toJson .Profile }}}}'"))
         })?;
         if !v.is_object() {
-            return Err(Error::invalid(
-                "--profile must be a JSON object with a Location",
-            ));
+            return Err(Error::invalid("--profile must be a JSON object with a Location"));
         }
         let p: Profile = serde_json::from_value(lower_keys(v))
             .map_err(|e| Error::invalid(format!("--profile has an unexpected shape: {e}")))?;
@@ -115,11 +111,7 @@ impl Profile {
     /// A profile for a local directory.
     pub fn filestore(dir: &str) -> Profile {
         Profile {
-            location: Location {
-                kind: "filestore".into(),
-                prefix: dir.into(),
-                ..Location::default()
-            },
+            location: Location { kind: "filestore".into(), prefix: dir.into(), ..Location::default() },
             ..Profile::default()
         }
     }
@@ -130,9 +122,7 @@ impl Profile {
         match l.kind.to_ascii_lowercase().as_str() {
             "filestore" => {
                 if l.prefix.is_empty() {
-                    return Err(Error::invalid(
-                        "filestore profile needs Location.Prefix: the repository directory",
-                    ));
+                    return Err(Error::invalid("filestore profile needs Location.Prefix: the repository directory"));
                 }
                 let dir = if l.bucket.is_empty() {
                     std::path::PathBuf::from(&l.prefix)
@@ -143,10 +133,7 @@ impl Profile {
             }
             "s3compliant" | "gcs" | "azure" => Err(Error::new(
                 ErrorKind::Unsupported,
-                format!(
-                    "location type '{}' is not available in this build yet; use 'filestore'",
-                    l.kind
-                ),
+                format!("location type '{}' is not available in this build yet; use 'filestore'", l.kind),
             )),
             "kopia" => Err(Error::new(
                 ErrorKind::Unsupported,
@@ -173,10 +160,7 @@ mod tests {
         assert_eq!(p.location.prefix, "/backups/repo");
         assert_eq!(p.credential.key_pair.as_ref().unwrap().id, "AK");
         assert!(p.skip_ssl_verify);
-        assert!(
-            !format!("{p:?}").contains("SK"),
-            "secrets are redacted in Debug"
-        );
+        assert!(!format!("{p:?}").contains("SK"), "secrets are redacted in Debug");
         let p2 = Profile::parse(r#"{"location":{"type":"filestore","prefix":"/x"}}"#).unwrap();
         assert_eq!(p2.location.prefix, "/x");
         let p3 = Profile::parse(r#"{"LOCATION":{"TYPE":"FileStore","PREFIX":"/y"}}"#).unwrap();
@@ -186,28 +170,19 @@ mod tests {
 
     #[test]
     fn malformed_profiles() {
-        for bad in [
-            "",
-            "{",
-            "[]",
-            "{}",
-            r#"{"Location":"x"}"#,
-            r#"{"Location":{"Type":5}}"#,
-        ] {
+        for bad in ["", "{", "[]", "{}", r#"{"Location":"x"}"#, r#"{"Location":{"Type":5}}"#] {
             let e = Profile::parse(bad).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}: {e}");
         }
-        let e = Profile::parse(r#"{"Location":{"Type":"filestore"}}"#)
-            .unwrap()
-            .backend()
-            .err()
-            .unwrap();
+        let e = Profile::parse(r#"{"Location":{"Type":"filestore"}}"#).unwrap().backend().err().unwrap();
         assert!(e.to_string().contains("Prefix"));
-        let e = Profile::parse(r#"{"Location":{"Type":"s3Compliant","Bucket":"b"},"Credential":{"KeyPair":{"Secret":"TOPSECRET"}}}"#)
-            .unwrap()
-            .backend()
-            .err()
-            .unwrap();
+        let e = Profile::parse(
+            r#"{"Location":{"Type":"s3Compliant","Bucket":"b"},"Credential":{"KeyPair":{"Secret":"TOPSECRET"}}}"#,
+        )
+        .unwrap()
+        .backend()
+        .err()
+        .unwrap();
         assert!(!e.to_string().contains("TOPSECRET"));
     }
 }

@@ -6,9 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Now as RFC 3339 UTC with nanoseconds, e.g. `2026-11-23T21:08:58.123456789Z`.
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
+    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
     format_unix(d.as_secs() as i64, d.subsec_nanos())
 }
 
@@ -17,22 +15,13 @@ pub fn format_unix(secs: i64, nanos: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{nanos:09}Z", rem / 3600, (rem % 3600) / 60, rem % 60)
 }
 
 /// Parse RFC 3339 into (seconds, nanoseconds) since the epoch; `None` if malformed.
 pub fn parse_rfc3339(s: &str) -> Option<(i64, u32)> {
     let b = s.as_bytes();
-    if b.len() < 20
-        || b[4] != b'-'
-        || b[7] != b'-'
-        || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ')
-    {
+    if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || !(b[10] == b'T' || b[10] == b't' || b[10] == b' ') {
         return None;
     }
     let num = |r: std::ops::Range<usize>| s.get(r)?.parse::<i64>().ok();
@@ -108,14 +97,8 @@ mod tests {
             let s = format_unix(secs, 5);
             assert_eq!(parse_rfc3339(&s), Some((secs, 5)), "{s}");
         }
-        assert_eq!(
-            format_unix(951_782_400, 0),
-            "2000-02-29T00:00:00.000000000Z"
-        );
-        assert_eq!(
-            parse_rfc3339("2026-11-23T21:08:58+01:00"),
-            parse_rfc3339("2026-11-23T20:08:58Z")
-        );
+        assert_eq!(format_unix(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(parse_rfc3339("2026-11-23T21:08:58+01:00"), parse_rfc3339("2026-11-23T20:08:58Z"));
         assert_eq!(parse_rfc3339("nonsense"), None);
     }
 }

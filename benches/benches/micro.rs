@@ -37,57 +37,26 @@ fn benches(c: &mut Criterion) {
     g.throughput(Throughput::Bytes(data.len() as u64));
     g.sample_size(10);
     let cutter = Cutter::new(ChunkerParams::default(), keys.chunker_seed).unwrap();
-    g.bench_function("fastcdc 8K", |b| {
-        b.iter(|| black_box(cutter.split(&data).len()))
-    });
+    g.bench_function("fastcdc 8K", |b| b.iter(|| black_box(cutter.split(&data).len())));
     let chunks = cutter.split(&data);
     g.bench_function("keyed blake3 per chunk", |b| {
-        b.iter(|| {
-            chunks
-                .iter()
-                .map(|c| keys.chunk_id(c).0[0] as u64)
-                .sum::<u64>()
-        })
+        b.iter(|| chunks.iter().map(|c| keys.chunk_id(c).0[0] as u64).sum::<u64>())
     });
     for level in [1, 2, 3] {
         g.bench_function(format!("zstd-{level} 1MiB frames"), |b| {
-            b.iter(|| {
-                data.chunks(1 << 20)
-                    .map(|f| compress::encode(f, level).1.len())
-                    .sum::<usize>()
-            })
+            b.iter(|| data.chunks(1 << 20).map(|f| compress::encode(f, level).1.len()).sum::<usize>())
         });
     }
-    let frames: Vec<Vec<u8>> = data
-        .chunks(1 << 20)
-        .map(|f| compress::encode_vec(f, 2))
-        .collect();
+    let frames: Vec<Vec<u8>> = data.chunks(1 << 20).map(|f| compress::encode_vec(f, 2)).collect();
     g.bench_function("zstd decode 1MiB frames", |b| {
-        b.iter(|| {
-            frames
-                .iter()
-                .map(|f| compress::decode(f).unwrap().len())
-                .sum::<usize>()
-        })
+        b.iter(|| frames.iter().map(|f| compress::decode(f).unwrap().len()).sum::<usize>())
     });
     g.bench_function("aes-256-gcm seal 1MiB", |b| {
-        b.iter(|| {
-            data.chunks(1 << 20)
-                .map(|f| keys.seal(b"KRBLOB01", f).len())
-                .sum::<usize>()
-        })
+        b.iter(|| data.chunks(1 << 20).map(|f| keys.seal(b"KRBLOB01", f).len()).sum::<usize>())
     });
-    let sealed: Vec<Vec<u8>> = data
-        .chunks(1 << 20)
-        .map(|f| keys.seal(b"KRBLOB01", f))
-        .collect();
+    let sealed: Vec<Vec<u8>> = data.chunks(1 << 20).map(|f| keys.seal(b"KRBLOB01", f)).collect();
     g.bench_function("aes-256-gcm open 1MiB", |b| {
-        b.iter(|| {
-            sealed
-                .iter()
-                .map(|s| keys.open(b"KRBLOB01", s, &"b").unwrap().len())
-                .sum::<usize>()
-        })
+        b.iter(|| sealed.iter().map(|s| keys.open(b"KRBLOB01", s, &"b").unwrap().len()).sum::<usize>())
     });
     g.finish();
 }

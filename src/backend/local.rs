@@ -25,11 +25,7 @@ impl LocalBackend {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf> {
-        if key.is_empty()
-            || key
-                .split('/')
-                .any(|p| p.is_empty() || p == "." || p == ".." || p.starts_with('.'))
-        {
+        if key.is_empty() || key.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p.starts_with('.')) {
             return Err(Error::invalid(format!("invalid object key '{key}'")));
         }
         Ok(self.root.join(key))
@@ -44,8 +40,7 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 
 fn put_sync(root: &Path, path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().expect("object path has a parent");
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
     let mut rnd = [0u8; 8];
     crate::crypto::random_bytes(&mut rnd);
     let name = path.file_name().unwrap().to_string_lossy();
@@ -56,17 +51,12 @@ fn put_sync(root: &Path, path: &Path, data: &[u8]) -> Result<()> {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        f.write_all(data)
-            .map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        f.sync_all()
-            .map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))?;
+        f.write_all(data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        f.sync_all().map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))?;
         drop(f);
         std::fs::hard_link(&tmp, path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!("{} already exists", path.display()),
-                )
+                Error::new(ErrorKind::AlreadyExists, format!("{} already exists", path.display()))
             } else {
                 Error::io(format!("linking {}", path.display()), e)
             }
@@ -88,11 +78,7 @@ fn list_sync(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>> {
         Some(i) => &prefix[..i],
         None => "",
     };
-    let start = if dir_part.is_empty() {
-        root.to_path_buf()
-    } else {
-        root.join(dir_part)
-    };
+    let start = if dir_part.is_empty() { root.to_path_buf() } else { root.join(dir_part) };
     let mut out = Vec::new();
     let mut stack = vec![(start, dir_part.to_string())];
     while let Some((dir, rel)) = stack.pop() {
@@ -107,23 +93,14 @@ fn list_sync(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>> {
             if name.starts_with('.') {
                 continue;
             }
-            let key = if rel.is_empty() {
-                name.clone()
-            } else {
-                format!("{rel}/{name}")
-            };
-            let ft = ent
-                .file_type()
-                .map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?;
+            let key = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let ft = ent.file_type().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?;
             if ft.is_dir() {
                 if key.starts_with(prefix) || prefix.starts_with(&format!("{key}/")) {
                     stack.push((ent.path(), key));
                 }
             } else if key.starts_with(prefix) {
-                let size = ent
-                    .metadata()
-                    .map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?
-                    .len();
+                let size = ent.metadata().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?.len();
                 out.push(ObjectInfo { key, size });
             }
         }
@@ -147,9 +124,7 @@ impl Backend for LocalBackend {
     async fn get(&self, key: &str) -> Result<Bytes> {
         let path = self.path(key)?;
         blocking(move || {
-            std::fs::read(&path)
-                .map(Bytes::from)
-                .map_err(|e| Error::io(format!("reading {}", path.display()), e))
+            std::fs::read(&path).map(Bytes::from).map_err(|e| Error::io(format!("reading {}", path.display()), e))
         })
         .await
     }
@@ -159,8 +134,7 @@ impl Backend for LocalBackend {
         blocking(move || {
             let ctx = || format!("reading {} bytes at {offset} of {}", len, path.display());
             let mut f = std::fs::File::open(&path).map_err(|e| Error::io(ctx(), e))?;
-            f.seek(SeekFrom::Start(offset))
-                .map_err(|e| Error::io(ctx(), e))?;
+            f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(ctx(), e))?;
             let mut buf = vec![0u8; len as usize];
             f.read_exact(&mut buf).map_err(|e| {
                 if e.kind() == std::io::ErrorKind::UnexpectedEof {
@@ -182,11 +156,8 @@ impl Backend for LocalBackend {
 
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
-        blocking(move || {
-            std::fs::remove_file(&path)
-                .map_err(|e| Error::io(format!("deleting {}", path.display()), e))
-        })
-        .await
+        blocking(move || std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), e)))
+            .await
     }
 }
 
@@ -206,11 +177,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::new(dir.path());
         for k in ["../x", "a/../../x", "", "/abs", ".hidden", "a//b"] {
-            assert_eq!(
-                b.put(k, Bytes::from_static(b"x")).await.unwrap_err().kind(),
-                ErrorKind::InvalidInput,
-                "{k}"
-            );
+            assert_eq!(b.put(k, Bytes::from_static(b"x")).await.unwrap_err().kind(), ErrorKind::InvalidInput, "{k}");
         }
     }
 }

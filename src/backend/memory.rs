@@ -29,10 +29,7 @@ impl Backend for MemoryBackend {
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let mut m = self.map.lock().unwrap();
         if m.contains_key(key) {
-            return Err(Error::new(
-                ErrorKind::AlreadyExists,
-                format!("{key} already exists"),
-            ));
+            return Err(Error::new(ErrorKind::AlreadyExists, format!("{key} already exists")));
         }
         m.insert(key.to_string(), data);
         Ok(())
@@ -60,10 +57,7 @@ impl Backend for MemoryBackend {
         let m = self.map.lock().unwrap();
         Ok(m.range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectInfo {
-                key: k.clone(),
-                size: v.len() as u64,
-            })
+            .map(|(k, v)| ObjectInfo { key: k.clone(), size: v.len() as u64 })
             .collect())
     }
 

@@ -30,22 +30,14 @@ impl Default for KdfParams {
     /// machine). Every kando command pays this once, so it is kept modest; choose stronger
     /// parameters at `repository init` for weak passwords.
     fn default() -> Self {
-        KdfParams {
-            memory_kib: 47_104,
-            iterations: 1,
-            parallelism: 1,
-        }
+        KdfParams { memory_kib: 47_104, iterations: 1, parallelism: 1 }
     }
 }
 
 impl KdfParams {
     /// Cheap parameters for tests only (weak against guessing).
     pub fn insecure_fast() -> Self {
-        KdfParams {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-        }
+        KdfParams { memory_kib: 64, iterations: 1, parallelism: 1 }
     }
 
     fn check(&self) -> Result<()> {
@@ -57,9 +49,7 @@ impl KdfParams {
             || self.parallelism == 0
             || self.parallelism > 64
         {
-            return Err(Error::corrupt(format!(
-                "key object has unreasonable argon2id parameters {self:?}"
-            )));
+            return Err(Error::corrupt(format!("key object has unreasonable argon2id parameters {self:?}")));
         }
         Ok(())
     }
@@ -89,8 +79,7 @@ fn kek(password: &[u8], salt: &[u8], p: &KdfParams) -> Result<[u8; 32]> {
         .map_err(|e| Error::corrupt(format!("invalid argon2id parameters: {e}")))?;
     let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
     let mut out = [0u8; 32];
-    a.hash_password_into(password, salt, &mut out)
-        .map_err(|e| Error::invalid(format!("argon2id failed: {e}")))?;
+    a.hash_password_into(password, salt, &mut out).map_err(|e| Error::invalid(format!("argon2id failed: {e}")))?;
     Ok(out)
 }
 
@@ -112,15 +101,12 @@ impl KeyFile {
 
     /// Parse the stored JSON.
     pub fn parse(bytes: &[u8]) -> Result<KeyFile> {
-        let kf: KeyFile = serde_json::from_slice(bytes)
-            .map_err(|e| Error::corrupt(format!("key object is not valid JSON: {e}")))?;
+        let kf: KeyFile =
+            serde_json::from_slice(bytes).map_err(|e| Error::corrupt(format!("key object is not valid JSON: {e}")))?;
         if kf.version != 1 || kf.kdf != "argon2id" {
             return Err(Error::new(
                 ErrorKind::Unsupported,
-                format!(
-                    "key object version {} / kdf '{}' is not supported",
-                    kf.version, kf.kdf
-                ),
+                format!("key object version {} / kdf '{}' is not supported", kf.version, kf.kdf),
             ));
         }
         Ok(kf)
@@ -134,8 +120,7 @@ impl KeyFile {
     /// Unwrap the master key; `Ok(None)` when the password does not fit this key object.
     pub fn unwrap_key(&self, password: &[u8]) -> Result<Option<MasterKey>> {
         let salt = unhex(&self.salt).ok_or_else(|| Error::corrupt("key object salt is not hex"))?;
-        let wrapped = unhex(&self.wrapped)
-            .ok_or_else(|| Error::corrupt("key object wrapped key is not hex"))?;
+        let wrapped = unhex(&self.wrapped).ok_or_else(|| Error::corrupt("key object wrapped key is not hex"))?;
         let k = kek(password, &salt, &self.params)?;
         match open(&k, KEY_AAD, &wrapped) {
             Ok(pt) if pt.len() == 32 => Ok(Some(MasterKey::from_bytes(pt.try_into().unwrap()))),
@@ -155,10 +140,7 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if s.len() % 2 != 0 {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok())).collect()
 }
 
 #[cfg(test)]
@@ -170,10 +152,7 @@ mod tests {
         let m = MasterKey::generate();
         let kf = KeyFile::wrap(&m, b"pw", KdfParams::insecure_fast()).unwrap();
         let kf = KeyFile::parse(&kf.to_bytes()).unwrap();
-        assert_eq!(
-            kf.unwrap_key(b"pw").unwrap().unwrap().as_bytes(),
-            m.as_bytes()
-        );
+        assert_eq!(kf.unwrap_key(b"pw").unwrap().unwrap().as_bytes(), m.as_bytes());
         assert!(kf.unwrap_key(b"wrong").unwrap().is_none());
     }
 

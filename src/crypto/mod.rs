@@ -133,9 +133,7 @@ pub fn seal_into(key: &[u8; 32], aad: &[u8], parts: &[&[u8]], out: &mut Vec<u8>)
     let cipher = cipher_for(key, &nonce[..12]);
     let gcm_nonce = Nonce::from(<[u8; 12]>::try_from(&nonce[12..]).unwrap());
     let body = &mut out[start + NONCE_LEN..];
-    let tag = cipher
-        .encrypt_inout_detached(&gcm_nonce, aad, body.into())
-        .expect("AES-GCM message within size limits");
+    let tag = cipher.encrypt_inout_detached(&gcm_nonce, aad, body.into()).expect("AES-GCM message within size limits");
     out.extend_from_slice(tag.as_slice());
 }
 

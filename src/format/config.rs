@@ -63,17 +63,10 @@ impl Config {
         Config {
             version: 1,
             id: crate::crypto::keyfile::hex(&id),
-            chunker: ChunkerConfig {
-                algorithm: "fastcdc-v2020".into(),
-                params: chunker,
-            },
+            chunker: ChunkerConfig { algorithm: "fastcdc-v2020".into(), params: chunker },
             hash: "blake3-keyed-256".into(),
             cipher: "aes-256-gcm-blake3-subkey".into(),
-            compression: CompressionConfig {
-                algorithm: "zstd".into(),
-                level,
-                frame_target,
-            },
+            compression: CompressionConfig { algorithm: "zstd".into(), level, frame_target },
             pack_target,
         }
     }
@@ -85,13 +78,9 @@ impl Config {
 
     /// Parse untrusted JSON and refuse anything this build cannot honour.
     pub fn from_json(b: &[u8]) -> Result<Config> {
-        let c: Config =
-            serde_json::from_slice(b).map_err(|e| Error::corrupt(format!("config JSON: {e}")))?;
+        let c: Config = serde_json::from_slice(b).map_err(|e| Error::corrupt(format!("config JSON: {e}")))?;
         let unsupported = |what: &str| {
-            Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("repository {what} is not supported by this kando"),
-            ))
+            Err(Error::new(ErrorKind::Unsupported, format!("repository {what} is not supported by this kando")))
         };
         if c.version != 1 {
             return unsupported(&format!("format version {}", c.version));
@@ -108,19 +97,14 @@ impl Config {
         if c.compression.algorithm != "zstd" {
             return unsupported(&format!("compression '{}'", c.compression.algorithm));
         }
-        c.chunker
-            .params
-            .validate()
-            .map_err(|e| Error::corrupt(e.to_string()))?;
+        c.chunker.params.validate().map_err(|e| Error::corrupt(e.to_string()))?;
         if !(-7..=22).contains(&c.compression.level)
             || c.compression.frame_target == 0
             || c.compression.frame_target as usize > crate::compress::MAX_FRAME / 2
             || c.pack_target < 1024
             || c.pack_target > 1 << 30
         {
-            return Err(Error::corrupt(
-                "config has out-of-range compression or pack sizes",
-            ));
+            return Err(Error::corrupt("config has out-of-range compression or pack sizes"));
         }
         Ok(c)
     }

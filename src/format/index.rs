@@ -43,9 +43,7 @@ impl IndexFile {
 
     /// Serialise the plaintext.
     pub fn encode(&self) -> Vec<u8> {
-        let mut v = Vec::with_capacity(
-            8 + 32 * self.packs.len() + 21 * self.blobs.len() + 36 * self.chunk_count(),
-        );
+        let mut v = Vec::with_capacity(8 + 32 * self.packs.len() + 21 * self.blobs.len() + 36 * self.chunk_count());
         v.extend_from_slice(&(self.packs.len() as u32).to_le_bytes());
         for p in &self.packs {
             v.extend_from_slice(&p.0);
@@ -76,9 +74,7 @@ impl IndexFile {
         for _ in 0..nb {
             let p = c.u32()?;
             if p as usize >= packs.len() {
-                return Err(Error::corrupt(
-                    "index object: blob refers to a pack outside its table",
-                ));
+                return Err(Error::corrupt("index object: blob refers to a pack outside its table"));
             }
             let offset = c.u32()?;
             let kind = BlobKind::from_u8(c.u8()?)?;
@@ -99,16 +95,7 @@ impl IndexFile {
             if sum > raw_len as u64 {
                 return Err(Error::corrupt("index object: chunks overrun their blob"));
             }
-            blobs.push((
-                p,
-                BlobHeader {
-                    kind,
-                    offset,
-                    sealed_len,
-                    raw_len,
-                    chunks,
-                },
-            ));
+            blobs.push((p, BlobHeader { kind, offset, sealed_len, raw_len, chunks }));
         }
         c.finish()?;
         Ok(IndexFile { packs, blobs })

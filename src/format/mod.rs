@@ -46,10 +46,7 @@ impl<'a> Cursor<'a> {
     pub(crate) fn count(&mut self, item_size: usize) -> Result<usize> {
         let n = self.u32()? as usize;
         if n.saturating_mul(item_size) > self.b.len() {
-            return Err(Error::corrupt(format!(
-                "{} claims {n} entries, more than it holds",
-                self.what
-            )));
+            return Err(Error::corrupt(format!("{} claims {n} entries, more than it holds", self.what)));
         }
         Ok(n)
     }
@@ -57,11 +54,7 @@ impl<'a> Cursor<'a> {
         if self.b.is_empty() {
             Ok(())
         } else {
-            Err(Error::corrupt(format!(
-                "{} has {} trailing bytes",
-                self.what,
-                self.b.len()
-            )))
+            Err(Error::corrupt(format!("{} has {} trailing bytes", self.what, self.b.len())))
         }
     }
 }
@@ -70,9 +63,6 @@ impl<'a> Cursor<'a> {
 pub(crate) fn strip_magic<'a>(bytes: &'a [u8], magic: &[u8; 8], what: &str) -> Result<&'a [u8]> {
     match bytes.strip_prefix(magic.as_slice()) {
         Some(rest) => Ok(rest),
-        None => Err(Error::corrupt(format!(
-            "{what} does not start with {:?}",
-            String::from_utf8_lossy(magic)
-        ))),
+        None => Err(Error::corrupt(format!("{what} does not start with {:?}", String::from_utf8_lossy(magic)))),
     }
 }

@@ -75,10 +75,7 @@ impl PackBuilder {
     /// An empty pack written into `buf` (cleared; its allocation is reused).
     pub fn with_buffer(mut buf: Vec<u8>) -> Self {
         buf.clear();
-        PackBuilder {
-            buf,
-            blobs: Vec::new(),
-        }
+        PackBuilder { buf, blobs: Vec::new() }
     }
 
     /// Append a blob whose frame is `frame_header || payload`.
@@ -97,33 +94,15 @@ impl PackBuilder {
     }
 
     /// Append an already sealed blob (produced by [`seal_blob`] on another thread).
-    pub fn add_sealed(
-        &mut self,
-        kind: BlobKind,
-        sealed: &[u8],
-        raw_len: u32,
-        chunks: Vec<(Id, u32)>,
-    ) -> &BlobHeader {
+    pub fn add_sealed(&mut self, kind: BlobKind, sealed: &[u8], raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
         let offset = self.buf.len();
         self.buf.extend_from_slice(sealed);
         self.push_sealed(kind, offset, raw_len, chunks)
     }
 
-    fn push_sealed(
-        &mut self,
-        kind: BlobKind,
-        offset: usize,
-        raw_len: u32,
-        chunks: Vec<(Id, u32)>,
-    ) -> &BlobHeader {
+    fn push_sealed(&mut self, kind: BlobKind, offset: usize, raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
         let sealed_len = (self.buf.len() - offset) as u32;
-        self.blobs.push(BlobHeader {
-            kind,
-            offset: offset as u32,
-            sealed_len,
-            raw_len,
-            chunks,
-        });
+        self.blobs.push(BlobHeader { kind, offset: offset as u32, sealed_len, raw_len, chunks });
         self.blobs.last().unwrap()
     }
 
@@ -151,8 +130,7 @@ impl PackBuilder {
 
 /// Seal a blob on its own (so sealing can run in parallel with packing).
 pub fn seal_blob(keys: &Keys, frame_header: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut v =
-        Vec::with_capacity(frame_header.len() + payload.len() + crate::crypto::SEAL_OVERHEAD);
+    let mut v = Vec::with_capacity(frame_header.len() + payload.len() + crate::crypto::SEAL_OVERHEAD);
     seal_blob_into(keys, frame_header, payload, &mut v);
     v
 }
@@ -170,12 +148,7 @@ pub fn open_blob(keys: &Keys, sealed: &[u8], what: &dyn std::fmt::Display) -> Re
 
 /// Serialise a header's plaintext.
 pub fn encode_header(blobs: &[BlobHeader]) -> Vec<u8> {
-    let mut h = Vec::with_capacity(
-        4 + blobs
-            .iter()
-            .map(|b| 17 + 36 * b.chunks.len())
-            .sum::<usize>(),
-    );
+    let mut h = Vec::with_capacity(4 + blobs.iter().map(|b| 17 + 36 * b.chunks.len()).sum::<usize>());
     h.extend_from_slice(&(blobs.len() as u32).to_le_bytes());
     for b in blobs {
         h.push(b.kind as u8);
@@ -210,20 +183,12 @@ pub fn decode_header(plain: &[u8]) -> Result<Vec<BlobHeader>> {
             chunks.push((id, len));
         }
         if kind == BlobKind::Data && sum != raw_len as u64 {
-            return Err(Error::corrupt(
-                "pack header: chunk lengths do not add up to the frame length",
-            ));
+            return Err(Error::corrupt("pack header: chunk lengths do not add up to the frame length"));
         }
         if offset > u32::MAX as u64 {
             return Err(Error::corrupt("pack header: offsets overflow"));
         }
-        blobs.push(BlobHeader {
-            kind,
-            offset: offset as u32,
-            sealed_len,
-            raw_len,
-            chunks,
-        });
+        blobs.push(BlobHeader { kind, offset: offset as u32, sealed_len, raw_len, chunks });
         offset += sealed_len as u64;
     }
     c.finish()?;
@@ -233,37 +198,26 @@ pub fn decode_header(plain: &[u8]) -> Result<Vec<BlobHeader>> {
 /// From the last [`TRAILER_LEN`] bytes of a pack, the length of its sealed header.
 pub fn decode_trailer(tail: &[u8]) -> Result<u32> {
     if tail.len() != TRAILER_LEN || &tail[4..] != PACK_MAGIC {
-        return Err(Error::corrupt(
-            "pack trailer magic missing (not a pack, or truncated)",
-        ));
+        return Err(Error::corrupt("pack trailer magic missing (not a pack, or truncated)"));
     }
     Ok(u32::from_le_bytes(tail[..4].try_into().unwrap()))
 }
 
 /// Read the blob list of a whole pack held in memory, checking that it covers the pack exactly.
-pub fn read_header(
-    keys: &Keys,
-    pack: &[u8],
-    what: &dyn std::fmt::Display,
-) -> Result<Vec<BlobHeader>> {
+pub fn read_header(keys: &Keys, pack: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<BlobHeader>> {
     if pack.len() < TRAILER_LEN {
         return Err(Error::corrupt(format!("{what}: too short to be a pack")));
     }
-    let hlen =
-        decode_trailer(&pack[pack.len() - TRAILER_LEN..]).map_err(|e| e.context(what))? as usize;
+    let hlen = decode_trailer(&pack[pack.len() - TRAILER_LEN..]).map_err(|e| e.context(what))? as usize;
     let body_end = pack.len() - TRAILER_LEN;
     if hlen > body_end {
-        return Err(Error::corrupt(format!(
-            "{what}: header length exceeds the pack"
-        )));
+        return Err(Error::corrupt(format!("{what}: header length exceeds the pack")));
     }
     let plain = keys.open(HEADER_AAD, &pack[body_end - hlen..body_end], what)?;
     let blobs = decode_header(&plain).map_err(|e| e.context(what))?;
     let covered: u64 = blobs.iter().map(|b| b.sealed_len as u64).sum();
     if covered != (body_end - hlen) as u64 {
-        return Err(Error::corrupt(format!(
-            "{what}: header does not describe the pack's blobs"
-        )));
+        return Err(Error::corrupt(format!("{what}: header does not describe the pack's blobs")));
     }
     Ok(blobs)
 }
@@ -288,20 +242,10 @@ mod tests {
             &h,
             &p,
             raw.len() as u32,
-            vec![
-                (keys.chunk_id(&a), a.len() as u32),
-                (keys.chunk_id(&b), b.len() as u32),
-            ],
+            vec![(keys.chunk_id(&a), a.len() as u32), (keys.chunk_id(&b), b.len() as u32)],
         );
         let (h2, p2) = compress::encode(b"tree", 3);
-        pb.add(
-            &keys,
-            BlobKind::Tree,
-            &h2,
-            &p2,
-            4,
-            vec![(keys.chunk_id(b"tree"), 4)],
-        );
+        pb.add(&keys, BlobKind::Tree, &h2, &p2, 4, vec![(keys.chunk_id(b"tree"), 4)]);
         let (id, bytes, blobs) = pb.finish(&keys);
         assert_eq!(id, Id::of_bytes(&bytes));
         let read = read_header(&keys, &bytes, &"p").unwrap();

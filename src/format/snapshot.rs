@@ -61,13 +61,9 @@ impl Snapshot {
 
     /// Parse untrusted JSON and check its invariants.
     pub fn from_json(b: &[u8]) -> Result<Snapshot> {
-        let s: Snapshot =
-            serde_json::from_slice(b).map_err(|e| Error::corrupt(format!("snapshot JSON: {e}")))?;
+        let s: Snapshot = serde_json::from_slice(b).map_err(|e| Error::corrupt(format!("snapshot JSON: {e}")))?;
         if s.version != 1 {
-            return Err(Error::new(
-                crate::ErrorKind::Unsupported,
-                format!("snapshot version {}", s.version),
-            ));
+            return Err(Error::new(crate::ErrorKind::Unsupported, format!("snapshot version {}", s.version)));
         }
         Id::from_hex(&s.root).map_err(|_| Error::corrupt("snapshot root is not a hex id"))?;
         Id::from_hex(&s.blake3).map_err(|_| Error::corrupt("snapshot hash is not hex"))?;

@@ -54,9 +54,7 @@ impl Node {
         let mut c = Cursor::new(b, "tree node");
         let level = c.u8()?;
         if level > MAX_LEVEL {
-            return Err(Error::corrupt(format!(
-                "tree node level {level} is too deep"
-            )));
+            return Err(Error::corrupt(format!("tree node level {level} is too deep")));
         }
         let n = c.count(if level == 0 { 36 } else { 40 })?;
         if n > MAX_FANOUT {
@@ -65,11 +63,7 @@ impl Node {
         let mut entries = Vec::with_capacity(n);
         for _ in 0..n {
             let id = c.id()?;
-            let len = if level == 0 {
-                c.u32()? as u64
-            } else {
-                c.u64()?
-            };
+            let len = if level == 0 { c.u32()? as u64 } else { c.u64()? };
             entries.push((id, len));
         }
         c.finish()?;
@@ -78,8 +72,7 @@ impl Node {
 }
 
 fn is_boundary(id: &Id, count: usize) -> bool {
-    count >= MAX_FANOUT
-        || (count >= MIN_FANOUT && u16::from_le_bytes([id.0[0], id.0[1]]) % 512 == 0)
+    count >= MAX_FANOUT || (count >= MIN_FANOUT && u16::from_le_bytes([id.0[0], id.0[1]]) % 512 == 0)
 }
 
 /// Builds the tree bottom-up as chunks arrive; finished nodes are handed to `emit`.
@@ -91,9 +84,7 @@ pub struct TreeBuilder {
 impl TreeBuilder {
     /// A new, empty builder.
     pub fn new() -> Self {
-        TreeBuilder {
-            levels: vec![Vec::new()],
-        }
+        TreeBuilder { levels: vec![Vec::new()] }
     }
 
     /// Add the next chunk of the stream. `emit(node_bytes) -> node_id` stores a node.
@@ -109,13 +100,7 @@ impl TreeBuilder {
         if is_boundary(&id, self.levels[level].len()) {
             let entries = std::mem::take(&mut self.levels[level]);
             let bytes: u64 = entries.iter().map(|e| e.1).sum();
-            let nid = emit(
-                Node {
-                    level: level as u8,
-                    entries,
-                }
-                .encode(),
-            );
+            let nid = emit(Node { level: level as u8, entries }.encode());
             self.push(level + 1, nid, bytes, emit);
         }
     }
@@ -130,23 +115,11 @@ impl TreeBuilder {
                 if l > 0 && entries.len() == 1 {
                     return entries[0].0;
                 }
-                return emit(
-                    Node {
-                        level: l as u8,
-                        entries,
-                    }
-                    .encode(),
-                );
+                return emit(Node { level: l as u8, entries }.encode());
             }
             if !entries.is_empty() {
                 let bytes: u64 = entries.iter().map(|e| e.1).sum();
-                let nid = emit(
-                    Node {
-                        level: l as u8,
-                        entries,
-                    }
-                    .encode(),
-                );
+                let nid = emit(Node { level: l as u8, entries }.encode());
                 self.levels[l + 1].push((nid, bytes));
             }
             l += 1;
@@ -163,12 +136,8 @@ pub struct TreeWalker<F> {
 impl<F: FnMut(&Id) -> Result<Vec<u8>>> TreeWalker<F> {
     /// Start at `root`; `fetch` returns a node's bytes by id.
     pub fn new(root: Id, mut fetch: F) -> Result<Self> {
-        let node = Node::decode(&fetch(&root)?)
-            .map_err(|e| e.context(format!("tree node {}", root.short())))?;
-        Ok(TreeWalker {
-            fetch,
-            stack: vec![(node.level, node.entries.into_iter())],
-        })
+        let node = Node::decode(&fetch(&root)?).map_err(|e| e.context(format!("tree node {}", root.short())))?;
+        Ok(TreeWalker { fetch, stack: vec![(node.level, node.entries.into_iter())] })
     }
 
     /// The next chunk, or `None` when the tree is exhausted.

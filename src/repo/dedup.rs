@@ -19,11 +19,7 @@ impl DedupSet {
     /// `window` is rounded up to a power of two (32 bytes per slot, allocated lazily by the OS).
     pub(crate) fn new(known: IdSet, window: usize) -> Self {
         let n = window.max(1024).next_power_of_two();
-        DedupSet {
-            known,
-            table: vec![[0u8; 32]; n],
-            mask: n - 1,
-        }
+        DedupSet { known, table: vec![[0u8; 32]; n], mask: n - 1 }
     }
 
     /// True if `id` is new (and remember it); false if it is already stored.
@@ -61,9 +57,7 @@ mod tests {
         assert!(d.insert_if_new(&Id([0; 32])));
         assert!(d.insert_if_new(&Id([0; 32])));
         // Recent ids are remembered while the table is far from full.
-        let ids: Vec<Id> = (0..500u32)
-            .map(|i| Id::of_bytes(&i.to_le_bytes()))
-            .collect();
+        let ids: Vec<Id> = (0..500u32).map(|i| Id::of_bytes(&i.to_le_bytes())).collect();
         for i in &ids {
             d.insert_if_new(i);
         }

@@ -13,6 +13,7 @@ mod progress;
 mod pull;
 mod push;
 mod read_index;
+mod stage;
 
 pub use progress::Progress;
 pub use pull::PullOptions;
@@ -111,67 +112,40 @@ impl std::fmt::Debug for Repository {
     }
 }
 
-async fn kdf_blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| Error::new(ErrorKind::Io, format!("key derivation task: {e}")))?
+async fn kdf_blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| Error::new(ErrorKind::Io, format!("key derivation task: {e}")))?
 }
 
 impl Repository {
     /// Create a repository; fails with `AlreadyExists` if one is there.
-    pub async fn init(
-        backend: Arc<dyn Backend>,
-        password: &[u8],
-        opts: &InitOptions,
-    ) -> Result<Repository> {
+    pub async fn init(backend: Arc<dyn Backend>, password: &[u8], opts: &InitOptions) -> Result<Repository> {
         let loc = backend.location();
         match backend.get("config").await {
             Ok(_) => {
-                return Err(Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!("a repository already exists at {loc}"),
-                ));
+                return Err(Error::new(ErrorKind::AlreadyExists, format!("a repository already exists at {loc}")));
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(e.context(format!("checking for a repository at {loc}"))),
         }
         opts.chunker.validate()?;
         let master = MasterKey::generate();
-        let config = Config::new(
-            opts.chunker,
-            opts.level,
-            opts.frame_target,
-            opts.pack_target,
-        );
+        let config = Config::new(opts.chunker, opts.level, opts.frame_target, opts.pack_target);
         // Validate our own choices exactly as a reader will.
         Config::from_json(&config.to_json()).map_err(|e| Error::invalid(e.to_string()))?;
         let (m, pw, kdf) = (master.clone(), password.to_vec(), opts.kdf);
         let kf = kdf_blocking(move || KeyFile::wrap(&m, &pw, kdf)).await?;
         let kb = kf.to_bytes();
         let kid = Id::of_bytes(&kb);
-        backend
-            .put(&format!("keys/{kid}"), Bytes::from(kb))
-            .await
-            .map_err(|e| e.context("writing the key object"))?;
+        backend.put(&format!("keys/{kid}"), Bytes::from(kb)).await.map_err(|e| e.context("writing the key object"))?;
         let keys = Arc::new(master.derive());
-        let repo = Repository {
-            backend,
-            master,
-            keys,
-            config,
-        };
+        let repo = Repository { backend, master, keys, config };
         let cfg = repo.seal_meta(CONFIG_MAGIC, &repo.config.to_json());
         match repo.backend.put("config", Bytes::from(cfg)).await {
             Ok(()) => Ok(repo),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
                 // Someone initialised it at the same time; our key object is an unused orphan.
                 let _ = repo.backend.delete(&format!("keys/{kid}")).await;
-                Err(Error::new(
-                    ErrorKind::AlreadyExists,
-                    format!("a repository was created concurrently at {loc}"),
-                ))
+                Err(Error::new(ErrorKind::AlreadyExists, format!("a repository was created concurrently at {loc}")))
             }
             Err(e) => Err(e.context("writing the config object")),
         }
@@ -183,18 +157,13 @@ impl Repository {
         let cfg = match backend.get("config").await {
             Ok(c) => c,
             Err(e) if e.kind() == ErrorKind::NotFound => {
-                return Err(Error::new(
-                    ErrorKind::NotFound,
-                    format!("no repository at {loc} (no config object)"),
-                ));
+                return Err(Error::new(ErrorKind::NotFound, format!("no repository at {loc} (no config object)")));
             }
             Err(e) => return Err(e.context(format!("reading the config of {loc}"))),
         };
         let keys = backend.list("keys/").await?;
         if keys.is_empty() {
-            return Err(Error::corrupt(format!(
-                "repository at {loc} has a config but no key objects"
-            )));
+            return Err(Error::corrupt(format!("repository at {loc} has a config but no key objects")));
         }
         for k in &keys {
             let bytes = backend.get(&k.key).await?;
@@ -214,21 +183,12 @@ impl Repository {
             let Ok(json) = open_meta(&keys, CONFIG_MAGIC, &cfg, &"config") else {
                 continue;
             };
-            let config =
-                Config::from_json(&json).map_err(|e| e.context(format!("config of {loc}")))?;
-            return Ok(Repository {
-                backend,
-                master,
-                keys: Arc::new(keys),
-                config,
-            });
+            let config = Config::from_json(&json).map_err(|e| e.context(format!("config of {loc}")))?;
+            return Ok(Repository { backend, master, keys: Arc::new(keys), config });
         }
         Err(Error::new(
             ErrorKind::WrongPassword,
-            format!(
-                "wrong password: it opens none of the {} key object(s) of the repository at {loc}",
-                keys.len()
-            ),
+            format!("wrong password: it opens none of the {} key object(s) of the repository at {loc}", keys.len()),
         ))
     }
 
@@ -240,15 +200,11 @@ impl Repository {
     ) -> Result<(Repository, bool)> {
         match Self::open(backend.clone(), password).await {
             Ok(r) => Ok((r, false)),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                match Self::init(backend.clone(), password, opts).await {
-                    Ok(r) => Ok((r, true)),
-                    Err(e) if e.kind() == ErrorKind::AlreadyExists => {
-                        Ok((Self::open(backend, password).await?, false))
-                    }
-                    Err(e) => Err(e),
-                }
-            }
+            Err(e) if e.kind() == ErrorKind::NotFound => match Self::init(backend.clone(), password, opts).await {
+                Ok(r) => Ok((r, true)),
+                Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok((Self::open(backend, password).await?, false)),
+                Err(e) => Err(e),
+            },
             Err(e) => Err(e),
         }
     }
@@ -260,9 +216,7 @@ impl Repository {
         let kf = kdf_blocking(move || KeyFile::wrap(&master, &pw, kdf)).await?;
         let kb = kf.to_bytes();
         let id = Id::of_bytes(&kb);
-        self.backend
-            .put(&format!("keys/{id}"), Bytes::from(kb))
-            .await?;
+        self.backend.put(&format!("keys/{id}"), Bytes::from(kb)).await?;
         Ok(id)
     }
 
@@ -285,11 +239,7 @@ impl Repository {
     /// Store a metadata object under `<prefix>/<blake3>`; an identical existing object is fine.
     pub(crate) async fn put_named(&self, prefix: &str, bytes: Vec<u8>) -> Result<Id> {
         let id = Id::of_bytes(&bytes);
-        match self
-            .backend
-            .put(&format!("{prefix}/{id}"), Bytes::from(bytes))
-            .await
-        {
+        match self.backend.put(&format!("{prefix}/{id}"), Bytes::from(bytes)).await {
             Ok(()) => Ok(id),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(id),
             Err(e) => Err(e.context(format!("writing {prefix}/{}", id.short()))),
@@ -308,17 +258,9 @@ impl Repository {
         for o in objs {
             let id = Id::from_hex(o.key.trim_start_matches("snapshots/"))
                 .map_err(|_| Error::corrupt(format!("unexpected object {}", o.key)))?;
-            out.push(SnapshotEntry {
-                id,
-                snapshot: self.load_snapshot(&id).await?,
-            });
+            out.push(SnapshotEntry { id, snapshot: self.load_snapshot(&id).await? });
         }
-        out.sort_by(|a, b| {
-            a.snapshot
-                .time_key()
-                .cmp(&b.snapshot.time_key())
-                .then(a.id.cmp(&b.id))
-        });
+        out.sort_by(|a, b| a.snapshot.time_key().cmp(&b.snapshot.time_key()).then(a.id.cmp(&b.id)));
         Ok(out)
     }
 
@@ -327,9 +269,7 @@ impl Repository {
         let key = format!("snapshots/{id}");
         let bytes = self.backend.get(&key).await?;
         if Id::of_bytes(&bytes) != *id {
-            return Err(Error::corrupt(format!(
-                "{key}: content does not match its name"
-            )));
+            return Err(Error::corrupt(format!("{key}: content does not match its name")));
         }
         let json = open_meta(&self.keys, SNAPSHOT_MAGIC, &bytes, &key)?;
         Snapshot::from_json(&json).map_err(|e| e.context(&key))
@@ -342,37 +282,19 @@ impl Repository {
                 "snapshot id '{prefix}' is too short (give at least 6 hex characters)"
             )));
         }
-        let m: Vec<_> = self
-            .snapshots()
-            .await?
-            .into_iter()
-            .filter(|s| s.id.to_hex().starts_with(prefix))
-            .collect();
+        let m: Vec<_> = self.snapshots().await?.into_iter().filter(|s| s.id.to_hex().starts_with(prefix)).collect();
         match m.len() {
-            0 => Err(Error::new(
-                ErrorKind::NotFound,
-                format!("no snapshot {prefix} in {}", self.location()),
-            )),
+            0 => Err(Error::new(ErrorKind::NotFound, format!("no snapshot {prefix} in {}", self.location()))),
             1 => Ok(m.into_iter().next().unwrap()),
-            n => Err(Error::invalid(format!(
-                "snapshot id '{prefix}' is ambiguous ({n} matches)"
-            ))),
+            n => Err(Error::invalid(format!("snapshot id '{prefix}' is ambiguous ({n} matches)"))),
         }
     }
 
     /// The newest snapshot pushed under `path`.
     pub async fn latest(&self, path: &str) -> Result<SnapshotEntry> {
-        self.snapshots()
-            .await?
-            .into_iter()
-            .rev()
-            .find(|s| s.snapshot.path == path)
-            .ok_or_else(|| {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("no snapshot with path '{path}' in {}", self.location()),
-                )
-            })
+        self.snapshots().await?.into_iter().rev().find(|s| s.snapshot.path == path).ok_or_else(|| {
+            Error::new(ErrorKind::NotFound, format!("no snapshot with path '{path}' in {}", self.location()))
+        })
     }
 
     /// Remove every snapshot of `path`; returns the removed ids. Data is reclaimed by gc.
@@ -400,10 +322,7 @@ impl Repository {
                     let bytes = b.get(&o.key).await?;
                     tokio::task::spawn_blocking(move || {
                         if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
-                            return Err(Error::corrupt(format!(
-                                "{}: content does not match its name",
-                                o.key
-                            )));
+                            return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
                         }
                         let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
                         IndexFile::decode(&plain).map_err(|e| e.context(&o.key))
@@ -414,9 +333,7 @@ impl Repository {
             }
             match set.join_next().await {
                 None => return Ok(()),
-                Some(r) => {
-                    f(r.map_err(|e| Error::new(ErrorKind::Io, format!("index task: {e}")))??)
-                }
+                Some(r) => f(r.map_err(|e| Error::new(ErrorKind::Io, format!("index task: {e}")))??),
             }
         }
     }
@@ -455,23 +372,13 @@ impl Repository {
                 _ => ((), ()),
             };
         }
-        s.logical_bytes = self
-            .snapshots()
-            .await?
-            .iter()
-            .map(|e| e.snapshot.size)
-            .sum();
+        s.logical_bytes = self.snapshots().await?.iter().map(|e| e.snapshot.size).sum();
         Ok(s)
     }
 }
 
 /// Open a `magic || sealed(frame)` metadata object.
-pub(crate) fn open_meta(
-    keys: &Keys,
-    magic: &[u8; 8],
-    bytes: &[u8],
-    what: &dyn std::fmt::Display,
-) -> Result<Vec<u8>> {
+pub(crate) fn open_meta(keys: &Keys, magic: &[u8; 8], bytes: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<u8>> {
     let body = strip_magic(bytes, magic, &what.to_string())?;
     let frame = keys.open(magic, body, what)?;
     compress::decode(&frame).map_err(|e| e.context(what))

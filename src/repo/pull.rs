@@ -11,8 +11,8 @@
 //! `jobs_in_flight × frame` (≤ 16 × 1 MiB by default) + the frame cache (8 frames) + the read
 //! index (≈ 60–90 B per chunk in the repository).
 
-use super::push::{FirstError, cancelled};
 use super::read_index::ReadIndex;
+use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
 use crate::backend::Backend;
 use crate::compress;
@@ -39,10 +39,7 @@ pub struct PullOptions {
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions {
-            threads: 0,
-            jobs_in_flight: 64,
-        }
+        PullOptions { threads: 0, jobs_in_flight: 64 }
     }
 }
 
@@ -107,20 +104,13 @@ impl BlobReader {
         let what = format!("pack {key}, blob at offset {}", b.offset);
         let sealed = self
             .rt
-            .block_on(
-                self.backend
-                    .get_range(&key, b.offset as u64, b.sealed_len as u64),
-            )
+            .block_on(self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64))
             .map_err(|e| e.context(format!("reading {what}")))?;
         Progress::add(&self.progress.transferred_bytes, sealed.len() as u64);
         let frame = open_blob(&self.keys, &sealed, &what)?;
         let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
         if raw.len() != b.raw_len as usize {
-            return Err(Error::corrupt(format!(
-                "{what}: frame is {} bytes, index says {}",
-                raw.len(),
-                b.raw_len
-            )));
+            return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
         }
         Ok(Bytes::from(raw))
     }
@@ -133,10 +123,7 @@ impl BlobReader {
         for (id, inner, len) in &job.pieces {
             let (s, e) = (*inner as usize, *inner as usize + *len as usize);
             if e > frame.len() {
-                return Err(Error::corrupt(format!(
-                    "chunk {} lies outside its frame",
-                    id.short()
-                )));
+                return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
             }
             if self.keys.chunk_id(&frame[s..e]) != *id {
                 let b = self.index.blobs[job.blob as usize];
@@ -157,22 +144,12 @@ impl BlobReader {
     /// A tree node's bytes by id.
     fn node(&self, id: &Id) -> Result<Vec<u8>> {
         let loc = self.index.get(id).ok_or_else(|| {
-            Error::corrupt(format!(
-                "tree node {} is in no index object (repository damaged)",
-                id.short()
-            ))
+            Error::corrupt(format!("tree node {} is in no index object (repository damaged)", id.short()))
         })?;
         if self.index.blobs[loc.blob as usize].kind != BlobKind::Tree {
-            return Err(Error::corrupt(format!(
-                "tree node {} is stored as data",
-                id.short()
-            )));
+            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
         }
-        let job = Job {
-            seq: 0,
-            blob: loc.blob,
-            pieces: vec![(*id, loc.inner, loc.len)],
-        };
+        let job = Job { seq: 0, blob: loc.blob, pieces: vec![(*id, loc.inner, loc.len)] };
         Ok(self.pieces(&job)?.pop().unwrap().to_vec())
     }
 }
@@ -186,16 +163,9 @@ impl Repository {
         opts: &PullOptions,
         progress: Arc<Progress>,
     ) -> Result<()> {
-        let index = Arc::new(
-            self.load_read_index()
-                .await
-                .map_err(|e| e.context("loading the index"))?,
-        );
+        let index = Arc::new(self.load_read_index().await.map_err(|e| e.context("loading the index"))?);
         let threads = if opts.threads == 0 {
-            (2 * std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2))
-            .max(4)
+            (2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(4)
         } else {
             opts.threads
         };
@@ -204,10 +174,7 @@ impl Repository {
             keys: self.keys.clone(),
             index,
             rt: tokio::runtime::Handle::current(),
-            cache: FrameCache {
-                slots: Mutex::new(VecDeque::new()),
-                cap: 32,
-            },
+            cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: 32 },
             progress: progress.clone(),
         });
         let fail = Arc::new(FirstError::default());
@@ -215,27 +182,15 @@ impl Repository {
         // One queue per fetch thread; the planner routes every job of a blob to the same
         // thread, so a frame shared by many runs is decoded once and neighbouring frames are
         // decoded in parallel. Jobs in flight are bounded by `slot_tx` overall.
-        let (job_txs, job_rxs): (Vec<_>, Vec<_>) =
-            (0..threads).map(|_| cb::unbounded::<Job>()).unzip();
+        let (job_txs, job_rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| cb::unbounded::<Job>()).unzip();
         let (piece_tx, piece_rx) = cb::unbounded::<(u64, Vec<Bytes>)>();
         let (end_tx, end_rx) = cb::bounded::<u64>(1);
 
         // Planner.
         {
-            let (reader, fail) = (reader.clone(), fail.clone());
+            let reader = reader.clone();
             let root = snap.root_id();
-            std::thread::Builder::new()
-                .name("kando-planner".into())
-                .spawn(move || {
-                    if let Err(e) = plan(&reader, root, &slot_tx, &job_txs, &end_tx)
-                        && e.kind() != ErrorKind::Cancelled
-                    {
-                        fail.set(e);
-                    }
-                })
-                .map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("starting the planner thread: {e}"))
-                })?;
+            spawn_stage("planner", &fail, move || plan(&reader, root, &slot_tx, &job_txs, &end_tx))?;
         }
         // Fetchers.
         for (i, job_rx) in job_rxs.into_iter().enumerate() {
@@ -261,25 +216,11 @@ impl Repository {
         }
         drop(piece_tx);
         // Writer.
-        let (res_tx, res_rx) = tokio::sync::oneshot::channel();
-        {
-            let (fail, progress) = (fail.clone(), progress.clone());
+        let res_rx = {
+            let progress = progress.clone();
             let (size, hash) = (snap.size, snap.blake3.clone());
-            std::thread::Builder::new()
-                .name("kando-writer".into())
-                .spawn(move || {
-                    let r = write_stage(out, piece_rx, slot_rx, end_rx, &progress, size, &hash);
-                    if let Err(e) = &r
-                        && e.kind() != ErrorKind::Cancelled
-                    {
-                        fail.set(Error::new(e.kind(), e.to_string()));
-                    }
-                    let _ = res_tx.send(r);
-                })
-                .map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("starting the writer thread: {e}"))
-                })?;
-        }
+            spawn_stage("writer", &fail, move || write_stage(out, piece_rx, slot_rx, end_rx, &progress, size, &hash))?
+        };
         let r = res_rx.await.unwrap_or_else(|_| Err(cancelled()));
         if let Some(e) = fail.take() {
             return Err(e);
@@ -300,16 +241,11 @@ fn plan(
     let mut cur: Option<Job> = None;
     let send = |job: Job| -> Result<()> {
         slots.send(()).map_err(|_| cancelled())?;
-        jobs[job.blob as usize % jobs.len()]
-            .send(job)
-            .map_err(|_| cancelled())
+        jobs[job.blob as usize % jobs.len()].send(job).map_err(|_| cancelled())
     };
     while let Some((id, len)) = walker.next_chunk()? {
         let loc = r.index.get(&id).ok_or_else(|| {
-            Error::corrupt(format!(
-                "chunk {} is in no index object (repository damaged; run verify)",
-                id.short()
-            ))
+            Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
         })?;
         if loc.len != len {
             return Err(Error::corrupt(format!(
@@ -319,18 +255,12 @@ fn plan(
             )));
         }
         match &mut cur {
-            Some(j) if j.blob == loc.blob && j.pieces.len() < 4096 => {
-                j.pieces.push((id, loc.inner, len))
-            }
+            Some(j) if j.blob == loc.blob && j.pieces.len() < 4096 => j.pieces.push((id, loc.inner, len)),
             _ => {
                 if let Some(j) = cur.take() {
                     send(j)?;
                 }
-                cur = Some(Job {
-                    seq,
-                    blob: loc.blob,
-                    pieces: vec![(id, loc.inner, len)],
-                });
+                cur = Some(Job { seq, blob: loc.blob, pieces: vec![(id, loc.inner, len)] });
                 seq += 1;
             }
         }
@@ -383,24 +313,18 @@ fn write_stage(
             for p in pieces {
                 hasher.update(&p);
                 size += p.len() as u64;
-                out.write_all(&p)
-                    .map_err(|e| Error::io("writing the output", e))?;
+                out.write_all(&p).map_err(|e| Error::io("writing the output", e))?;
                 Progress::add(&progress.bytes_out, p.len() as u64);
             }
             next += 1;
         }
     }
-    out.flush()
-        .map_err(|e| Error::io("writing the output", e))?;
+    out.flush().map_err(|e| Error::io("writing the output", e))?;
     if size != want_size {
-        return Err(Error::corrupt(format!(
-            "restored {size} bytes, the snapshot says {want_size}"
-        )));
+        return Err(Error::corrupt(format!("restored {size} bytes, the snapshot says {want_size}")));
     }
     if hasher.finalize().to_hex().as_str() != want_hash {
-        return Err(Error::corrupt(
-            "the restored stream's BLAKE3 differs from the snapshot's",
-        ));
+        return Err(Error::corrupt("the restored stream's BLAKE3 differs from the snapshot's"));
     }
     Ok(())
 }

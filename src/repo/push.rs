@@ -19,6 +19,7 @@
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
 
 use super::dedup::DedupSet;
+use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
 use crate::chunker::{Cutter, StreamChunker};
 use crate::compress;
@@ -34,7 +35,7 @@ use bytes::Bytes;
 use crossbeam_channel as cb;
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 /// Options of one push.
 #[derive(Debug, Clone)]
@@ -71,29 +72,6 @@ impl Default for PushOptions {
             block: 1 << 20,
         }
     }
-}
-
-/// The first error of a pipeline; later ones (usually "channel closed") are dropped.
-#[derive(Default)]
-pub(crate) struct FirstError(Mutex<Option<Error>>);
-
-impl FirstError {
-    pub(crate) fn set(&self, e: Error) {
-        let mut g = self.0.lock().unwrap();
-        if g.is_none() {
-            *g = Some(e);
-        }
-    }
-    pub(crate) fn is_set(&self) -> bool {
-        self.0.lock().unwrap().is_some()
-    }
-    pub(crate) fn take(&self) -> Option<Error> {
-        self.0.lock().unwrap().take()
-    }
-}
-
-pub(crate) fn cancelled() -> Error {
-    Error::new(ErrorKind::Cancelled, "pipeline stopped")
 }
 
 enum Hashed {
@@ -140,13 +118,7 @@ thread_local! {
 }
 
 impl FrameSink {
-    fn submit(
-        &self,
-        kind: BlobKind,
-        raw: Vec<u8>,
-        chunks: Vec<(Id, u32)>,
-        level: i32,
-    ) -> Result<()> {
+    fn submit(&self, kind: BlobKind, raw: Vec<u8>, chunks: Vec<(Id, u32)>, level: i32) -> Result<()> {
         self.slots.send(()).map_err(|_| cancelled())?;
         let (keys, out) = (self.keys.clone(), self.out.clone());
         let (raw_bufs, sealed_bufs) = (self.raw_bufs.clone(), self.sealed_bufs.clone());
@@ -160,12 +132,7 @@ impl FrameSink {
             });
             let raw_len = raw.len() as u32;
             raw_bufs.give(raw);
-            let _ = out.send(Sealed {
-                kind,
-                sealed,
-                raw_len,
-                chunks,
-            });
+            let _ = out.send(Sealed { kind, sealed, raw_len, chunks });
         });
         Ok(())
     }
@@ -183,14 +150,9 @@ impl Repository {
         if opts.path.is_empty() {
             return Err(Error::invalid("a snapshot path is required"));
         }
-        let known = self
-            .load_id_set()
-            .await
-            .map_err(|e| e.context("loading the index"))?;
+        let known = self.load_id_set().await.map_err(|e| e.context("loading the index"))?;
         let threads = if opts.threads == 0 {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
             opts.threads
         };
@@ -212,75 +174,57 @@ impl Repository {
         let cfg = self.config.clone();
         let cutter = Cutter::new(cfg.chunker.params, self.keys.chunker_seed)?;
         // Recycled buffers: steady state allocates no large buffer (see crate::pool).
-        let frame_bytes =
-            cfg.compression.frame_target as usize + cfg.chunker.params.max_size as usize;
+        let frame_bytes = cfg.compression.frame_target as usize + cfg.chunker.params.max_size as usize;
         let raw_bufs = BufPool::new(frame_bytes, slots + 2);
         let sealed_bufs = BufPool::new(frame_bytes + 1024, slots + 2);
         // One pack filling and `uploads` being stored: the packer waits for a buffer otherwise.
-        let pack_bufs = BufPool::bounded(
-            cfg.pack_target as usize + frame_bytes + (1 << 20),
-            1 + opts.uploads.max(1),
-        );
+        let pack_bufs = BufPool::bounded(cfg.pack_target as usize + frame_bytes + (1 << 20), 1 + opts.uploads.max(1));
 
         // Reader: chunk the stream and hand batches to the hashers.
         let reader_thread = {
-            let (pool, keys, fail, progress) = (
-                pool.clone(),
-                self.keys.clone(),
-                fail.clone(),
-                progress.clone(),
-            );
+            let (pool, keys, fail, progress) = (pool.clone(), self.keys.clone(), fail.clone(), progress.clone());
             let block = opts.block;
-            std::thread::Builder::new()
-                .name("kando-reader".into())
-                .spawn(move || {
-                    let mut ch = StreamChunker::with_pool_size(reader, cutter, block, slots + 2);
-                    let mut seq = 0u64;
-                    loop {
-                        if fail.is_set() {
+            std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
+                let mut ch = StreamChunker::with_pool_size(reader, cutter, block, slots + 2);
+                let mut seq = 0u64;
+                loop {
+                    if fail.is_set() {
+                        return;
+                    }
+                    match ch.next_block() {
+                        Ok(Some((block, batch))) => {
+                            progress.bytes_in.store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
+                            if batch.is_empty() {
+                                continue;
+                            }
+                            if hash_slot_tx.send(()).is_err() {
+                                return;
+                            }
+                            let (keys, tx) = (keys.clone(), hashed_tx.clone());
+                            pool.spawn(move || {
+                                let v = batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
+                                let _ = tx.send(Hashed::Batch(seq, v, block));
+                            });
+                            seq += 1;
+                        }
+                        Ok(None) => {
+                            let _ = hashed_tx.send(Hashed::End(seq));
                             return;
                         }
-                        match ch.next_block() {
-                            Ok(Some((block, batch))) => {
-                                progress
-                                    .bytes_in
-                                    .store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
-                                if batch.is_empty() {
-                                    continue;
-                                }
-                                if hash_slot_tx.send(()).is_err() {
-                                    return;
-                                }
-                                let (keys, tx) = (keys.clone(), hashed_tx.clone());
-                                pool.spawn(move || {
-                                    let v =
-                                        batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
-                                    let _ = tx.send(Hashed::Batch(seq, v, block));
-                                });
-                                seq += 1;
-                            }
-                            Ok(None) => {
-                                let _ = hashed_tx.send(Hashed::End(seq));
-                                return;
-                            }
-                            Err(e) => {
-                                let kind = if e.kind() == std::io::ErrorKind::Other {
-                                    ErrorKind::Producer
-                                } else {
-                                    ErrorKind::Io
-                                };
-                                fail.set(Error::with_source(kind, "reading the input stream", e));
-                                return;
-                            }
+                        Err(e) => {
+                            let kind =
+                                if e.kind() == std::io::ErrorKind::Other { ErrorKind::Producer } else { ErrorKind::Io };
+                            fail.set(Error::with_source(kind, "reading the input stream", e));
+                            return;
                         }
                     }
-                })
+                }
+            })
         }
         .map_err(|e| Error::new(ErrorKind::Io, format!("starting the reader thread: {e}")))?;
 
         // Dedup: the single owner of "is this chunk new?".
-        let (dedup_res_tx, dedup_res_rx) = tokio::sync::oneshot::channel::<Result<DedupOut>>();
-        {
+        let dedup_res_rx = {
             let sink = FrameSink {
                 pool: pool.clone(),
                 keys: self.keys.clone(),
@@ -289,57 +233,28 @@ impl Repository {
                 raw_bufs: raw_bufs.clone(),
                 sealed_bufs: sealed_bufs.clone(),
             };
-            let (keys, fail, progress) = (self.keys.clone(), fail.clone(), progress.clone());
+            let (keys, progress) = (self.keys.clone(), progress.clone());
             let window = opts.dedup_window;
-            std::thread::Builder::new()
-                .name("kando-dedup".into())
-                .spawn(move || {
-                    let r = dedup_stage(
-                        &keys,
-                        DedupSet::new(known, window),
-                        hashed_rx,
-                        hash_slot_rx,
-                        &sink,
-                        &cfg,
-                        &progress,
-                    );
-                    if let Err(e) = &r
-                        && e.kind() != ErrorKind::Cancelled
-                    {
-                        fail.set(Error::new(e.kind(), e.to_string()));
-                    }
-                    let _ = dedup_res_tx.send(r);
-                })
-                .map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("starting the dedup thread: {e}"))
-                })?;
-        }
+            spawn_stage("dedup", &fail, move || {
+                dedup_stage(&keys, DedupSet::new(known, window), hashed_rx, hash_slot_rx, &sink, &cfg, &progress)
+            })?
+        };
 
         // Packer: sealed blobs into packs.
         {
             let (keys, pack_target) = (self.keys.clone(), self.config.pack_target as usize);
-            let (progress, pack_bufs, sealed_bufs) =
-                (progress.clone(), pack_bufs.clone(), sealed_bufs.clone());
+            let (progress, pack_bufs, sealed_bufs) = (progress.clone(), pack_bufs.clone(), sealed_bufs.clone());
             std::thread::Builder::new()
                 .name("kando-packer".into())
                 .spawn(move || {
                     let mut pb = PackBuilder::with_buffer(pack_bufs.take());
-                    for Sealed {
-                        kind,
-                        sealed,
-                        raw_len,
-                        chunks,
-                    } in sealed_rx
-                    {
+                    for Sealed { kind, sealed, raw_len, chunks } in sealed_rx {
                         let _ = frame_slot_rx.try_recv();
                         Progress::add(&progress.stored_bytes, sealed.len() as u64);
                         pb.add_sealed(kind, &sealed, raw_len, chunks);
                         sealed_bufs.give(sealed);
                         if pb.len() >= pack_target {
-                            let full = std::mem::replace(
-                                &mut pb,
-                                PackBuilder::with_buffer(pack_bufs.take()),
-                            );
+                            let full = std::mem::replace(&mut pb, PackBuilder::with_buffer(pack_bufs.take()));
                             let (id, bytes, blobs) = full.finish(&keys);
                             let bytes = pack_bufs.bytes(bytes);
                             if pack_tx.blocking_send(PackOut { id, bytes, blobs }).is_err() {
@@ -353,9 +268,7 @@ impl Repository {
                         let _ = pack_tx.blocking_send(PackOut { id, bytes, blobs });
                     }
                 })
-                .map_err(|e| {
-                    Error::new(ErrorKind::Io, format!("starting the packer thread: {e}"))
-                })?;
+                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the packer thread: {e}")))?;
         }
 
         // Uploader: runs here, on the caller's runtime.
@@ -376,9 +289,7 @@ impl Repository {
         let dedup = dedup?;
         let _ = reader_thread.join();
         if !index.blobs.is_empty() {
-            self.write_index(&index)
-                .await
-                .map_err(|e| e.context("writing the index"))?;
+            self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
         }
         let mut stats = dedup.stats;
         stats.stored_bytes = Progress::get(&progress.stored_bytes);
@@ -396,10 +307,7 @@ impl Repository {
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
         };
         let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
-        let id = self
-            .put_named("snapshots", obj)
-            .await
-            .map_err(|e| e.context("writing the snapshot"))?;
+        let id = self.put_named("snapshots", obj).await.map_err(|e| e.context("writing the snapshot"))?;
         Ok((id, snap))
     }
 
@@ -443,13 +351,10 @@ impl Repository {
                 else => break,
             };
             if let Some(r) = done {
-                let (id, blobs) =
-                    r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
+                let (id, blobs) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
                 index.add_pack(id, blobs);
                 if index.chunk_count() >= opts.index_flush_chunks {
-                    self.write_index(&index)
-                        .await
-                        .map_err(|e| e.context("writing the index"))?;
+                    self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
                     index = IndexFile::default();
                 }
             }
@@ -521,15 +426,9 @@ fn dedup_stage(
                     }
                 }
             }
-            progress
-                .chunks
-                .store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
-            progress
-                .new_chunks
-                .store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
-            progress
-                .new_bytes
-                .store(stats.new_bytes, std::sync::atomic::Ordering::Relaxed);
+            progress.chunks.store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
+            progress.new_chunks.store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
+            progress.new_bytes.store(stats.new_bytes, std::sync::atomic::Ordering::Relaxed);
             next += 1;
         }
     }
@@ -540,12 +439,7 @@ fn dedup_stage(
     if let Some(e) = tree_err {
         return Err(e);
     }
-    Ok(DedupOut {
-        root,
-        hash: hasher.finalize(),
-        size,
-        stats,
-    })
+    Ok(DedupOut { root, hash: hasher.finalize(), size, stats })
 }
 
 fn hostname() -> String {

@@ -69,9 +69,7 @@ impl ReadIndex {
             });
             let mut inner = 0u32;
             for (id, len) in b.chunks {
-                self.chunks
-                    .entry(id)
-                    .or_insert(ChunkLoc { blob, inner, len });
+                self.chunks.entry(id).or_insert(ChunkLoc { blob, inner, len });
                 inner += len;
             }
         }

@@ -17,15 +17,8 @@ fn profile(dir: &Path) -> String {
 
 fn kando(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut c = Command::new(KANDO);
-    c.args(args)
-        .env("KANDO_REPOSITORY_PASSWORD", "s3cret")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c.stdin(if stdin.is_some() {
-        Stdio::piped()
-    } else {
-        Stdio::null()
-    });
+    c.args(args).env("KANDO_REPOSITORY_PASSWORD", "s3cret").stdout(Stdio::piped()).stderr(Stdio::piped());
+    c.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
     let mut child = c.spawn().unwrap();
     if let Some(input) = stdin {
         let mut si = child.stdin.take().unwrap();
@@ -44,9 +37,7 @@ fn stderr(o: &Output) -> String {
 fn snapshot_count(p: &str) -> usize {
     let o = kando(&["repository", "snapshots", "--json", "--profile", p], None);
     assert!(o.status.success(), "{}", stderr(&o));
-    serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout)
-        .unwrap()
-        .len()
+    serde_json::from_slice::<Vec<serde_json::Value>>(&o.stdout).unwrap().len()
 }
 
 #[test]
@@ -54,70 +45,21 @@ fn push_pull_round_trip_stdin_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let p = profile(&dir.path().join("repo"));
     let d = text(3_000_000, 7);
-    let o = kando(
-        &[
-            "location",
-            "push",
-            "--profile",
-            &p,
-            "--path",
-            "pg/2026/backup.sql",
-            "-",
-        ],
-        Some(&d),
-    );
+    let o = kando(&["location", "push", "--profile", &p, "--path", "pg/2026/backup.sql", "-"], Some(&d));
     assert!(o.status.success(), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).unwrap();
-    assert!(
-        out.starts_with("###Phase-output###: {\"key\":\"kandoOutput\",\"value\":\"{"),
-        "{out}"
-    );
-    let o = kando(
-        &[
-            "location",
-            "pull",
-            "--profile",
-            &p,
-            "--path",
-            "pg/2026/backup.sql",
-            "-",
-        ],
-        None,
-    );
+    assert!(out.starts_with("###Phase-output###: {\"key\":\"kandoOutput\",\"value\":\"{"), "{out}");
+    let o = kando(&["location", "pull", "--profile", &p, "--path", "pg/2026/backup.sql", "-"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(o.stdout == d, "stdout pull must be byte-exact");
     // File source and file target, custom output name.
     let src = dir.path().join("in.bin");
     std::fs::write(&src, data(1_234_567, 3)).unwrap();
-    let o = kando(
-        &[
-            "location",
-            "push",
-            "-p",
-            &p,
-            "-s",
-            "f",
-            "-o",
-            "snap_info",
-            src.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = kando(&["location", "push", "-p", &p, "-s", "f", "-o", "snap_info", src.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(String::from_utf8_lossy(&o.stdout).contains("{\"key\":\"snap_info\""));
     let dst = dir.path().join("out.bin");
-    let o = kando(
-        &[
-            "location",
-            "pull",
-            "-p",
-            &p,
-            "-s",
-            "f",
-            dst.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = kando(&["location", "pull", "-p", &p, "-s", "f", dst.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read(&dst).unwrap() == data(1_234_567, 3));
     assert_eq!(snapshot_count(&p), 2);
@@ -141,14 +83,7 @@ fn output_prints_the_exact_marker() {
 fn wrong_password_and_bad_profile_exit_69_with_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let p = profile(&dir.path().join("repo"));
-    assert!(
-        kando(
-            &["location", "push", "--profile", &p, "--path", "x", "-"],
-            Some(b"hello")
-        )
-        .status
-        .success()
-    );
+    assert!(kando(&["location", "push", "--profile", &p, "--path", "x", "-"], Some(b"hello")).status.success());
     let o = Command::new(KANDO)
         .args(["location", "pull", "--profile", &p, "--path", "x", "-"])
         .env("KANDO_REPOSITORY_PASSWORD", "wrong")
@@ -162,24 +97,14 @@ fn wrong_password_and_bad_profile_exit_69_with_clear_errors() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(69));
-    assert!(
-        stderr(&o).contains("KANDO_REPOSITORY_PASSWORD"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("KANDO_REPOSITORY_PASSWORD"), "{}", stderr(&o));
     for (bad, want) in [
         ("{not json", "not valid JSON"),
         (r#"{"Location":{"Type":"filestore"}}"#, "Prefix"),
-        (
-            r#"{"Location":{"Type":"ftp","Prefix":"/x"}}"#,
-            "unknown location type",
-        ),
+        (r#"{"Location":{"Type":"ftp","Prefix":"/x"}}"#, "unknown location type"),
         (r#"{"Credential":{}}"#, "Location.Type"),
     ] {
-        let o = kando(
-            &["location", "push", "--profile", bad, "--path", "x", "-"],
-            Some(b"data"),
-        );
+        let o = kando(&["location", "push", "--profile", bad, "--path", "x", "-"], Some(b"data"));
         assert_eq!(o.status.code(), Some(69), "{bad}");
         assert!(stderr(&o).contains(want), "{bad}: {}", stderr(&o));
     }
@@ -190,33 +115,12 @@ fn from_command_commits_only_on_success() {
     let dir = tempfile::tempdir().unwrap();
     let p = profile(&dir.path().join("repo"));
     let o = kando(
-        &[
-            "location",
-            "push",
-            "-p",
-            &p,
-            "-s",
-            "dump",
-            "--from-command",
-            "head -c 3000000 /dev/zero; exit 7",
-        ],
+        &["location", "push", "-p", &p, "-s", "dump", "--from-command", "head -c 3000000 /dev/zero; exit 7"],
         None,
     );
     assert_eq!(o.status.code(), Some(69));
     assert!(stderr(&o).contains("exit status: 7"), "{}", stderr(&o));
-    let o = kando(
-        &[
-            "location",
-            "push",
-            "-p",
-            &p,
-            "-s",
-            "dump",
-            "--from-command",
-            "printf 'row 1\\nrow 2\\n'",
-        ],
-        None,
-    );
+    let o = kando(&["location", "push", "-p", &p, "-s", "dump", "--from-command", "printf 'row 1\\nrow 2\\n'"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(snapshot_count(&p), 1);
     let o = kando(&["location", "pull", "-p", &p, "-s", "dump", "-"], None);
@@ -227,45 +131,19 @@ fn from_command_commits_only_on_success() {
 fn push_delete_pull_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let p = profile(&dir.path().join("repo"));
-    assert!(
-        kando(
-            &["location", "push", "-p", &p, "-s", "a/b", "-"],
-            Some(&data(50_000, 1))
-        )
-        .status
-        .success()
-    );
+    assert!(kando(&["location", "push", "-p", &p, "-s", "a/b", "-"], Some(&data(50_000, 1))).status.success());
     let o = kando(&["location", "delete", "-p", &p, "-s", "a/b"], None);
     assert!(o.status.success(), "{}", stderr(&o));
     let o = kando(&["location", "pull", "-p", &p, "-s", "a/b", "-"], None);
     assert_eq!(o.status.code(), Some(69));
-    assert!(
-        stderr(&o).contains("no snapshot with path 'a/b'"),
-        "{}",
-        stderr(&o)
-    );
+    assert!(stderr(&o).contains("no snapshot with path 'a/b'"), "{}", stderr(&o));
     assert!(o.stdout.is_empty());
     // A failed pull to a file leaves no file behind.
     let dst = dir.path().join("restored.sql");
-    let o = kando(
-        &[
-            "location",
-            "pull",
-            "-p",
-            &p,
-            "-s",
-            "a/b",
-            dst.to_str().unwrap(),
-        ],
-        None,
-    );
+    let o = kando(&["location", "pull", "-p", &p, "-s", "a/b", dst.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(69));
     assert!(!dst.exists());
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "no partial files"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no partial files");
 }
 
 /// Kill -9 a push after it stored some packs: no snapshot, and the next push succeeds.
@@ -275,17 +153,7 @@ fn push_killed_half_way_leaves_no_snapshot() {
     let repo = dir.path().join("repo");
     let p = profile(&repo);
     let mut child = Command::new(KANDO)
-        .args([
-            "location",
-            "push",
-            "-p",
-            &p,
-            "-s",
-            "big",
-            "--progress",
-            "none",
-            "-",
-        ])
+        .args(["location", "push", "-p", &p, "-s", "big", "--progress", "none", "-"])
         .env("KANDO_REPOSITORY_PASSWORD", "s3cret")
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
@@ -309,11 +177,7 @@ fn push_killed_half_way_leaves_no_snapshot() {
     child.kill().unwrap();
     child.wait().unwrap();
     drop(stdin);
-    assert_eq!(
-        snapshot_count(&p),
-        0,
-        "a killed push must not leave a snapshot"
-    );
+    assert_eq!(snapshot_count(&p), 0, "a killed push must not leave a snapshot");
     let d = text(2_000_000, 5);
     let o = kando(&["location", "push", "-p", &p, "-s", "big", "-"], Some(&d));
     assert!(o.status.success(), "{}", stderr(&o));
@@ -338,20 +202,10 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn help_explains_commands() {
-    let o = Command::new(KANDO)
-        .args(["location", "push", "--help"])
-        .output()
-        .unwrap();
+    let o = Command::new(KANDO).args(["location", "push", "--help"]).output().unwrap();
     assert!(o.status.success());
     let h = String::from_utf8_lossy(&o.stdout);
-    for w in [
-        "--profile",
-        "--path",
-        "--output-name",
-        "--from-command",
-        "KANDO_REPOSITORY_PASSWORD",
-        "filestore",
-    ] {
+    for w in ["--profile", "--path", "--output-name", "--from-command", "KANDO_REPOSITORY_PASSWORD", "filestore"] {
         assert!(h.contains(w), "help lacks {w}");
     }
 }

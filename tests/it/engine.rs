@@ -13,11 +13,7 @@ use std::sync::Arc;
 async fn round_trip_sizes_around_chunk_limits() {
     let repo = init(Arc::new(MemoryBackend::new())).await;
     let p = ChunkerParams::default();
-    let (min, avg, max) = (
-        p.min_size as usize,
-        p.avg_size as usize,
-        p.max_size as usize,
-    );
+    let (min, avg, max) = (p.min_size as usize, p.avg_size as usize, p.max_size as usize);
     let sizes = [
         0,
         1,
@@ -36,11 +32,7 @@ async fn round_trip_sizes_around_chunk_limits() {
         5_000_000,
     ];
     for (i, n) in sizes.into_iter().enumerate() {
-        let d = if i % 2 == 0 {
-            data(n, i as u64)
-        } else {
-            text(n, i as u64)
-        };
+        let d = if i % 2 == 0 { data(n, i as u64) } else { text(n, i as u64) };
         let path = format!("p/{n}");
         let (_, snap) = push(&repo, &path, d.clone()).await.unwrap();
         assert_eq!(snap.size, n as u64);
@@ -57,18 +49,10 @@ async fn second_push_dedups_and_reopen_works() {
     let repo = init(backend.clone()).await;
     let d = text(8_000_000, 1);
     let (_, s1) = push(&repo, "db", d.clone()).await.unwrap();
-    assert!(
-        s1.stats.new_bytes as usize >= d.len() * 9 / 10,
-        "first push stores nearly everything"
-    );
-    assert!(
-        (s1.stats.stored_bytes as usize) < d.len() / 2,
-        "text compresses"
-    );
+    assert!(s1.stats.new_bytes as usize >= d.len() * 9 / 10, "first push stores nearly everything");
+    assert!((s1.stats.stored_bytes as usize) < d.len() / 2, "text compresses");
     // Same bytes again: nothing new but tree nodes.
-    let repo = Repository::open(backend.clone(), b"test-password")
-        .await
-        .unwrap();
+    let repo = Repository::open(backend.clone(), b"test-password").await.unwrap();
     let (_, s2) = push(&repo, "db", d.clone()).await.unwrap();
     assert_eq!(s2.stats.new_bytes, 0);
     // A small edit in the middle: only a few chunks are new.
@@ -84,14 +68,10 @@ async fn second_push_dedups_and_reopen_works() {
 async fn wrong_password_is_a_clear_error() {
     let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     init(backend.clone()).await;
-    let e = Repository::open(backend.clone(), b"nope")
-        .await
-        .unwrap_err();
+    let e = Repository::open(backend.clone(), b"nope").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::WrongPassword);
     assert!(e.to_string().contains("wrong password"), "{e}");
-    let e = Repository::open(Arc::new(MemoryBackend::new()), b"x")
-        .await
-        .unwrap_err();
+    let e = Repository::open(Arc::new(MemoryBackend::new()), b"x").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotFound);
 }
 
@@ -112,10 +92,7 @@ async fn flipped_byte_in_a_pack_fails_the_pull_and_names_the_pack() {
     std::fs::write(&path, bytes).unwrap();
     let e = pull(&repo, "x").await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Corrupt, "{e}");
-    assert!(
-        e.to_string().contains(victim.as_str()),
-        "error must name the pack: {e}"
-    );
+    assert!(e.to_string().contains(victim.as_str()), "error must name the pack: {e}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,10 +102,7 @@ async fn delete_then_pull_fails_cleanly() {
     push(&repo, "a", data(100_000, 2)).await.unwrap();
     push(&repo, "b", data(100_000, 3)).await.unwrap();
     assert_eq!(repo.delete_path("a").await.unwrap().len(), 2);
-    assert_eq!(
-        pull(&repo, "a").await.unwrap_err().kind(),
-        ErrorKind::NotFound
-    );
+    assert_eq!(pull(&repo, "a").await.unwrap_err().kind(), ErrorKind::NotFound);
     assert_eq!(pull(&repo, "b").await.unwrap(), data(100_000, 3));
 }
 
@@ -149,16 +123,9 @@ impl std::io::Read for Failing {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_reader_commits_nothing() {
     let repo = init(Arc::new(MemoryBackend::new())).await;
-    let opts = kanrepo::PushOptions {
-        path: "f".into(),
-        ..Default::default()
-    };
+    let opts = kanrepo::PushOptions { path: "f".into(), ..Default::default() };
     let e = repo
-        .push(
-            Box::new(Failing(data(20_000_000, 1), 0)),
-            &opts,
-            Arc::new(kanrepo::Progress::default()),
-        )
+        .push(Box::new(Failing(data(20_000_000, 1), 0)), &opts, Arc::new(kanrepo::Progress::default()))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Producer, "{e}");

@@ -12,9 +12,7 @@ fn corpus_replays_without_panics() {
     for (name, f) in kanrepo::fuzzing::TARGETS {
         let dir = corpus_dir().join(name);
         let mut n = 0;
-        for e in
-            std::fs::read_dir(&dir).unwrap_or_else(|_| panic!("missing corpus {}", dir.display()))
-        {
+        for e in std::fs::read_dir(&dir).unwrap_or_else(|_| panic!("missing corpus {}", dir.display())) {
             let data = std::fs::read(e.unwrap().path()).unwrap();
             f(&data);
             // Truncations and bit flips of every sample must be rejected or handled, never panic.
@@ -61,66 +59,28 @@ fn seed_samples_are_valid() {
         program: "kando".into(),
     };
     let samples: Vec<(&str, &str, Vec<u8>)> = vec![
-        (
-            "config",
-            "default",
-            Config::new(Default::default(), 2, 1 << 20, 16 << 20).to_json(),
-        ),
+        ("config", "default", Config::new(Default::default(), 2, 1 << 20, 16 << 20).to_json()),
         ("config", "garbage", b"{\"version\":2}".to_vec()),
         (
             "keyfile",
             "fast",
-            KeyFile::wrap(
-                &MasterKey::from_bytes([7; 32]),
-                b"pw",
-                KdfParams::insecure_fast(),
-            )
-            .unwrap()
-            .to_bytes(),
+            KeyFile::wrap(&MasterKey::from_bytes([7; 32]), b"pw", KdfParams::insecure_fast()).unwrap().to_bytes(),
         ),
-        (
-            "keyfile",
-            "garbage",
-            b"{\"version\":1,\"kdf\":\"scrypt\"}".to_vec(),
-        ),
+        ("keyfile", "garbage", b"{\"version\":1,\"kdf\":\"scrypt\"}".to_vec()),
         ("pack_header", "one_blob", pack::encode_header(&header)),
         ("pack_header", "empty", pack::encode_header(&[])),
         ("index", "one_pack", idx.encode()),
         ("index", "empty", IndexFile::default().encode()),
         ("snapshot", "one", snap.to_json()),
         ("snapshot", "garbage", b"{\"version\":1}".to_vec()),
-        (
-            "tree_node",
-            "leaf",
-            Node {
-                level: 0,
-                entries: vec![(id, 4), (id, 9)],
-            }
-            .encode(),
-        ),
-        (
-            "tree_node",
-            "inner",
-            Node {
-                level: 1,
-                entries: vec![(id, 4000)],
-            }
-            .encode(),
-        ),
-        (
-            "frame",
-            "zstd",
-            kanrepo::compress::encode_vec(&b"abcabcabc".repeat(50), 3),
-        ),
+        ("tree_node", "leaf", Node { level: 0, entries: vec![(id, 4), (id, 9)] }.encode()),
+        ("tree_node", "inner", Node { level: 1, entries: vec![(id, 4000)] }.encode()),
+        ("frame", "zstd", kanrepo::compress::encode_vec(&b"abcabcabc".repeat(50), 3)),
         ("frame", "stored", kanrepo::compress::encode_vec(b"xyz", 0)),
     ];
     let write = std::env::var_os("KANREPO_WRITE_FUZZ_CORPUS").is_some();
     for (target, name, bytes) in samples {
-        let f = kanrepo::fuzzing::TARGETS
-            .iter()
-            .find(|t| t.0 == target)
-            .unwrap()
-            .1;
+        let f = kanrepo::fuzzing::TARGETS.iter().find(|t| t.0 == target).unwrap().1;
         f(&bytes);
         if write {
             let dir = corpus_dir().join(target);

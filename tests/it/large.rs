@@ -18,21 +18,12 @@ pub struct Gen {
 
 impl Gen {
     pub fn new(total: u64) -> Self {
-        Gen {
-            total,
-            pos: 0,
-            block: Vec::new(),
-            off: 0,
-        }
+        Gen { total, pos: 0, block: Vec::new(), off: 0 }
     }
     fn make(i: u64) -> Vec<u8> {
         // Every 7th block repeats block 3, so dedup inside the stream is exercised.
         let i = if i % 7 == 6 { 3 } else { i };
-        if i % 2 == 0 {
-            crate::support::text(1 << 20, i)
-        } else {
-            crate::support::data(1 << 20, i)
-        }
+        if i % 2 == 0 { crate::support::text(1 << 20, i) } else { crate::support::data(1 << 20, i) }
     }
 }
 
@@ -45,10 +36,7 @@ impl Read for Gen {
             self.block = Gen::make(self.pos >> 20);
             self.off = 0;
         }
-        let n = buf
-            .len()
-            .min(self.block.len() - self.off)
-            .min((self.total - self.pos) as usize);
+        let n = buf.len().min(self.block.len() - self.off).min((self.total - self.pos) as usize);
         buf[..n].copy_from_slice(&self.block[self.off..self.off + n]);
         self.off += n;
         self.pos += n as u64;
@@ -66,9 +54,7 @@ struct Compare {
 impl Write for Compare {
     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
         self.buf.resize(b.len(), 0);
-        self.want
-            .read_exact(&mut self.buf)
-            .map_err(|_| std::io::Error::other("output longer than the source"))?;
+        self.want.read_exact(&mut self.buf).map_err(|_| std::io::Error::other("output longer than the source"))?;
         if self.buf != b {
             return Err(std::io::Error::other(format!(
                 "byte mismatch in the {} bytes after offset {}",
@@ -85,35 +71,17 @@ impl Write for Compare {
 }
 
 fn large_bytes() -> u64 {
-    std::env::var("KANREPO_LARGE_TEST_BYTES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(2 << 30)
+    std::env::var("KANREPO_LARGE_TEST_BYTES").ok().and_then(|v| v.parse().ok()).unwrap_or(2 << 30)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn multi_gigabyte_round_trip_is_byte_exact() {
     let total = large_bytes();
     let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init(
-        Arc::new(LocalBackend::new(dir.path().join("repo"))),
-        b"pw",
-        &fast_init(),
-    )
-    .await
-    .unwrap();
-    let opts = PushOptions {
-        path: "big".into(),
-        ..PushOptions::default()
-    };
-    let (_, snap) = repo
-        .push(
-            Box::new(Gen::new(total)),
-            &opts,
-            Arc::new(Progress::default()),
-        )
-        .await
-        .unwrap();
+    let repo =
+        Repository::init(Arc::new(LocalBackend::new(dir.path().join("repo"))), b"pw", &fast_init()).await.unwrap();
+    let opts = PushOptions { path: "big".into(), ..PushOptions::default() };
+    let (_, snap) = repo.push(Box::new(Gen::new(total)), &opts, Arc::new(Progress::default())).await.unwrap();
     assert_eq!(snap.size, total);
     assert!(snap.stats.new_bytes < total, "repeated blocks must dedup");
     let cmp = Arc::new(std::sync::Mutex::new(0u64));
@@ -128,22 +96,8 @@ async fn multi_gigabyte_round_trip_is_byte_exact() {
             Ok(())
         }
     }
-    let w = Shared(
-        Compare {
-            want: Gen::new(total),
-            buf: Vec::new(),
-            seen: 0,
-        },
-        cmp.clone(),
-    );
-    repo.pull(
-        &snap,
-        Box::new(w),
-        &PullOptions::default(),
-        Arc::new(Progress::default()),
-    )
-    .await
-    .unwrap();
+    let w = Shared(Compare { want: Gen::new(total), buf: Vec::new(), seen: 0 }, cmp.clone());
+    repo.pull(&snap, Box::new(w), &PullOptions::default(), Arc::new(Progress::default())).await.unwrap();
     assert_eq!(*cmp.lock().unwrap(), total, "every byte compared");
 }
 
@@ -195,19 +149,9 @@ fn push_peak_rss(total: u64) -> u64 {
 fn push_memory_does_not_grow_with_stream_length() {
     let small = push_peak_rss(256 << 20);
     let big = push_peak_rss(1280 << 20);
-    eprintln!(
-        "peak RSS: 256 MiB stream {} MB, 1.25 GiB stream {} MB",
-        small / 1_000_000,
-        big / 1_000_000
-    );
+    eprintln!("peak RSS: 256 MiB stream {} MB, 1.25 GiB stream {} MB", small / 1_000_000, big / 1_000_000);
     // The pipeline's buffers are bounded (docs/architecture.md §Memory); a longer stream only
     // gives more chances to touch that ceiling, so allow some spread but no proportional growth.
-    assert!(
-        big <= small + small / 4,
-        "peak RSS grew from {small} to {big} bytes"
-    );
-    assert!(
-        big <= 128 << 20,
-        "peak RSS {big} exceeds the 128 MiB ceiling"
-    );
+    assert!(big <= small + small / 4, "peak RSS grew from {small} to {big} bytes");
+    assert!(big <= 128 << 20, "peak RSS {big} exceeds the 128 MiB ceiling");
 }

@@ -7,12 +7,7 @@ use proptest::prelude::*;
 use std::collections::HashSet;
 
 fn small() -> ChunkerParams {
-    ChunkerParams {
-        min_size: 256,
-        avg_size: 1024,
-        max_size: 8192,
-        normalization: 1,
-    }
+    ChunkerParams { min_size: 256, avg_size: 1024, max_size: 8192, normalization: 1 }
 }
 
 proptest! {
@@ -98,8 +93,5 @@ fn prefix_insert_resyncs_quickly_on_average() {
         total += changed_after_insert(s, 1 + (s as usize * 37) % 5000, 100_000);
     }
     let mean = total as f64 / n as f64;
-    assert!(
-        mean <= 1.5,
-        "on average {mean} chunks changed after a prefix insertion"
-    );
+    assert!(mean <= 1.5, "on average {mean} chunks changed after a prefix insertion");
 }

@@ -20,23 +20,14 @@ pub fn data(n: usize, seed: u64) -> Vec<u8> {
 
 /// Text-like data that compresses and has repeats.
 pub fn text(n: usize, seed: u64) -> Vec<u8> {
-    let words: Vec<&[u8]> = vec![
-        b"alpha ",
-        b"beta ",
-        b"gamma ",
-        b"delta\n",
-        b"INSERT INTO t VALUES (",
-        b"1, 2, 3);\n",
-    ];
+    let words: Vec<&[u8]> = vec![b"alpha ", b"beta ", b"gamma ", b"delta\n", b"INSERT INTO t VALUES (", b"1, 2, 3);\n"];
     let r = data(n / 4 + 1, seed);
     let mut out = Vec::with_capacity(n + 32);
     let mut i = 0;
     while out.len() < n {
         out.extend_from_slice(words[r[i % r.len()] as usize % words.len()]);
         if r[(i * 7) % r.len()].is_multiple_of(5) {
-            out.extend_from_slice(
-                format!("{}", r[i % r.len()] as u32 * 7919 + i as u32).as_bytes(),
-            );
+            out.extend_from_slice(format!("{}", r[i % r.len()] as u32 * 7919 + i as u32).as_bytes());
         }
         i += 1;
     }
@@ -46,10 +37,7 @@ pub fn text(n: usize, seed: u64) -> Vec<u8> {
 
 /// Init options with cheap key derivation (tests only).
 pub fn fast_init() -> InitOptions {
-    InitOptions {
-        kdf: KdfParams::insecure_fast(),
-        ..InitOptions::default()
-    }
+    InitOptions { kdf: KdfParams::insecure_fast(), ..InitOptions::default() }
 }
 
 /// A `Write` that collects into shared memory.
@@ -72,36 +60,20 @@ pub async fn push(
     path: &str,
     bytes: Vec<u8>,
 ) -> kanrepo::Result<(kanrepo::Id, kanrepo::format::snapshot::Snapshot)> {
-    let opts = PushOptions {
-        path: path.into(),
-        ..PushOptions::default()
-    };
-    repo.push(
-        Box::new(std::io::Cursor::new(bytes)),
-        &opts,
-        Arc::new(Progress::default()),
-    )
-    .await
+    let opts = PushOptions { path: path.into(), ..PushOptions::default() };
+    repo.push(Box::new(std::io::Cursor::new(bytes)), &opts, Arc::new(Progress::default())).await
 }
 
 /// Pull the latest snapshot of `path` into memory.
 pub async fn pull(repo: &Repository, path: &str) -> kanrepo::Result<Vec<u8>> {
     let s = repo.latest(path).await?;
     let buf = SharedBuf::default();
-    repo.pull(
-        &s.snapshot,
-        Box::new(buf.clone()),
-        &PullOptions::default(),
-        Arc::new(Progress::default()),
-    )
-    .await?;
+    repo.pull(&s.snapshot, Box::new(buf.clone()), &PullOptions::default(), Arc::new(Progress::default())).await?;
     let v = buf.0.lock().unwrap().clone();
     Ok(v)
 }
 
 /// A fresh repository on `backend`.
 pub async fn init(backend: Arc<dyn Backend>) -> Repository {
-    Repository::init(backend, b"test-password", &fast_init())
-        .await
-        .unwrap()
+    Repository::init(backend, b"test-password", &fast_init()).await.unwrap()
 }

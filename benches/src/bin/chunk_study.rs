@@ -20,16 +20,9 @@ fn main() {
         (16384, 65536, 524288, 2),
         (262144, 1048576, 4194304, 1),
     ];
-    println!(
-        "min/avg/max/lvl   chunks0  new_raw_MB  new_pct  z1_single_MB  z1_frames_MB  meta_MB  full_frames_MB"
-    );
+    println!("min/avg/max/lvl   chunks0  new_raw_MB  new_pct  z1_single_MB  z1_frames_MB  meta_MB  full_frames_MB");
     for (min, avg, max, lvl) in configs {
-        let p = ChunkerParams {
-            min_size: min,
-            avg_size: avg,
-            max_size: max,
-            normalization: lvl,
-        };
+        let p = ChunkerParams { min_size: min, avg_size: avg, max_size: max, normalization: lvl };
         let c = Cutter::new(p, 0x1234).unwrap();
         let c0 = c.split(&g0);
         let set: HashSet<[u8; 32]> = c0.iter().map(|x| *blake3::hash(x).as_bytes()).collect();

@@ -9,13 +9,7 @@ use std::path::PathBuf;
 #[command(name = "kando", version, about, long_about = None)]
 pub struct Cli {
     /// Log level: error, warn, info, debug or trace (logs go to stderr).
-    #[arg(
-        short = 'v',
-        long = "verbosity",
-        global = true,
-        default_value = "warn",
-        env = "KANDO_LOG"
-    )]
+    #[arg(short = 'v', long = "verbosity", global = true, default_value = "warn", env = "KANDO_LOG")]
     pub verbosity: String,
     #[command(subcommand)]
     pub cmd: Cmd,

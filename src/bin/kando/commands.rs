@@ -42,8 +42,7 @@ fn profile(r: &RepoArgs) -> Result<Profile> {
 
 fn password(r: &RepoArgs) -> Result<Vec<u8>> {
     let pw = if let Some(f) = &r.password_file {
-        let mut s =
-            std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
+        let mut s = std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
         while s.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
             s.pop();
         }
@@ -66,20 +65,10 @@ async fn open(r: &RepoArgs) -> Result<Repository> {
 
 async fn location(cmd: LocationCmd) -> Result<()> {
     match cmd {
-        LocationCmd::Push {
-            repo,
-            path,
-            output_name,
-            from_command,
-            tags,
-            progress,
-            source,
-        } => {
+        LocationCmd::Push { repo, path, output_name, from_command, tags, progress, source } => {
             output::line(&output_name, "")?;
             let backend = profile(&repo)?.backend()?;
-            let (r, created) =
-                Repository::open_or_init(backend, &password(&repo)?, &InitOptions::default())
-                    .await?;
+            let (r, created) = Repository::open_or_init(backend, &password(&repo)?, &InitOptions::default()).await?;
             if created {
                 tracing::info!("created a new repository at {}", r.location());
             }
@@ -87,29 +76,20 @@ async fn location(cmd: LocationCmd) -> Result<()> {
                 (Some(cmd), _) => Box::new(CommandReader::spawn(&cmd)?),
                 (None, Some("-")) => {
                     if std::io::stdin().is_terminal() {
-                        bail!(
-                            "refusing to read the stream from a terminal: pipe it in, or give a file"
-                        );
+                        bail!("refusing to read the stream from a terminal: pipe it in, or give a file");
                     }
                     Box::new(std::io::stdin())
                 }
-                (None, Some(f)) => {
-                    Box::new(std::fs::File::open(f).with_context(|| format!("opening {f}"))?)
-                }
+                (None, Some(f)) => Box::new(std::fs::File::open(f).with_context(|| format!("opening {f}"))?),
                 (None, None) => bail!("give a source file, '-' for stdin, or --from-command"),
             };
-            let opts = PushOptions {
-                path: path.clone(),
-                tags,
-                ..PushOptions::default()
-            };
+            let opts = PushOptions { path: path.clone(), tags, ..PushOptions::default() };
             let p = Arc::new(Progress::default());
             let t0 = Instant::now();
             let rep = Reporter::start(progress, Op::Push, p.clone());
             let res = r.push(reader, &opts, p.clone()).await;
             drop(rep);
-            let (id, snap) =
-                res.with_context(|| format!("pushing '{path}' to {}", r.location()))?;
+            let (id, snap) = res.with_context(|| format!("pushing '{path}' to {}", r.location()))?;
             let secs = t0.elapsed().as_secs_f64();
             if progress != ProgressMode::None {
                 eprintln!(
@@ -128,23 +108,13 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             });
             output::print(&output_name, &value.to_string())
         }
-        LocationCmd::Pull {
-            repo,
-            path,
-            snapshot,
-            progress,
-            target,
-        } => {
+        LocationCmd::Pull { repo, path, snapshot, progress, target } => {
             let r = open(&repo).await?;
             let entry = match &snapshot {
                 Some(s) => {
                     let e = r.find_snapshot(s).await?;
                     if e.snapshot.path != path {
-                        bail!(
-                            "snapshot {} has path '{}', not '{path}'",
-                            e.id.short(),
-                            e.snapshot.path
-                        );
+                        bail!("snapshot {} has path '{}', not '{path}'", e.id.short(), e.snapshot.path);
                     }
                     e
                 }
@@ -153,28 +123,17 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             let p = Arc::new(Progress::default());
             let (out, finish) = open_target(&target)?;
             let rep = Reporter::start(progress, Op::Pull, p.clone());
-            let res = r
-                .pull(&entry.snapshot, out, &PullOptions::default(), p)
-                .await;
+            let res = r.pull(&entry.snapshot, out, &PullOptions::default(), p).await;
             drop(rep);
             finish(res.is_ok())?;
-            res.with_context(|| {
-                format!(
-                    "pulling '{path}' (snapshot {}) from {}",
-                    entry.id.short(),
-                    r.location()
-                )
-            })?;
+            res.with_context(|| format!("pulling '{path}' (snapshot {}) from {}", entry.id.short(), r.location()))?;
             Ok(())
         }
         LocationCmd::Delete { repo, path } => {
             let r = open(&repo).await?;
             let removed = r.delete_path(&path).await?;
             if removed.is_empty() {
-                eprintln!(
-                    "kando: no snapshot with path '{path}' in {}; nothing deleted",
-                    r.location()
-                );
+                eprintln!("kando: no snapshot with path '{path}' in {}; nothing deleted", r.location());
             } else {
                 eprintln!("kando: deleted {} snapshot(s) of '{path}'", removed.len());
             }
@@ -190,29 +149,16 @@ type Finish = Box<dyn FnOnce(bool) -> Result<()>>;
 fn open_target(target: &str) -> Result<(Box<dyn Write + Send>, Finish)> {
     use std::os::unix::fs::OpenOptionsExt;
     if target == "-" {
-        return Ok((
-            Box::new(std::io::BufWriter::with_capacity(
-                1 << 20,
-                std::io::stdout(),
-            )),
-            Box::new(|_| Ok(())),
-        ));
+        return Ok((Box::new(std::io::BufWriter::with_capacity(1 << 20, std::io::stdout())), Box::new(|_| Ok(()))));
     }
     let path = std::path::PathBuf::from(target);
     if let Ok(m) = std::fs::metadata(&path)
         && !m.is_file()
     {
-        let f = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening {target}"))?;
+        let f = std::fs::OpenOptions::new().write(true).open(&path).with_context(|| format!("opening {target}"))?;
         return Ok((Box::new(f), Box::new(|_| Ok(()))));
     }
-    let name = path
-        .file_name()
-        .context("the pull target has no file name")?
-        .to_string_lossy()
-        .into_owned();
+    let name = path.file_name().context("the pull target has no file name")?.to_string_lossy().into_owned();
     let tmp = path.with_file_name(format!(".{name}.kando-partial-{}", std::process::id()));
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -223,27 +169,18 @@ fn open_target(target: &str) -> Result<(Box<dyn Write + Send>, Finish)> {
         .with_context(|| format!("creating {}", tmp.display()))?;
     let finish = move |ok: bool| -> Result<()> {
         if ok {
-            std::fs::rename(&tmp, &path)
-                .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+            std::fs::rename(&tmp, &path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
         } else {
             let _ = std::fs::remove_file(&tmp);
             Ok(())
         }
     };
-    Ok((
-        Box::new(std::io::BufWriter::with_capacity(1 << 20, f)),
-        Box::new(finish),
-    ))
+    Ok((Box::new(std::io::BufWriter::with_capacity(1 << 20, f)), Box::new(finish)))
 }
 
 async fn repository(cmd: RepoCmd) -> Result<()> {
     match cmd {
-        RepoCmd::Init {
-            repo,
-            avg_chunk,
-            level,
-            pack_mib,
-        } => {
+        RepoCmd::Init { repo, avg_chunk, level, pack_mib } => {
             let backend = profile(&repo)?.backend()?;
             let avg = avg_chunk & !1;
             let opts = InitOptions {
@@ -258,11 +195,7 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
                 ..InitOptions::default()
             };
             let r = Repository::init(backend, &password(&repo)?, &opts).await?;
-            eprintln!(
-                "kando: created repository {} at {}",
-                r.config().id,
-                r.location()
-            );
+            eprintln!("kando: created repository {} at {}", r.config().id, r.location());
             Ok(())
         }
         RepoCmd::Snapshots { repo, json } => {
@@ -280,11 +213,7 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
                     .collect();
                 writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
             } else {
-                writeln!(
-                    out,
-                    "{:<10} {:<30} {:>14} {:>12}  path",
-                    "id", "time", "size", "stored"
-                )?;
+                writeln!(out, "{:<10} {:<30} {:>14} {:>12}  path", "id", "time", "size", "stored")?;
                 for s in &snaps {
                     writeln!(
                         out,
@@ -306,26 +235,13 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s)?);
             } else {
-                let ratio = if s.total_bytes > 0 {
-                    s.logical_bytes as f64 / s.total_bytes as f64
-                } else {
-                    0.0
-                };
+                let ratio = if s.total_bytes > 0 { s.logical_bytes as f64 / s.total_bytes as f64 } else { 0.0 };
                 println!("location:      {}", r.location());
-                println!(
-                    "snapshots:     {} ({} bytes of streams)",
-                    s.snapshots, s.logical_bytes
-                );
+                println!("snapshots:     {} ({} bytes of streams)", s.snapshots, s.logical_bytes);
                 println!("packs:         {} ({} bytes)", s.packs, s.pack_bytes);
-                println!(
-                    "index objects: {} ({} bytes)",
-                    s.index_objects, s.index_bytes
-                );
+                println!("index objects: {} ({} bytes)", s.index_objects, s.index_bytes);
                 println!("key objects:   {}", s.keys);
-                println!(
-                    "stored total:  {} bytes (streams / stored = {ratio:.2})",
-                    s.total_bytes
-                );
+                println!("stored total:  {} bytes (streams / stored = {ratio:.2})", s.total_bytes);
             }
             Ok(())
         }

@@ -25,12 +25,7 @@ impl CommandReader {
             .spawn()
             .with_context(|| format!("starting producer command `{cmd}`"))?;
         let out = child.stdout.take().expect("piped stdout");
-        Ok(CommandReader {
-            cmd: cmd.to_string(),
-            child,
-            out,
-            done: false,
-        })
+        Ok(CommandReader { cmd: cmd.to_string(), child, out, done: false })
     }
 }
 
@@ -44,10 +39,7 @@ impl Read for CommandReader {
             self.done = true;
             let status = self.child.wait()?;
             if !status.success() {
-                return Err(std::io::Error::other(format!(
-                    "producer command `{}` failed: {status}",
-                    self.cmd
-                )));
+                return Err(std::io::Error::other(format!("producer command `{}` failed: {status}", self.cmd)));
             }
         }
         Ok(n)

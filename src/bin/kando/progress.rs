@@ -33,11 +33,7 @@ fn summary(op: Op, p: &Progress, secs: f64) -> (String, serde_json::Value) {
     match op {
         Op::Push => {
             let (inb, newb, stored) = (g(&p.bytes_in), g(&p.new_bytes), g(&p.stored_bytes));
-            let dedup = if inb > 0 {
-                100.0 * (1.0 - newb as f64 / inb as f64)
-            } else {
-                0.0
-            };
+            let dedup = if inb > 0 { 100.0 * (1.0 - newb as f64 / inb as f64) } else { 0.0 };
             (
                 format!(
                     "read {:.1} MB ({:.1} MB/s), new {:.1} MB, stored {:.1} MB, deduplicated {:.1}%",
@@ -54,12 +50,7 @@ fn summary(op: Op, p: &Progress, secs: f64) -> (String, serde_json::Value) {
         Op::Pull => {
             let out = g(&p.bytes_out);
             (
-                format!(
-                    "wrote {:.1} MB ({:.1} MB/s), read {:.1} MB",
-                    mb(out),
-                    rate(out),
-                    mb(g(&p.transferred_bytes))
-                ),
+                format!("wrote {:.1} MB ({:.1} MB/s), read {:.1} MB", mb(out), rate(out), mb(g(&p.transferred_bytes))),
                 serde_json::json!({"op":"pull","bytes_out":out,"downloaded_bytes":g(&p.transferred_bytes),
                     "seconds":secs}),
             )
@@ -84,16 +75,10 @@ impl Reporter {
             let t0 = Instant::now();
             let bar = (mode == ProgressMode::Bar).then(|| {
                 let b = ProgressBar::new_spinner();
-                b.set_style(
-                    ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap(),
-                );
+                b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap());
                 b
             });
-            let tick = if bar.is_some() {
-                Duration::from_millis(200)
-            } else {
-                Duration::from_secs(10)
-            };
+            let tick = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(10) };
             let mut last = Instant::now();
             loop {
                 std::thread::sleep(Duration::from_millis(100));
@@ -115,10 +100,7 @@ impl Reporter {
                 }
             }
         });
-        Reporter {
-            stop,
-            handle: Some(handle),
-        }
+        Reporter { stop, handle: Some(handle) }
     }
 }
 
