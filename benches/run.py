@@ -6,7 +6,7 @@ For each tool: full backup of dump0 (MB/s, repository bytes), incremental backup
 step, and a byte-exact check of both restores. Then kando's peak RSS on a ~1 GB and a ~5 GB
 stream. Prints one table plus kando/peer ratios. Called by benches/run.sh.
 """
-import argparse, hashlib, json, os, shutil, subprocess, sys, time
+import argparse, hashlib, json, os, shutil, statistics, subprocess, sys, time
 
 PW = "bench-password"
 
@@ -199,6 +199,7 @@ def main():
     ap.add_argument("--work", required=True)
     ap.add_argument("--tools", default="kando,restic,borg,rustic")
     ap.add_argument("--skip-rss", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="rounds per tool (fresh repositories); speeds are medians")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     print(f"dump0 {os.path.getsize(a.dump0)/1e6:.1f} MB, dump1 {os.path.getsize(a.dump1)/1e6:.1f} MB, {os.cpu_count()} cores")
@@ -206,11 +207,22 @@ def main():
     for t in a.tools.split(","):
         print("  " + subprocess.run(names[t], capture_output=True, text=True).stdout.strip().splitlines()[0])
     rows = []
-    for name in a.tools.split(","):
-        t = {"kando": lambda: Kando(a.work, a.kando), "restic": lambda: Restic(a.work), "borg": lambda: Borg(a.work), "rustic": lambda: Rustic(a.work)}[name]()
-        print(f"== {name}", flush=True)
-        rows.append(run_tool(t, a.dump0, a.dump1))
-        shutil.rmtree(os.path.join(a.work, name), ignore_errors=True)
+    make = {"kando": lambda: Kando(a.work, a.kando), "restic": lambda: Restic(a.work), "borg": lambda: Borg(a.work), "rustic": lambda: Rustic(a.work)}
+    names = a.tools.split(",")
+    rounds = {n: [] for n in names}
+    # Interleave tools round by round so slow phases of a noisy machine hit every tool alike.
+    for i in range(a.repeat):
+        for name in names:
+            print(f"== {name} (round {i + 1}/{a.repeat})", flush=True)
+            rounds[name].append(run_tool(make[name](), a.dump0, a.dump1))
+            shutil.rmtree(os.path.join(a.work, name), ignore_errors=True)
+    for name in names:
+        rs = rounds[name]
+        med = lambda k: statistics.median(r[k] for r in rs)
+        rows.append(dict(tool=name, full_mbs=med("full_mbs"), repo_mb=med("repo_mb"), incr_mbs=med("incr_mbs"),
+                         added_mb=med("added_mb"), restore_mbs=med("restore_mbs"), rss_mb=max(r["rss_mb"] for r in rs),
+                         exact=all(r["exact"] for r in rs)))
+    print(f"\nmedians of {a.repeat} rounds (peak RSS: maximum)")
     hdr = f"{'tool':8} {'full MB/s':>10} {'repo MB':>9} {'incr MB/s':>10} {'added MB':>9} {'restore MB/s':>13} {'peak RSS MB':>12}  byte-exact"
     print("\n" + hdr)
     for r in rows:
