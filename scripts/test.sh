@@ -25,6 +25,8 @@ step "tests"
 set +e
 cargo test -p kanrepo --all-targets 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
+cargo test -p kanrepo --doc 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 
 step "benchmarks and fuzz targets compile"

@@ -215,17 +215,7 @@ impl<R: Read> StreamChunker<R> {
 mod tests {
     use super::*;
 
-    fn data(n: usize, seed: u64) -> Vec<u8> {
-        let mut x = seed | 1;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                (x >> 24) as u8
-            })
-            .collect()
-    }
+    use crate::testdata::pseudo_random as data;
 
     /// A reader returning short reads, like a pipe.
     struct Dribble<'a>(&'a [u8], usize);

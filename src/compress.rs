@@ -6,7 +6,6 @@
 //! make us allocate without bound. No I/O, no crypto here.
 
 use crate::error::{Error, Result};
-use std::borrow::Cow;
 use std::cell::RefCell;
 
 /// Codec byte: payload stored as is.
@@ -21,36 +20,6 @@ pub const MAX_FRAME: usize = 64 << 20;
 thread_local! {
     static COMPRESSOR: RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
-}
-
-/// Compress `raw` at zstd `level` (0 = store). Returns the 5-byte header and the payload,
-/// which borrows `raw` when it is stored.
-pub fn encode(raw: &[u8], level: i32) -> ([u8; FRAME_HEADER], Cow<'_, [u8]>) {
-    let len = u32::try_from(raw.len()).expect("frame fits u32");
-    let compressed = if level == 0 || raw.is_empty() {
-        None
-    } else {
-        COMPRESSOR.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.as_ref().map(|(l, _)| *l) != Some(level) {
-                *c = Some((level, zstd::bulk::Compressor::new(level).expect("zstd context")));
-            }
-            let z = c.as_mut().unwrap().1.compress(raw).expect("zstd compression of an in-memory buffer");
-            (z.len() < raw.len()).then_some(z)
-        })
-    };
-    let mut h = [0u8; FRAME_HEADER];
-    h[1..].copy_from_slice(&len.to_le_bytes());
-    match compressed {
-        Some(z) => {
-            h[0] = CODEC_ZSTD;
-            (h, Cow::Owned(z))
-        }
-        None => {
-            h[0] = CODEC_STORED;
-            (h, Cow::Borrowed(raw))
-        }
-    }
 }
 
 /// Compress `raw` into `out` (cleared first; its allocation is reused). Returns the frame
@@ -82,10 +51,12 @@ pub fn encode_into(raw: &[u8], level: i32, out: &mut Vec<u8>) -> [u8; FRAME_HEAD
 
 /// Encode into one contiguous buffer (metadata objects).
 pub fn encode_vec(raw: &[u8], level: i32) -> Vec<u8> {
-    let (h, p) = encode(raw, level);
-    let mut v = Vec::with_capacity(FRAME_HEADER + p.len());
+    let mut z = Vec::new();
+    let h = encode_into(raw, level, &mut z);
+    let payload: &[u8] = if h[0] == CODEC_ZSTD { &z } else { raw };
+    let mut v = Vec::with_capacity(FRAME_HEADER + payload.len());
     v.extend_from_slice(&h);
-    v.extend_from_slice(&p);
+    v.extend_from_slice(payload);
     v
 }
 

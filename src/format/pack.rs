@@ -67,33 +67,13 @@ pub struct PackBuilder {
 }
 
 impl PackBuilder {
-    /// An empty pack with room for `capacity` bytes.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Self::with_buffer(Vec::with_capacity(capacity))
-    }
-
     /// An empty pack written into `buf` (cleared; its allocation is reused).
     pub fn with_buffer(mut buf: Vec<u8>) -> Self {
         buf.clear();
         PackBuilder { buf, blobs: Vec::new() }
     }
 
-    /// Append a blob whose frame is `frame_header || payload`.
-    pub fn add(
-        &mut self,
-        keys: &Keys,
-        kind: BlobKind,
-        frame_header: &[u8],
-        payload: &[u8],
-        raw_len: u32,
-        chunks: Vec<(Id, u32)>,
-    ) -> &BlobHeader {
-        let offset = self.buf.len();
-        keys.seal_into(BLOB_AAD, &[frame_header, payload], &mut self.buf);
-        self.push_sealed(kind, offset, raw_len, chunks)
-    }
-
-    /// Append an already sealed blob (produced by [`seal_blob`] on another thread).
+    /// Append an already sealed blob (produced by [`seal_blob_into`], usually on another thread).
     pub fn add_sealed(&mut self, kind: BlobKind, sealed: &[u8], raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
         let offset = self.buf.len();
         self.buf.extend_from_slice(sealed);
@@ -126,13 +106,6 @@ impl PackBuilder {
         self.buf.extend_from_slice(PACK_MAGIC);
         (Id::of_bytes(&self.buf), self.buf, self.blobs)
     }
-}
-
-/// Seal a blob on its own (so sealing can run in parallel with packing).
-pub fn seal_blob(keys: &Keys, frame_header: &[u8], payload: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(frame_header.len() + payload.len() + crate::crypto::SEAL_OVERHEAD);
-    seal_blob_into(keys, frame_header, payload, &mut v);
-    v
 }
 
 /// Seal a blob into `out` (cleared first; its allocation is reused).
@@ -235,17 +208,14 @@ mod tests {
         let a = b"first chunk data".to_vec();
         let b = vec![7u8; 10000];
         let raw: Vec<u8> = [a.clone(), b.clone()].concat();
-        let (h, p) = compress::encode(&raw, 3);
-        pb.add(
-            &keys,
-            BlobKind::Data,
-            &h,
-            &p,
-            raw.len() as u32,
-            vec![(keys.chunk_id(&a), a.len() as u32), (keys.chunk_id(&b), b.len() as u32)],
-        );
-        let (h2, p2) = compress::encode(b"tree", 3);
-        pb.add(&keys, BlobKind::Tree, &h2, &p2, 4, vec![(keys.chunk_id(b"tree"), 4)]);
+        let mut sealed = Vec::new();
+        let f = compress::encode_vec(&raw, 3);
+        seal_blob_into(&keys, &f[..compress::FRAME_HEADER], &f[compress::FRAME_HEADER..], &mut sealed);
+        let chunks = vec![(keys.chunk_id(&a), a.len() as u32), (keys.chunk_id(&b), b.len() as u32)];
+        pb.add_sealed(BlobKind::Data, &sealed, raw.len() as u32, chunks);
+        let f = compress::encode_vec(b"tree", 3);
+        seal_blob_into(&keys, &f[..compress::FRAME_HEADER], &f[compress::FRAME_HEADER..], &mut sealed);
+        pb.add_sealed(BlobKind::Tree, &sealed, 4, vec![(keys.chunk_id(b"tree"), 4)]);
         let (id, bytes, blobs) = pb.finish(&keys);
         assert_eq!(id, Id::of_bytes(&bytes));
         let read = read_header(&keys, &bytes, &"p").unwrap();

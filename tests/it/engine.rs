@@ -134,3 +134,16 @@ async fn failing_reader_commits_nothing() {
     push(&repo, "f", data(1000, 1)).await.unwrap();
     assert_eq!(pull(&repo, "f").await.unwrap(), data(1000, 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_password_opens_the_same_repository() {
+    let backend: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = init(backend.clone()).await;
+    push(&repo, "p", data(200_000, 9)).await.unwrap();
+    repo.add_key(b"second", kanrepo::crypto::keyfile::KdfParams::insecure_fast()).await.unwrap();
+    for pw in [&b"test-password"[..], b"second"] {
+        let r = Repository::open(backend.clone(), pw).await.unwrap();
+        assert_eq!(pull(&r, "p").await.unwrap(), data(200_000, 9));
+    }
+    assert_eq!(Repository::open(backend, b"third").await.unwrap_err().kind(), ErrorKind::WrongPassword);
+}

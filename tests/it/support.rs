@@ -5,18 +5,7 @@ use kanrepo::crypto::keyfile::KdfParams;
 use kanrepo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
 use std::sync::{Arc, Mutex};
 
-/// Deterministic pseudo-random bytes (xorshift), optionally made compressible.
-pub fn data(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E3779B97F4A7C15) | 1;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
-}
+pub use kanrepo::testdata::pseudo_random as data;
 
 /// Text-like data that compresses and has repeats.
 pub fn text(n: usize, seed: u64) -> Vec<u8> {
