@@ -259,7 +259,7 @@ start_minio() {
   rm -rf "$STATE/minio-data"
   mkdir -p "$STATE/minio-data"
   spawn minio env MINIO_ROOT_USER="$S3_ACCESS_KEY" MINIO_ROOT_PASSWORD="$S3_SECRET_KEY" MINIO_BROWSER=off \
-    MINIO_UPDATE=off MINIO_CI_CD=1 \
+    MINIO_UPDATE=off MINIO_CI_CD=1 MINIO_SITE_REGION="$S3_REGION" \
     "$bin" server "$STATE/minio-data" --quiet \
     --address "127.0.0.1:$MINIO_PORT" --console-address "127.0.0.1:$MINIO_CONSOLE_PORT"
   wait_http minio "http://127.0.0.1:$MINIO_PORT/minio/health/live"

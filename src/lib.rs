@@ -46,6 +46,7 @@ pub mod backend;
 pub mod compress;
 pub mod format;
 pub mod fuzzing;
+pub mod legacy;
 pub mod pool;
 pub mod profile;
 pub mod repo;

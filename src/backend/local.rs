@@ -156,8 +156,12 @@ impl Backend for LocalBackend {
 
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
-        blocking(move || std::fs::remove_file(&path).map_err(|e| Error::io(format!("deleting {}", path.display()), e)))
-            .await
+        blocking(move || match std::fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(format!("deleting {}", path.display()), e)),
+        })
+        .await
     }
 }
 

@@ -62,10 +62,8 @@ impl Backend for MemoryBackend {
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        match self.map.lock().unwrap().remove(key) {
-            Some(_) => Ok(()),
-            None => Err(Error::new(ErrorKind::NotFound, format!("{key} not found"))),
-        }
+        self.map.lock().unwrap().remove(key);
+        Ok(())
     }
 }
 

@@ -11,10 +11,17 @@
 //! * **Read-after-write**: once `put` returns, `get`, `get_range` and `list` see the object.
 //! * **Ranged reads** return exactly the requested bytes or an error.
 //! * **Listing by prefix** returns every complete object under the prefix, with its size.
-//! * `delete` of a missing key fails with `NotFound`.
+//! * **Delete is idempotent**: deleting a missing key succeeds (S3 cannot tell the two
+//!   apart without an extra request, and maintenance must be safe to repeat);
+//!   `delete_many` removes a batch in as few requests as the store allows.
+//! * **Content-addressed puts** ([`Backend::put_content_addressed`]) of large objects may
+//!   use a multipart upload whose completion is not conditional; the key names the bytes,
+//!   so a racing writer can only store the same content.
 
+pub mod cloud;
 pub mod local;
 pub mod memory;
+pub mod object;
 pub mod testsuite;
 
 use crate::error::Result;
@@ -43,6 +50,21 @@ pub trait Backend: Send + Sync + 'static {
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes>;
     /// All objects whose key starts with `prefix`.
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
-    /// Remove an object.
+    /// Remove an object; a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
+
+    /// Store `data` under `key`, where `key` is derived from a hash of `data` (packs):
+    /// the same create-only contract as [`Backend::put`], but backends may split large
+    /// objects into a parallel multipart upload.
+    async fn put_content_addressed(&self, key: &str, data: Bytes) -> Result<()> {
+        self.put(key, data).await
+    }
+
+    /// Remove many objects; missing keys are not an error.
+    async fn delete_many(&self, keys: &[String]) -> Result<()> {
+        for k in keys {
+            self.delete(k).await?;
+        }
+        Ok(())
+    }
 }

@@ -178,18 +178,39 @@ pub fn decode_trailer(tail: &[u8]) -> Result<u32> {
 
 /// Read the blob list of a whole pack held in memory, checking that it covers the pack exactly.
 pub fn read_header(keys: &Keys, pack: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<BlobHeader>> {
-    if pack.len() < TRAILER_LEN {
+    read_header_from_tail(keys, pack.len() as u64, pack, what)
+}
+
+/// How many bytes of a pack's end hold its sealed header and trailer, from its last
+/// [`TRAILER_LEN`] bytes; errors if that exceeds `pack_len`.
+pub fn tail_len(pack_len: u64, trailer: &[u8], what: &dyn std::fmt::Display) -> Result<u64> {
+    if pack_len < TRAILER_LEN as u64 || trailer.len() < TRAILER_LEN {
         return Err(Error::corrupt(format!("{what}: too short to be a pack")));
     }
-    let hlen = decode_trailer(&pack[pack.len() - TRAILER_LEN..]).map_err(|e| e.context(what))? as usize;
-    let body_end = pack.len() - TRAILER_LEN;
-    if hlen > body_end {
+    let hlen = decode_trailer(&trailer[trailer.len() - TRAILER_LEN..]).map_err(|e| e.context(what))? as u64;
+    if hlen + TRAILER_LEN as u64 > pack_len {
         return Err(Error::corrupt(format!("{what}: header length exceeds the pack")));
     }
-    let plain = keys.open(HEADER_AAD, &pack[body_end - hlen..body_end], what)?;
+    Ok(hlen + TRAILER_LEN as u64)
+}
+
+/// Read the blob list of a pack of `pack_len` bytes from `tail`, its last bytes (at least
+/// the sealed header and the trailer), checking that the blobs cover the pack exactly.
+pub fn read_header_from_tail(
+    keys: &Keys,
+    pack_len: u64,
+    tail: &[u8],
+    what: &dyn std::fmt::Display,
+) -> Result<Vec<BlobHeader>> {
+    let need = tail_len(pack_len, tail, what)? as usize;
+    if tail.len() < need {
+        return Err(Error::corrupt(format!("{what}: header not within the bytes read")));
+    }
+    let sealed = &tail[tail.len() - need..tail.len() - TRAILER_LEN];
+    let plain = keys.open(HEADER_AAD, sealed, what)?;
     let blobs = decode_header(&plain).map_err(|e| e.context(what))?;
     let covered: u64 = blobs.iter().map(|b| b.sealed_len as u64).sum();
-    if covered != (body_end - hlen) as u64 {
+    if covered != pack_len - need as u64 {
         return Err(Error::corrupt(format!("{what}: header does not describe the pack's blobs")));
     }
     Ok(blobs)

@@ -13,6 +13,7 @@ mod progress;
 mod pull;
 mod push;
 mod read_index;
+mod recover;
 mod stage;
 
 pub use progress::Progress;
@@ -125,7 +126,7 @@ impl Repository {
                 return Err(Error::new(ErrorKind::AlreadyExists, format!("a repository already exists at {loc}")));
             }
             Err(e) if e.kind() == ErrorKind::NotFound => {}
-            Err(e) => return Err(e.context(format!("checking for a repository at {loc}"))),
+            Err(e) => return Err(e.context("checking for an existing repository")),
         }
         opts.chunker.validate()?;
         let master = MasterKey::generate();
@@ -159,7 +160,7 @@ impl Repository {
             Err(e) if e.kind() == ErrorKind::NotFound => {
                 return Err(Error::new(ErrorKind::NotFound, format!("no repository at {loc} (no config object)")));
             }
-            Err(e) => return Err(e.context(format!("reading the config of {loc}"))),
+            Err(e) => return Err(e.context("opening the repository")),
         };
         let keys = backend.list("keys/").await?;
         if keys.is_empty() {
@@ -340,15 +341,21 @@ impl Repository {
 
     /// Ids of every chunk and tree node the index knows.
     pub async fn load_id_set(&self) -> Result<IdSet> {
-        let mut set = IdSet::default();
+        Ok(self.load_known().await?.0)
+    }
+
+    /// Ids of every indexed chunk and tree node, and of every indexed pack.
+    pub(crate) async fn load_known(&self) -> Result<(IdSet, IdSet)> {
+        let (mut set, mut packs) = (IdSet::default(), IdSet::default());
         self.for_each_index(|f| {
             set.reserve(f.chunk_count());
+            packs.extend(f.packs.iter().copied());
             for (_, b) in f.blobs {
                 set.extend(b.chunks.into_iter().map(|c| c.0));
             }
         })
         .await?;
-        Ok(set)
+        Ok((set, packs))
     }
 
     /// The full index for reading.

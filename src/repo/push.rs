@@ -150,7 +150,11 @@ impl Repository {
         if opts.path.is_empty() {
             return Err(Error::invalid("a snapshot path is required"));
         }
-        let known = self.load_id_set().await.map_err(|e| e.context("loading the index"))?;
+        let (mut known, indexed_packs) = self.load_known().await.map_err(|e| e.context("loading the index"))?;
+        // Packs an interrupted push stored without an index: index them and reuse their data.
+        for (_, b) in self.index_orphan_packs(&indexed_packs).await?.blobs {
+            known.extend(b.chunks.into_iter().map(|c| c.0));
+        }
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
@@ -331,7 +335,7 @@ impl Repository {
                         inflight.spawn(async move {
                             let key = pack_key(&p.id);
                             let n = p.bytes.len() as u64;
-                            match backend.put(&key, p.bytes).await {
+                            match backend.put_content_addressed(&key, p.bytes).await {
                                 Ok(()) => {}
                                 // Same name, same bytes: a pack this repository already holds.
                                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}

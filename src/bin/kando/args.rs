@@ -43,8 +43,10 @@ pub struct RepoArgs {
     /// '{"Location":{"Type":"filestore","Prefix":"/backups/repo"}}'.
     #[arg(short = 'p', long, env = "KANDO_PROFILE", conflicts_with = "repo")]
     pub profile: Option<String>,
-    /// Shorthand for a filestore profile: the repository directory.
-    #[arg(long, env = "KANDO_REPOSITORY")]
+    /// Instead of a profile: a repository directory (local disk or NFS), or a URL
+    /// s3://BUCKET/PREFIX, gs://BUCKET/PREFIX or az://CONTAINER/PREFIX whose credentials
+    /// and endpoint come from the standard AWS_*, GOOGLE_* or AZURE_* variables.
+    #[arg(long, env = "KANDO_REPOSITORY", value_name = "DIR|URL")]
     pub repo: Option<String>,
     /// File holding the repository password (else $KANDO_REPOSITORY_PASSWORD).
     #[arg(long, value_name = "FILE")]

@@ -5,6 +5,9 @@ use crate::output;
 use crate::producer::CommandReader;
 use crate::progress::{Op, Reporter};
 use anyhow::{Context, Result, bail};
+use kanrepo::ErrorKind;
+use kanrepo::backend::Backend;
+use kanrepo::backend::cloud::CloudSpec;
 use kanrepo::chunker::ChunkerParams;
 use kanrepo::profile::Profile;
 use kanrepo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
@@ -32,11 +35,17 @@ pub fn run(cli: Cli) -> Result<()> {
     })
 }
 
-fn profile(r: &RepoArgs) -> Result<Profile> {
+/// The backend that --profile or --repo names.
+fn backend(r: &RepoArgs) -> Result<Arc<dyn Backend>> {
     match (&r.profile, &r.repo) {
-        (Some(p), _) => Ok(Profile::parse(p)?),
-        (None, Some(dir)) => Ok(Profile::filestore(dir)),
-        (None, None) => bail!("no location: pass --profile '<profile JSON>' or --repo <directory>"),
+        (Some(p), _) => Ok(Profile::parse(p)?.backend()?),
+        (None, Some(url)) if url.contains("://") => {
+            let mut spec = CloudSpec::from_url(url)?;
+            spec.transfer = kanrepo::backend::object::Transfer::from_env()?;
+            Ok(Arc::new(spec.open()?))
+        }
+        (None, Some(dir)) => Ok(Profile::filestore(dir).backend()?),
+        (None, None) => bail!("no location: pass --profile '<profile JSON>' or --repo <directory or URL>"),
     }
 }
 
@@ -59,7 +68,7 @@ fn password(r: &RepoArgs) -> Result<Vec<u8>> {
 }
 
 async fn open(r: &RepoArgs) -> Result<Repository> {
-    let backend = profile(r)?.backend()?;
+    let backend = backend(r)?;
     Ok(Repository::open(backend, &password(r)?).await?)
 }
 
@@ -67,7 +76,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
     match cmd {
         LocationCmd::Push { repo, path, output_name, from_command, tags, progress, source } => {
             output::line(&output_name, "")?;
-            let backend = profile(&repo)?.backend()?;
+            let backend = backend(&repo)?;
             let (r, created) = Repository::open_or_init(backend, &password(&repo)?, &InitOptions::default()).await?;
             if created {
                 tracing::info!("created a new repository at {}", r.location());
@@ -109,18 +118,33 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             output::print(&output_name, &value.to_string())
         }
         LocationCmd::Pull { repo, path, snapshot, progress, target } => {
-            let r = open(&repo).await?;
-            let entry = match &snapshot {
-                Some(s) => {
+            let backend = backend(&repo)?;
+            let r = match Repository::open(backend.clone(), &password_if_repo(&repo, &backend).await?).await {
+                Ok(r) => Some(r),
+                Err(e) if e.kind() == ErrorKind::NotFound && snapshot.is_none() => None,
+                Err(e) => return Err(e.into()),
+            };
+            let entry = match (&r, &snapshot) {
+                (Some(r), Some(s)) => {
                     let e = r.find_snapshot(s).await?;
                     if e.snapshot.path != path {
                         bail!("snapshot {} has path '{}', not '{path}'", e.id.short(), e.snapshot.path);
                     }
-                    e
+                    Some(e)
                 }
-                None => r.latest(&path).await?,
+                (Some(r), None) => match r.latest(&path).await {
+                    Ok(e) => Some(e),
+                    Err(e) if e.kind() == ErrorKind::NotFound => None,
+                    Err(e) => return Err(e.into()),
+                },
+                (None, _) => None,
             };
             let p = Arc::new(Progress::default());
+            let Some(entry) = entry else {
+                // No snapshot of this path: a plain object that upstream kando pushed?
+                return pull_legacy(backend, r.is_some(), &path, &target, progress, p).await;
+            };
+            let r = r.expect("a snapshot comes from an open repository");
             let (out, finish) = open_target(&target)?;
             let rep = Reporter::start(progress, Op::Pull, p.clone());
             let res = r.pull(&entry.snapshot, out, &PullOptions::default(), p).await;
@@ -130,16 +154,66 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             Ok(())
         }
         LocationCmd::Delete { repo, path } => {
-            let r = open(&repo).await?;
-            let removed = r.delete_path(&path).await?;
-            if removed.is_empty() {
-                eprintln!("kando: no snapshot with path '{path}' in {}; nothing deleted", r.location());
-            } else {
-                eprintln!("kando: deleted {} snapshot(s) of '{path}'", removed.len());
+            let backend = backend(&repo)?;
+            let mut removed = 0;
+            match Repository::open(backend.clone(), &password_if_repo(&repo, &backend).await?).await {
+                Ok(r) => removed += r.delete_path(&path).await?.len(),
+                Err(e) if e.kind() == ErrorKind::NotFound => {}
+                Err(e) => return Err(e.into()),
+            }
+            let plain = kanrepo::legacy::delete(backend.as_ref(), &path).await?;
+            match (removed, plain) {
+                (0, 0) => eprintln!("kando: nothing stored under '{path}' in {}; nothing deleted", backend.location()),
+                (n, 0) => eprintln!("kando: deleted {n} snapshot(s) of '{path}'"),
+                (n, m) => eprintln!("kando: deleted {n} snapshot(s) and {m} plain object(s) of '{path}'"),
             }
             Ok(())
         }
     }
+}
+
+/// The password, required only when there is a repository to open (plain objects written
+/// by upstream kando need none).
+async fn password_if_repo(r: &RepoArgs, backend: &Arc<dyn Backend>) -> Result<Vec<u8>> {
+    match password(r) {
+        Ok(pw) => Ok(pw),
+        Err(e) => match backend.get("config").await {
+            Err(ce) if ce.kind() == ErrorKind::NotFound => Ok(Vec::new()),
+            _ => Err(e),
+        },
+    }
+}
+
+async fn pull_legacy(
+    backend: Arc<dyn Backend>,
+    have_repo: bool,
+    path: &str,
+    target: &str,
+    progress: ProgressMode,
+    p: Arc<Progress>,
+) -> Result<()> {
+    let loc = backend.location();
+    let found = match kanrepo::legacy::object_key(path) {
+        Some(key) => kanrepo::legacy::find(backend.as_ref(), &key).await?.map(|size| (key, size)),
+        None => None,
+    };
+    let Some((key, size)) = found else {
+        if have_repo {
+            bail!("no snapshot with path '{path}' in {loc}, and no plain object at that path");
+        }
+        bail!("no repository at {loc}, and no plain object at path '{path}'");
+    };
+    tracing::info!(
+        "no snapshot of '{path}': restoring the plain object {key} ({size} bytes) written by upstream kando"
+    );
+    let (mut out, finish) = open_target(target)?;
+    let rep = Reporter::start(progress, Op::Pull, p.clone());
+    let res = kanrepo::legacy::copy_to(backend, &key, size, out.as_mut(), &p).await;
+    drop(rep);
+    drop(out);
+    finish(res.is_ok())?;
+    res.with_context(|| format!("pulling the plain object '{key}' from {loc}"))?;
+    Ok(())
 }
 
 type Finish = Box<dyn FnOnce(bool) -> Result<()>>;
@@ -181,7 +255,7 @@ fn open_target(target: &str) -> Result<(Box<dyn Write + Send>, Finish)> {
 async fn repository(cmd: RepoCmd) -> Result<()> {
     match cmd {
         RepoCmd::Init { repo, avg_chunk, level, pack_mib } => {
-            let backend = profile(&repo)?.backend()?;
+            let backend = backend(&repo)?;
             let avg = avg_chunk & !1;
             let opts = InitOptions {
                 chunker: ChunkerParams {

@@ -3,10 +3,18 @@
 //! matched case-insensitively as Go's `encoding/json` does.
 //!
 //! Turning a profile into a [`Backend`] lives here too; this module must not read secrets
-//! from anywhere but the profile and must never put them in an error message.
+//! from anywhere but the profile (or, for a profile without credentials, the provider's
+//! standard environment variables) and must never put them in an error message.
+//!
+//! Repository root: `filestore` → the directory `Prefix` (under `Bucket` if set);
+//! `s3Compliant`, `gcs`, `azure` → `<Bucket>/<Prefix>/` in the object store.
+
+mod credentials;
 
 use crate::backend::Backend;
+use crate::backend::cloud::{CloudSpec, Provider};
 use crate::backend::local::LocalBackend;
+use crate::backend::object::Transfer;
 use crate::error::{Error, ErrorKind, Result};
 use serde::Deserialize;
 use serde_json::Value;
@@ -46,7 +54,7 @@ impl std::fmt::Debug for KeyPair {
 }
 
 /// `Credential` of a profile.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
 #[serde(default)]
 pub struct Credential {
     /// `keyPair`, `secret` or `kopia`.
@@ -57,6 +65,17 @@ pub struct Credential {
     pub key_pair: Option<KeyPair>,
     /// The referenced Secret object, when `type` is `secret` (kept as JSON).
     pub secret: Option<Value>,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secret_type = self.secret.as_ref().and_then(|s| s.get("type")).and_then(|t| t.as_str());
+        f.debug_struct("Credential")
+            .field("kind", &self.kind)
+            .field("key_pair", &self.key_pair)
+            .field("secret", &secret_type.map(|t| format!("<Secret of type {t}, data redacted>")))
+            .finish()
+    }
 }
 
 /// A parsed profile.
@@ -131,10 +150,7 @@ impl Profile {
                 };
                 Ok(Arc::new(LocalBackend::new(dir)))
             }
-            "s3compliant" | "gcs" | "azure" => Err(Error::new(
-                ErrorKind::Unsupported,
-                format!("location type '{}' is not available in this build yet; use 'filestore'", l.kind),
-            )),
+            "s3compliant" | "s3" | "gcs" | "azure" => Ok(Arc::new(self.cloud_spec()?.open()?)),
             "kopia" => Err(Error::new(
                 ErrorKind::Unsupported,
                 "location type 'kopia' (Kopia repository server) is not supported",
@@ -143,6 +159,33 @@ impl Profile {
                 "unknown location type '{other}' (expected filestore, s3Compliant, gcs or azure)"
             ))),
         }
+    }
+}
+
+impl Profile {
+    /// The object-store location of an `s3Compliant`, `gcs` or `azure` profile, with its
+    /// credentials resolved; transfer settings from [`Transfer::from_env`].
+    pub fn cloud_spec(&self) -> Result<CloudSpec> {
+        let l = &self.location;
+        let provider = match l.kind.to_ascii_lowercase().as_str() {
+            "s3compliant" | "s3" => Provider::S3,
+            "gcs" => Provider::Gcs,
+            "azure" => Provider::Azure,
+            other => return Err(Error::invalid(format!("location type '{other}' is not an object store"))),
+        };
+        if l.bucket.is_empty() {
+            return Err(Error::invalid(format!("{} profile needs Location.Bucket", l.kind)));
+        }
+        let c = &self.credential;
+        let kp = c.key_pair.as_ref().map(|k| (k.id.as_str(), k.secret.as_str()));
+        let r = credentials::resolve(provider, &c.kind, kp, c.secret.as_ref())?;
+        let mut spec = CloudSpec::new(provider, &l.bucket, &l.prefix);
+        spec.endpoint = Some(l.endpoint.clone()).filter(|e| !e.is_empty()).or(r.endpoint);
+        spec.region = Some(l.region.clone()).filter(|r| !r.is_empty());
+        spec.skip_tls_verify = self.skip_ssl_verify;
+        spec.credentials = r.credentials;
+        spec.transfer = Transfer::from_env()?;
+        Ok(spec)
     }
 }
 
@@ -184,5 +227,30 @@ mod tests {
         .err()
         .unwrap();
         assert!(!e.to_string().contains("TOPSECRET"));
+        assert!(e.to_string().contains("KeyPair.ID"), "{e}");
+        let e = Profile::parse(r#"{"Location":{"Type":"gcs"}}"#).unwrap().backend().err().unwrap();
+        assert!(e.to_string().contains("Bucket"), "{e}");
+    }
+
+    #[test]
+    fn object_store_profiles() {
+        let p = Profile::parse(
+            r#"{"Location":{"Type":"s3Compliant","Bucket":"bkt","Endpoint":"http://127.0.0.1:9000","Prefix":"a/b","Region":"eu-west-1"},
+                "Credential":{"Type":"keyPair","KeyPair":{"ID":"AK","Secret":"TOPSECRET"}},"SkipSSLVerify":false}"#,
+        )
+        .unwrap();
+        let s = p.cloud_spec().unwrap();
+        assert_eq!(s.location(), "s3://bkt/a/b at http://127.0.0.1:9000");
+        assert_eq!(s.region.as_deref(), Some("eu-west-1"));
+        let b = p.backend().unwrap();
+        assert_eq!(b.location(), "s3://bkt/a/b at http://127.0.0.1:9000");
+        // The Secret object of Credential.Type secret is redacted in Debug output.
+        let p = Profile::parse(
+            r#"{"Location":{"Type":"s3Compliant","Bucket":"bkt"},"Credential":{"Type":"secret",
+                "Secret":{"type":"secrets.kanister.io/aws","data":{"aws_access_key_id":"QUs=","aws_secret_access_key":"VE9QU0VDUkVU"}}}}"#,
+        )
+        .unwrap();
+        assert!(!format!("{p:?}").contains("VE9QU0VDUkVU"));
+        assert!(p.cloud_spec().is_ok());
     }
 }
