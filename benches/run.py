@@ -58,6 +58,9 @@ class Tool:
         os.makedirs(os.path.dirname(self.repo))
         self.env = dict(os.environ)
 
+    def size(self):
+        return du(self.repo)
+
 
 class Kando(Tool):
     name = "kando"
@@ -85,6 +88,25 @@ class Kando(Tool):
 
     def restore_cmd(self, n):
         return [self.exe, "location", "pull", "--repo", self.repo, "--path", "bench/db.sql", "--snapshot", self.ids[n], "--progress", "none", "-"]
+
+
+class KandoS3(Kando):
+    """kando against MinIO on loopback (scripts/servers.sh), through the S3 backend."""
+    name = "kando-s3"
+
+    def __init__(self, work, exe):
+        super().__init__(work, exe)
+        e = os.environ
+        self.url = f"s3://{e['KANREPO_TEST_S3_BUCKET']}/bench-{time.time_ns()}"
+        self.env.update(AWS_ENDPOINT=e["KANREPO_TEST_S3_ENDPOINT"], AWS_ALLOW_HTTP="true",
+                        AWS_ACCESS_KEY_ID=e["KANREPO_TEST_S3_ACCESS_KEY"], AWS_SECRET_ACCESS_KEY=e["KANREPO_TEST_S3_SECRET_KEY"],
+                        AWS_REGION=e["KANREPO_TEST_S3_REGION"])
+        self.repo = self.url
+
+    def size(self):
+        out = subprocess.run([self.exe, "repository", "stats", "--json", "--repo", self.url], env=self.env,
+                             capture_output=True, check=True).stdout
+        return json.loads(out)["total_bytes"]
 
 
 class Restic(Tool):
@@ -166,11 +188,11 @@ class Rustic(Tool):
 def run_tool(t, d0, d1):
     size0, size1 = os.path.getsize(d0), os.path.getsize(d1)
     t.init()
-    base = du(t.repo)
+    base = t.size() if t.name != "kando-s3" else 0
     s0, m0 = t.backup(d0, 0)
-    repo0 = du(t.repo) - base
+    repo0 = t.size() - base
     s1, m1 = t.backup(d1, 1)
-    added = du(t.repo) - base - repo0
+    added = t.size() - base - repo0
     sr, mr = t.restore_null()
     ok = sha(t.restore_cmd(0), t.env) == sha(d0) and sha(t.restore_cmd(1), t.env) == sha(d1)
     return dict(tool=t.name, full_mbs=size0 / 1e6 / s0, repo_mb=repo0 / 1e6, incr_mbs=size1 / 1e6 / s1,
@@ -203,11 +225,11 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     print(f"dump0 {os.path.getsize(a.dump0)/1e6:.1f} MB, dump1 {os.path.getsize(a.dump1)/1e6:.1f} MB, {os.cpu_count()} cores")
-    names = {"restic": ["restic", "version"], "borg": ["borg", "--version"], "rustic": ["rustic", "--version"], "kando": [a.kando, "--version"]}
+    names = {"restic": ["restic", "version"], "borg": ["borg", "--version"], "rustic": ["rustic", "--version"], "kando": [a.kando, "--version"], "kando-s3": ["sh", "-c", "echo MinIO $(go version -m $KANREPO_TEST_MINIO_BIN | awk '$1==\"mod\"{print $3}') on loopback"]}
     for t in a.tools.split(","):
         print("  " + subprocess.run(names[t], capture_output=True, text=True).stdout.strip().splitlines()[0])
     rows = []
-    make = {"kando": lambda: Kando(a.work, a.kando), "restic": lambda: Restic(a.work), "borg": lambda: Borg(a.work), "rustic": lambda: Rustic(a.work)}
+    make = {"kando": lambda: Kando(a.work, a.kando), "kando-s3": lambda: KandoS3(a.work, a.kando), "restic": lambda: Restic(a.work), "borg": lambda: Borg(a.work), "rustic": lambda: Rustic(a.work)}
     names = a.tools.split(",")
     rounds = {n: [] for n in names}
     # Interleave tools round by round so slow phases of a noisy machine hit every tool alike.
@@ -228,10 +250,14 @@ def main():
     for r in rows:
         print(f"{r['tool']:8} {r['full_mbs']:10.1f} {r['repo_mb']:9.1f} {r['incr_mbs']:10.1f} {r['added_mb']:9.1f} {r['restore_mbs']:13.1f} {r['rss_mb']:12.1f}  {'yes' if r['exact'] else 'NO'}")
     k = next((r for r in rows if r["tool"] == "kando"), None)
+    k3 = next((r for r in rows if r["tool"] == "kando-s3"), None)
+    if k and k3:
+        print("\nkando on MinIO / kando on local disk (target >= 0.70)")
+        print(f"  full backup {k3['full_mbs']/k['full_mbs']:.2f}  incremental {k3['incr_mbs']/k['incr_mbs']:.2f}  restore {k3['restore_mbs']/k['restore_mbs']:.2f}")
     if k:
         print("\nkando / peer   full speed  repo bytes  incr speed  bytes added  restore speed")
         for r in rows:
-            if r is k:
+            if r is k or r is k3:
                 continue
             print(f"  vs {r['tool']:8} {k['full_mbs']/r['full_mbs']:9.2f}x {k['repo_mb']/r['repo_mb']:10.2f}x {k['incr_mbs']/r['incr_mbs']:10.2f}x {k['added_mb']/max(r['added_mb'],1e-9):11.2f}x {k['restore_mbs']/r['restore_mbs']:13.2f}x")
     if not a.skip_rss:

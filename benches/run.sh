@@ -4,13 +4,16 @@
 # into a cache directory), builds the corpus with ../shared/bench/gen_corpus.py, loads each
 # generation into PostgreSQL, dumps it with pg_dump, then runs benches/run.py, which prints the
 # table that docs/benchmarks.md records.
-#   benches/run.sh [--quick]      (--quick: 50,000 rows instead of 250,000)
+# Also kando against MinIO on loopback (scripts/servers.sh), through the S3 backend.
+#   benches/run.sh [--quick]      (--quick: 50,000 rows, one round, no RSS runs)
+#   KANREPO_BENCH_TOOLS=kando,kando-s3 benches/run.sh    (a subset of the tools)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 CACHE=${KANREPO_BENCH_CACHE:-$HOME/.cache/kanrepo-bench}
 ROWS=250000
-[ "${1:-}" = "--quick" ] && ROWS=50000
+EXTRA=()
+[ "${1:-}" = "--quick" ] && ROWS=50000 && EXTRA=(--repeat 1 --skip-rss)
 mkdir -p "$CACHE"
 GEN=$ROOT/../shared/bench/gen_corpus.py
 [ -f "$GEN" ] || { echo "missing $GEN"; exit 1; }
@@ -55,5 +58,13 @@ if [ ! -s "$CORPUS/dump1.sql" ]; then
   if [ "$started_pg" = 1 ]; then pg_ctlcluster "$ver" main stop; fi
 fi
 
+# MinIO (and the other test servers) on loopback for the kando-s3 rows; data on this disk.
+SERVERS=$CACHE/servers
+trap '"$ROOT/scripts/servers.sh" stop "$SERVERS" >/dev/null 2>&1 || true' EXIT
+"$ROOT/scripts/servers.sh" start "$SERVERS"
+# shellcheck disable=SC1091
+source "$SERVERS/env"
+
 python3 "$ROOT/benches/run.py" --kando "$ROOT/target/release/kando" \
-  --dump0 "$CORPUS/dump0.sql" --dump1 "$CORPUS/dump1.sql" --work "$CACHE/work"
+  --dump0 "$CORPUS/dump0.sql" --dump1 "$CORPUS/dump1.sql" --work "$CACHE/work" \
+  --tools "${KANREPO_BENCH_TOOLS:-kando,kando-s3,restic,borg,rustic}" "${EXTRA[@]}"

@@ -238,7 +238,10 @@ impl CloudSpec {
             for (k, v) in std::env::vars() {
                 if matches!(
                     k.as_str(),
-                    "AWS_SERVER_SIDE_ENCRYPTION" | "AWS_SSE_KMS_KEY_ID" | "AWS_SSE_BUCKET_KEY_ENABLED"
+                    "AWS_SERVER_SIDE_ENCRYPTION"
+                        | "AWS_SSE_KMS_KEY_ID"
+                        | "AWS_SSE_BUCKET_KEY_ENABLED"
+                        | "AWS_SSE_CUSTOMER_KEY_BASE64"
                 ) && let Ok(key) = AmazonS3ConfigKey::from_str(&k.to_ascii_lowercase())
                 {
                     b = b.with_config(key, v);

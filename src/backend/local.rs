@@ -4,6 +4,9 @@
 //! the final name, which fails if the name exists: the create-only guarantee comes from the
 //! file system, and a crash leaves only a hidden temporary file that listing ignores.
 //! Blocking file calls run on tokio's blocking pool.
+//!
+//! NFS: `link(2)` is an NFSv3/v4 procedure that fails with EEXIST when the name exists, so the
+//! create-only guarantee holds across clients; a mount without hard links gets a clear error.
 
 use super::{Backend, ObjectInfo};
 use crate::error::{Error, ErrorKind, Result};
@@ -57,6 +60,16 @@ fn put_sync(root: &Path, path: &Path, data: &[u8]) -> Result<()> {
         std::fs::hard_link(&tmp, path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::AlreadyExists {
                 Error::new(ErrorKind::AlreadyExists, format!("{} already exists", path.display()))
+            } else if matches!(e.raw_os_error(), Some(libc_eperm) if libc_eperm == 1 || libc_eperm == 95) {
+                // EPERM / EOPNOTSUPP: the file system has no hard links (some SMB/FUSE mounts).
+                Error::new(
+                    ErrorKind::Unsupported,
+                    format!(
+                        "linking {}: this file system does not support hard links, which create-only \
+                         writes need (NFSv3/v4 and local file systems do): {e}",
+                        path.display()
+                    ),
+                )
             } else {
                 Error::io(format!("linking {}", path.display()), e)
             }

@@ -90,6 +90,9 @@ pub enum LocationCmd {
         /// Tag to record with the snapshot (repeatable).
         #[arg(long = "tag")]
         tags: Vec<String>,
+        /// Packs uploaded at once (each holds a ~16 MiB buffer; object stores may like 4).
+        #[arg(long, env = "KANDO_UPLOADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+        uploads: u16,
         /// Progress display on stderr.
         #[arg(long, value_enum, default_value = "auto")]
         progress: ProgressMode,
@@ -111,6 +114,9 @@ pub enum LocationCmd {
         /// A specific snapshot id (or an unambiguous prefix of at least 6 characters).
         #[arg(long)]
         snapshot: Option<String>,
+        /// Fetch threads, each with one ranged read in flight (0: twice the cores, at least 4).
+        #[arg(long, env = "KANDO_DOWNLOADS", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
+        downloads: u16,
         /// Progress display on stderr.
         #[arg(long, value_enum, default_value = "auto")]
         progress: ProgressMode,

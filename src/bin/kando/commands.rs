@@ -74,7 +74,7 @@ async fn open(r: &RepoArgs) -> Result<Repository> {
 
 async fn location(cmd: LocationCmd) -> Result<()> {
     match cmd {
-        LocationCmd::Push { repo, path, output_name, from_command, tags, progress, source } => {
+        LocationCmd::Push { repo, path, output_name, from_command, tags, uploads, progress, source } => {
             output::line(&output_name, "")?;
             let backend = backend(&repo)?;
             let (r, created) = Repository::open_or_init(backend, &password(&repo)?, &InitOptions::default()).await?;
@@ -92,7 +92,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
                 (None, Some(f)) => Box::new(std::fs::File::open(f).with_context(|| format!("opening {f}"))?),
                 (None, None) => bail!("give a source file, '-' for stdin, or --from-command"),
             };
-            let opts = PushOptions { path: path.clone(), tags, ..PushOptions::default() };
+            let opts = PushOptions { path: path.clone(), tags, uploads: uploads as usize, ..PushOptions::default() };
             let p = Arc::new(Progress::default());
             let t0 = Instant::now();
             let rep = Reporter::start(progress, Op::Push, p.clone());
@@ -117,7 +117,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             });
             output::print(&output_name, &value.to_string())
         }
-        LocationCmd::Pull { repo, path, snapshot, progress, target } => {
+        LocationCmd::Pull { repo, path, snapshot, downloads, progress, target } => {
             let backend = backend(&repo)?;
             let r = match Repository::open(backend.clone(), &password_if_repo(&repo, &backend).await?).await {
                 Ok(r) => Some(r),
@@ -147,7 +147,8 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             let r = r.expect("a snapshot comes from an open repository");
             let (out, finish) = open_target(&target)?;
             let rep = Reporter::start(progress, Op::Pull, p.clone());
-            let res = r.pull(&entry.snapshot, out, &PullOptions::default(), p).await;
+            let popts = PullOptions { threads: downloads as usize, ..PullOptions::default() };
+            let res = r.pull(&entry.snapshot, out, &popts, p).await;
             drop(rep);
             finish(res.is_ok())?;
             res.with_context(|| format!("pulling '{path}' (snapshot {}) from {}", entry.id.short(), r.location()))?;
