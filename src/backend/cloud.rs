@@ -134,7 +134,15 @@ impl CloudSpec {
         if bucket.is_empty() {
             return Err(Error::invalid(format!("'{url}' names no bucket")));
         }
-        Ok(CloudSpec::new(provider, bucket, prefix))
+        let mut spec = CloudSpec::new(provider, bucket, prefix);
+        let endpoint_vars: &[&str] = match provider {
+            Provider::S3 => &["AWS_ENDPOINT", "AWS_ENDPOINT_URL"],
+            Provider::Gcs => &["GOOGLE_BASE_URL"],
+            Provider::Azure => &["AZURE_STORAGE_ENDPOINT", "AZURE_ENDPOINT"],
+        };
+        spec.endpoint = endpoint_vars.iter().find_map(|v| std::env::var(v).ok()).filter(|e| !e.is_empty());
+        spec.region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok();
+        Ok(spec)
     }
 
     /// `s3://bucket/prefix` (`gs://`, `az://` likewise), plus the endpoint if any: no secrets.

@@ -222,6 +222,9 @@ fn classify(e: &object_store::Error) -> (ErrorKind, String) {
         let why = if answer.is_empty() { format!("HTTP {s}") } else { answer };
         return (ErrorKind::InvalidInput, format!("request refused ({why}): {}", short(&text)));
     }
+    if lower.contains("url scheme is not allowed") {
+        return (ErrorKind::InvalidInput, "the endpoint is plain http://, which is not allowed here".into());
+    }
     // Transient failures whose retries ran out: say why at the root, and how hard we tried.
     let retries = text.split_once(", after ").and_then(|(_, r)| r.split_once(" retries")).map(|(n, _)| n.to_string());
     let mut root = String::new();

@@ -466,3 +466,27 @@ fn s3_server_killed_mid_push_then_resumed() {
     assert!(o.stdout == stream, "the resumed snapshot restores byte for byte");
     drop(minio2);
 }
+
+/// Standalone use: `--repo s3://bucket/prefix` with the standard AWS_* variables.
+#[test]
+#[ignore = "needs the test servers: scripts/test.sh starts them"]
+fn standalone_s3_url_with_environment_credentials() {
+    let url = format!("s3://{}/{}", env("KANREPO_TEST_S3_BUCKET"), unique("url"));
+    let aws = [
+        ("AWS_ENDPOINT", env("KANREPO_TEST_S3_ENDPOINT")),
+        ("AWS_ACCESS_KEY_ID", env("KANREPO_TEST_S3_ACCESS_KEY")),
+        ("AWS_SECRET_ACCESS_KEY", env("KANREPO_TEST_S3_SECRET_KEY")),
+        ("AWS_REGION", env("KANREPO_TEST_S3_REGION")),
+    ];
+    let envs: Vec<(&str, &str)> = aws.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let d = text(2_000_000, 11);
+    let o = kando(&["location", "push", "--repo", &url, "-s", "x", "-"], Some(d.clone()), &envs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kando(&["location", "pull", "--repo", &url, "-s", "x", "-"], None, &envs);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout == d);
+    // Without credentials in the environment: a clear error, no metadata-endpoint lookup.
+    let o = kando(&["repository", "snapshots", "--repo", &url], None, &envs[..1]);
+    assert_eq!(o.status.code(), Some(69));
+    assert!(stderr(&o).contains("no credentials"), "{}", stderr(&o));
+}
