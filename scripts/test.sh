@@ -3,7 +3,8 @@
 # kando CLI, properties, multi-GB round trip, memory ceiling, fuzz-corpus replay, and the
 # object-store backends on real servers: MinIO, Azurite, fake-gcs-server, which
 # scripts/servers.sh installs into ~/.cache/kanrepo-test, starts here and stops on exit),
-# and a compile check of the benchmarks and fuzz targets. Ends with one summary line.
+# the Kanister API crate (types, CRDs, Go templates, validation, kanctl), and a compile check
+# of the benchmarks and fuzz targets. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -40,6 +41,9 @@ set +e
 cargo test -p kanrepo --all-targets -- --include-ignored 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 cargo test -p kanrepo --doc 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+# Kanister API types, template engine, validation, rendering and kanctl (crates/kanister).
+cargo test -p kanister --all-targets 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
 set -e
 

@@ -7,6 +7,8 @@
 mod blueprints;
 mod crd;
 mod functions;
+mod kanctl;
+mod render;
 mod types;
 mod validate;
 
