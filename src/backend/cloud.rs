@@ -225,6 +225,12 @@ impl CloudSpec {
         matches!(self.credentials, Credentials::Environment | Credentials::Instance)
     }
 
+    /// Environment credentials: one of `names` must be set, unless instance credentials
+    /// (metadata endpoint) were asked for.
+    fn check_env_credentials(&self, names: &[&str]) -> Result<()> {
+        if self.instance_allowed() { Ok(()) } else { self.require_env(names) }
+    }
+
     fn instance_allowed(&self) -> bool {
         self.credentials == Credentials::Instance || std::env::var("KANDO_INSTANCE_CREDENTIALS").is_ok_and(|v| v == "1")
     }
@@ -235,9 +241,7 @@ impl CloudSpec {
 
     fn s3(&self) -> Result<AmazonS3Builder> {
         let mut b = if self.env_creds() {
-            if !self.instance_allowed() {
-                self.require_env(&["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE"])?;
-            }
+            self.check_env_credentials(&["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE"])?;
             AmazonS3Builder::from_env()
         } else {
             // Explicit credentials: take only encryption settings from the environment, so a
@@ -286,14 +290,12 @@ impl CloudSpec {
         let mut b = match &self.credentials {
             Credentials::GcsServiceAccount(json) => GoogleCloudStorageBuilder::new().with_service_account_key(&json.0),
             Credentials::Environment | Credentials::Instance => {
-                if !self.instance_allowed() {
-                    self.require_env(&[
-                        "GOOGLE_SERVICE_ACCOUNT",
-                        "GOOGLE_SERVICE_ACCOUNT_PATH",
-                        "GOOGLE_SERVICE_ACCOUNT_KEY",
-                        "GOOGLE_APPLICATION_CREDENTIALS",
-                    ])?;
-                }
+                self.check_env_credentials(&[
+                    "GOOGLE_SERVICE_ACCOUNT",
+                    "GOOGLE_SERVICE_ACCOUNT_PATH",
+                    "GOOGLE_SERVICE_ACCOUNT_KEY",
+                    "GOOGLE_APPLICATION_CREDENTIALS",
+                ])?;
                 GoogleCloudStorageBuilder::from_env()
             }
             _ => return Err(self.mismatch()),
@@ -314,17 +316,15 @@ impl CloudSpec {
                 MicrosoftAzureBuilder::new().with_account(account).with_access_key(&key.0)
             }
             Credentials::Environment | Credentials::Instance => {
-                if !self.instance_allowed() {
-                    self.require_env(&[
-                        "AZURE_STORAGE_ACCOUNT_KEY",
-                        "AZURE_STORAGE_ACCESS_KEY",
-                        "AZURE_STORAGE_SAS_KEY",
-                        "AZURE_STORAGE_TOKEN",
-                        "AZURE_CLIENT_SECRET",
-                        "AZURE_FEDERATED_TOKEN_FILE",
-                        "AZURE_STORAGE_USE_EMULATOR",
-                    ])?;
-                }
+                self.check_env_credentials(&[
+                    "AZURE_STORAGE_ACCOUNT_KEY",
+                    "AZURE_STORAGE_ACCESS_KEY",
+                    "AZURE_STORAGE_SAS_KEY",
+                    "AZURE_STORAGE_TOKEN",
+                    "AZURE_CLIENT_SECRET",
+                    "AZURE_FEDERATED_TOKEN_FILE",
+                    "AZURE_STORAGE_USE_EMULATOR",
+                ])?;
                 MicrosoftAzureBuilder::from_env()
             }
             _ => return Err(self.mismatch()),
