@@ -37,7 +37,7 @@ pub fn object_key(path: &str) -> Option<String> {
 
 /// The size of the plain object at `key`, if there is one.
 pub async fn find(backend: &dyn Backend, key: &str) -> Result<Option<u64>> {
-    Ok(backend.list(key).await?.into_iter().find(|o| o.key == key).map(|o| o.size))
+    backend.size(key).await
 }
 
 /// Stream the plain object `key` of `size` bytes into `out`, two ranged reads in flight.
@@ -120,5 +120,14 @@ mod tests {
         assert_eq!(delete(b.as_ref(), "/old/db/dump.sql").await.unwrap(), 2);
         assert_eq!(delete(b.as_ref(), "config").await.unwrap(), 0);
         assert_eq!(b.list("").await.unwrap().len(), 1);
+        // Prefix deletes (as upstream's) never reach repository objects.
+        for k in ["keys/k", "packs/ab/x", "index/i", "snapshots/s", "packsX/y"] {
+            b.put(k, Bytes::from_static(b"r")).await.unwrap();
+        }
+        for p in ["p", "packs", "index", "k", "s", "c"] {
+            delete(b.as_ref(), p).await.unwrap();
+        }
+        let left: Vec<String> = b.list("").await.unwrap().into_iter().map(|o| o.key).collect();
+        assert_eq!(left, ["config", "index/i", "keys/k", "packs/ab/x", "snapshots/s"]);
     }
 }

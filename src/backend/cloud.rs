@@ -18,6 +18,10 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::sync::Arc;
 
+/// Where credential chains look for a metadata service unless instance credentials were asked
+/// for: a closed local port, so a fall-through fails at once instead of asking the cloud.
+const NO_METADATA: &str = "http://127.0.0.1:1";
+
 /// A secret string: `Debug` shows only that it is there.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Secret(pub String);
@@ -142,6 +146,7 @@ impl CloudSpec {
         };
         spec.endpoint = endpoint_vars.iter().find_map(|v| std::env::var(v).ok()).filter(|e| !e.is_empty());
         spec.region = std::env::var("AWS_REGION").or_else(|_| std::env::var("AWS_DEFAULT_REGION")).ok();
+        spec.transfer = Transfer::from_env()?;
         Ok(spec)
     }
 
@@ -193,7 +198,11 @@ impl CloudSpec {
             .with_timeout(t.request_timeout)
             .with_connect_timeout(t.connect_timeout)
             .with_allow_invalid_certificates(self.skip_tls_verify);
-        if self.endpoint_url().is_some_and(|e| e.starts_with("http://")) {
+        let env_http = self.credentials == Credentials::Environment
+            && ["AWS_ALLOW_HTTP", "AZURE_ALLOW_HTTP", "GOOGLE_ALLOW_HTTP"]
+                .iter()
+                .any(|v| std::env::var(v).is_ok_and(|x| x == "true"));
+        if env_http || self.endpoint_url().is_some_and(|e| e.starts_with("http://")) {
             o = o.with_allow_http(true);
         }
         if let Some(f) = &self.ca_file {
@@ -205,10 +214,13 @@ impl CloudSpec {
         Ok(o)
     }
 
-    fn require_env(&self, names: &[&str]) -> Result<()> {
-        if names.iter().any(|n| std::env::var_os(n).is_some_and(|v| !v.is_empty())) {
+    /// One of `sets` (variables that must all be set together) is complete in the environment.
+    fn require_env(&self, sets: &[&[&str]]) -> Result<()> {
+        let set = |n: &&str| std::env::var_os(n).is_some_and(|v| !v.is_empty() && v != "false");
+        if sets.iter().any(|group| group.iter().all(set)) {
             return Ok(());
         }
+        let names: Vec<String> = sets.iter().map(|g| g.join(" + ")).collect();
         Err(Error::new(
             ErrorKind::InvalidInput,
             format!(
@@ -227,8 +239,8 @@ impl CloudSpec {
 
     /// Environment credentials: one of `names` must be set, unless instance credentials
     /// (metadata endpoint) were asked for.
-    fn check_env_credentials(&self, names: &[&str]) -> Result<()> {
-        if self.instance_allowed() { Ok(()) } else { self.require_env(names) }
+    fn check_env_credentials(&self, sets: &[&[&str]]) -> Result<()> {
+        if self.instance_allowed() { Ok(()) } else { self.require_env(sets) }
     }
 
     fn instance_allowed(&self) -> bool {
@@ -241,7 +253,10 @@ impl CloudSpec {
 
     fn s3(&self) -> Result<AmazonS3Builder> {
         let mut b = if self.env_creds() {
-            self.check_env_credentials(&["AWS_ACCESS_KEY_ID", "AWS_WEB_IDENTITY_TOKEN_FILE"])?;
+            self.check_env_credentials(&[
+                &["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"],
+                &["AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"],
+            ])?;
             AmazonS3Builder::from_env()
         } else {
             // Explicit credentials: take only encryption settings from the environment, so a
@@ -275,12 +290,18 @@ impl CloudSpec {
             .with_bucket_name(&self.bucket)
             .with_retry(self.transfer.retry_config())
             .with_client_options(self.client_options()?);
+        if !self.instance_allowed() {
+            // Backstop: should a credential chain still fall through, it finds no metadata service.
+            b = b.with_metadata_endpoint(NO_METADATA);
+        }
         if let Some(e) = self.endpoint_url() {
             b = b.with_endpoint(e);
         }
         match self.region.as_deref().filter(|r| !r.is_empty()) {
             Some(r) => b = b.with_region(r),
-            None if self.endpoint.is_some() => b = b.with_region("us-east-1"),
+            None if self.endpoint.is_some() && b.get_config_value(&AmazonS3ConfigKey::Region).is_none() => {
+                b = b.with_region("us-east-1")
+            }
             None => {}
         }
         Ok(b)
@@ -291,10 +312,10 @@ impl CloudSpec {
             Credentials::GcsServiceAccount(json) => GoogleCloudStorageBuilder::new().with_service_account_key(&json.0),
             Credentials::Environment | Credentials::Instance => {
                 self.check_env_credentials(&[
-                    "GOOGLE_SERVICE_ACCOUNT",
-                    "GOOGLE_SERVICE_ACCOUNT_PATH",
-                    "GOOGLE_SERVICE_ACCOUNT_KEY",
-                    "GOOGLE_APPLICATION_CREDENTIALS",
+                    &["GOOGLE_SERVICE_ACCOUNT"],
+                    &["GOOGLE_SERVICE_ACCOUNT_PATH"],
+                    &["GOOGLE_SERVICE_ACCOUNT_KEY"],
+                    &["GOOGLE_APPLICATION_CREDENTIALS"],
                 ])?;
                 GoogleCloudStorageBuilder::from_env()
             }
@@ -317,13 +338,13 @@ impl CloudSpec {
             }
             Credentials::Environment | Credentials::Instance => {
                 self.check_env_credentials(&[
-                    "AZURE_STORAGE_ACCOUNT_KEY",
-                    "AZURE_STORAGE_ACCESS_KEY",
-                    "AZURE_STORAGE_SAS_KEY",
-                    "AZURE_STORAGE_TOKEN",
-                    "AZURE_CLIENT_SECRET",
-                    "AZURE_FEDERATED_TOKEN_FILE",
-                    "AZURE_STORAGE_USE_EMULATOR",
+                    &["AZURE_STORAGE_ACCOUNT_KEY"],
+                    &["AZURE_STORAGE_ACCESS_KEY"],
+                    &["AZURE_STORAGE_SAS_KEY"],
+                    &["AZURE_STORAGE_TOKEN"],
+                    &["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_CLIENT_SECRET"],
+                    &["AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE"],
+                    &["AZURE_STORAGE_USE_EMULATOR"],
                 ])?;
                 MicrosoftAzureBuilder::from_env()
             }
@@ -333,6 +354,9 @@ impl CloudSpec {
             .with_container_name(&self.bucket)
             .with_retry(self.transfer.retry_config())
             .with_client_options(self.client_options()?);
+        if !self.instance_allowed() {
+            b = b.with_msi_endpoint(NO_METADATA);
+        }
         if let Some(e) = self.endpoint_url() {
             b = b.with_endpoint(e);
         }

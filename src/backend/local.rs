@@ -167,6 +167,17 @@ impl Backend for LocalBackend {
         blocking(move || list_sync(&root, &prefix)).await
     }
 
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        let path = self.path(key)?;
+        blocking(move || match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(Some(m.len())),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        })
+        .await
+    }
+
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
         blocking(move || match std::fs::remove_file(&path) {

@@ -53,11 +53,17 @@ pub trait Backend: Send + Sync + 'static {
     /// Remove an object; a missing key is not an error.
     async fn delete(&self, key: &str) -> Result<()>;
 
-    /// Store `data` under `key`, where `key` is derived from a hash of `data` (packs):
-    /// the same create-only contract as [`Backend::put`], but backends may split large
-    /// objects into a parallel multipart upload.
+    /// Store `data` under `key`, where `key` is derived from a hash of `data` (packs). An
+    /// existing object of the same size fails with `AlreadyExists`, as [`Backend::put`]
+    /// does; but backends may split large objects into a parallel multipart upload whose
+    /// completion is not conditional, which is safe only because equal keys mean equal bytes.
     async fn put_content_addressed(&self, key: &str, data: Bytes) -> Result<()> {
         self.put(key, data).await
+    }
+
+    /// The size of `key`, or `None` if there is no such object.
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        Ok(self.list(key).await?.into_iter().find(|o| o.key == key).map(|o| o.size))
     }
 
     /// Remove many objects; missing keys are not an error.

@@ -128,13 +128,12 @@ impl ObjectBackend {
         Path::parse(&full).map_err(|e| Error::invalid(format!("invalid object key '{key}': {e}")))
     }
 
-    fn key_of(&self, p: &Path) -> String {
+    /// The key of a listed path, or `None` for anything not strictly under the root (such
+    /// as a "folder" marker object named like the prefix itself).
+    fn key_of(&self, p: &Path) -> Option<String> {
         let s = p.as_ref();
-        if self.root.is_empty() {
-            s.to_string()
-        } else {
-            s.strip_prefix(self.root.as_str()).and_then(|r| r.strip_prefix('/')).unwrap_or(s).to_string()
-        }
+        let key = if self.root.is_empty() { s } else { s.strip_prefix(self.root.as_str())?.strip_prefix('/')? };
+        (!key.is_empty()).then(|| key.to_string())
     }
 
     /// Translate an `object_store` error into ours, naming the operation, key and location.
@@ -159,7 +158,13 @@ impl ObjectBackend {
             .try_collect::<Vec<()>>()
             .await;
         match res {
-            Ok(_) => up.complete().await.map(|_| ()).map_err(|e| self.err("completing upload of", key, e)),
+            Ok(_) => match up.complete().await {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let _ = up.abort().await;
+                    Err(self.err("completing upload of", key, e))
+                }
+            },
             Err(e) => {
                 let _ = up.abort().await;
                 Err(self.err("uploading", key, e))
@@ -200,7 +205,17 @@ fn classify(e: &object_store::Error) -> (ErrorKind, String) {
     }
     match e {
         E::NotFound { .. } => return (ErrorKind::NotFound, "not found".into()),
-        E::AlreadyExists { .. } | E::Precondition { .. } => return (ErrorKind::AlreadyExists, "already exists".into()),
+        // 412 (S3, GCS) or Azure's 409 BlobAlreadyExists: the conditional create lost.
+        E::Precondition { .. } | E::NotModified { .. } => return (ErrorKind::AlreadyExists, "already exists".into()),
+        E::AlreadyExists { .. } if matches!(code.as_str(), "BlobAlreadyExists" | "PreconditionFailed" | "") => {
+            return (ErrorKind::AlreadyExists, "already exists".into());
+        }
+        // Other 409s mean nothing was written: a conflicting operation is in progress
+        // (retry later), or the container cannot take writes.
+        E::AlreadyExists { .. } if matches!(code.as_str(), "ConditionalRequestConflict" | "OperationAborted") => {
+            return (ErrorKind::Transient, format!("a conflicting operation is in progress ({answer})"));
+        }
+        E::AlreadyExists { .. } => return (ErrorKind::InvalidInput, format!("the write was refused ({answer})")),
         E::NotSupported { .. } | E::NotImplemented { .. } => return (ErrorKind::Unsupported, short(&text)),
         _ => {}
     }
@@ -217,6 +232,21 @@ fn classify(e: &object_store::Error) -> (ErrorKind, String) {
     }
     if matches!(e, E::PermissionDenied { .. }) {
         return (ErrorKind::PermissionDenied, format!("access denied; check the credentials' permissions ({answer})"));
+    }
+    if code == "RequestTimeout" || code == "SlowDown" || code == "ServerBusy" {
+        return (ErrorKind::Transient, format!("the server asked to retry and retries ran out ({answer})"));
+    }
+    if let Some(s) = status.filter(|s| (300..400).contains(s)) {
+        let why = if answer.is_empty() { format!("HTTP {s}") } else { answer };
+        return (ErrorKind::InvalidInput, format!("redirected: wrong region or endpoint for this bucket ({why})"));
+    }
+    if lower.contains("certificate")
+        && (lower.contains("invalid") || lower.contains("unknown") || lower.contains("verif"))
+    {
+        return (
+            ErrorKind::InvalidInput,
+            format!("TLS certificate not trusted (set SkipSSLVerify or KANDO_CA_FILE): {}", short(&text)),
+        );
     }
     if let Some(s) = status.filter(|s| (400..500).contains(s) && *s != 408 && *s != 429) {
         let why = if answer.is_empty() { format!("HTTP {s}") } else { answer };
@@ -296,8 +326,16 @@ impl Backend for ObjectBackend {
         // Multipart completion cannot be conditional everywhere; the key names the content,
         // so a racing writer can only store the same bytes. Report an existing object.
         match self.store.head(&p).await {
-            Ok(_) => {
+            Ok(meta) if meta.size == data.len() as u64 => {
                 return Err(Error::new(ErrorKind::AlreadyExists, format!("{key} already exists on {}", self.location)));
+            }
+            Ok(meta) => {
+                return Err(Error::corrupt(format!(
+                    "{key} on {} holds {} bytes where its name says {} (damaged object)",
+                    self.location,
+                    meta.size,
+                    data.len()
+                )));
             }
             Err(object_store::Error::NotFound { .. }) => {}
             Err(e) => return Err(self.err("checking", key, e)),
@@ -313,6 +351,9 @@ impl Backend for ObjectBackend {
 
     async fn get_range(&self, key: &str, offset: u64, len: u64) -> Result<Bytes> {
         let p = self.path(key)?;
+        if len == 0 {
+            return Ok(Bytes::new());
+        }
         let end = offset
             .checked_add(len)
             .ok_or_else(|| Error::invalid(format!("range {offset}+{len} of '{key}' overflows")))?;
@@ -347,12 +388,21 @@ impl Backend for ObjectBackend {
         let mut stream = self.store.list(base.as_ref());
         while let Some(m) = stream.next().await {
             let m = m.map_err(|e| self.err("listing", prefix, e))?;
-            let key = self.key_of(&m.location);
+            let Some(key) = self.key_of(&m.location) else { continue };
             if key.starts_with(prefix) {
                 out.push(ObjectInfo { key, size: m.size });
             }
         }
         Ok(out)
+    }
+
+    async fn size(&self, key: &str) -> Result<Option<u64>> {
+        let p = self.path(key)?;
+        match self.store.head(&p).await {
+            Ok(m) => Ok(Some(m.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("checking", key, e)),
+        }
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
@@ -374,5 +424,66 @@ impl Backend for ObjectBackend {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::classify;
+    use crate::error::ErrorKind;
+    use object_store::Error as E;
+
+    fn body(status: &str, code: &str) -> Box<dyn std::error::Error + Send + Sync> {
+        format!("Server returned non-2xx status code: {status}: <Error><Code>{code}</Code><Message>m</Message></Error>")
+            .into()
+    }
+
+    #[test]
+    fn classification() {
+        let p = || "k".to_string();
+        let cases: Vec<(E, ErrorKind)> = vec![
+            (
+                E::Precondition { path: p(), source: body("412 Precondition Failed", "PreconditionFailed") },
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                E::AlreadyExists { path: p(), source: body("409 Conflict", "BlobAlreadyExists") },
+                ErrorKind::AlreadyExists,
+            ),
+            (
+                E::AlreadyExists { path: p(), source: body("409 Conflict", "ConditionalRequestConflict") },
+                ErrorKind::Transient,
+            ),
+            (
+                E::AlreadyExists { path: p(), source: body("409 Conflict", "ContainerBeingDeleted") },
+                ErrorKind::InvalidInput,
+            ),
+            (E::Generic { store: "S3", source: body("400 Bad Request", "RequestTimeout") }, ErrorKind::Transient),
+            (E::Generic { store: "S3", source: body("400 Bad Request", "InvalidArgument") }, ErrorKind::InvalidInput),
+            (
+                E::Generic { store: "S3", source: body("307 Temporary Redirect", "TemporaryRedirect") },
+                ErrorKind::InvalidInput,
+            ),
+            (
+                E::PermissionDenied { path: p(), source: body("403 Forbidden", "SignatureDoesNotMatch") },
+                ErrorKind::PermissionDenied,
+            ),
+            (
+                E::PermissionDenied { path: p(), source: body("403 Forbidden", "AccessDenied") },
+                ErrorKind::PermissionDenied,
+            ),
+            (E::NotFound { path: p(), source: body("404 Not Found", "NoSuchBucket") }, ErrorKind::InvalidInput),
+            (E::NotFound { path: p(), source: body("404 Not Found", "NoSuchKey") }, ErrorKind::NotFound),
+            (E::Generic { store: "S3", source: "HTTP error: error sending request".into() }, ErrorKind::Transient),
+            (E::Generic { store: "S3", source: body("503 Service Unavailable", "SlowDown") }, ErrorKind::Transient),
+        ];
+        for (e, want) in cases {
+            let text = e.to_string();
+            let (kind, msg) = classify(&e);
+            assert_eq!(kind, want, "{text} -> {msg}");
+        }
+        let (_, msg) =
+            classify(&E::AlreadyExists { path: "k".into(), source: body("409 Conflict", "ContainerBeingDeleted") });
+        assert!(msg.contains("ContainerBeingDeleted"), "{msg}");
     }
 }

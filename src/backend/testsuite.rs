@@ -32,6 +32,11 @@ pub async fn run(b: &dyn Backend) {
     assert_eq!(b.get("packs/01/0123").await.unwrap().len(), big.len());
     b.put("index/empty", Bytes::new()).await.unwrap();
     assert_eq!(b.get("index/empty").await.unwrap().len(), 0);
+    assert_eq!(b.get_range("index/empty", 0, 0).await.unwrap().len(), 0);
+    assert_eq!(b.size("index/empty").await.unwrap(), Some(0));
+    assert_eq!(b.size("packs/01/0123").await.unwrap(), Some(3_000_000));
+    assert_eq!(b.size("packs/01").await.unwrap(), None, "{loc}: a directory-like prefix is not an object");
+    assert_eq!(b.size("snapshots/missing").await.unwrap(), None);
 
     // Listing by prefix, with sizes.
     b.put("packs/02/0234", Bytes::from_static(b"xy")).await.unwrap();

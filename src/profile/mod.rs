@@ -108,6 +108,24 @@ fn lower_keys(v: Value) -> Value {
     }
 }
 
+/// serde's messages quote the offending value (`invalid type: string "…"`), which may be a
+/// secret: keep the message, drop every quoted value.
+fn redact_quoted(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len());
+    let mut inside = false;
+    for c in msg.chars() {
+        if c == '"' {
+            if !inside {
+                out.push_str("\"…\"");
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
+}
+
 impl Profile {
     /// Parse profile JSON; field names match case-insensitively.
     pub fn parse(json: &str) -> Result<Profile> {
@@ -117,8 +135,9 @@ impl Profile {
         if !v.is_object() {
             return Err(Error::invalid("--profile must be a JSON object with a Location"));
         }
-        let p: Profile = serde_json::from_value(lower_keys(v))
-            .map_err(|e| Error::invalid(format!("--profile has an unexpected shape: {e}")))?;
+        let p: Profile = serde_json::from_value(lower_keys(v)).map_err(|e| {
+            Error::invalid(format!("--profile has an unexpected shape: {}", redact_quoted(&e.to_string())))
+        })?;
         if p.location.kind.is_empty() {
             return Err(Error::invalid(
                 "--profile has no Location.Type (expected filestore, s3Compliant, gcs or azure)",
@@ -228,6 +247,9 @@ mod tests {
         .unwrap();
         assert!(!e.to_string().contains("TOPSECRET"));
         assert!(e.to_string().contains("KeyPair.ID"), "{e}");
+        let e =
+            Profile::parse(r#"{"Location":{"Type":"s3Compliant"},"Credential":{"KeyPair":"TOPSECRET"}}"#).unwrap_err();
+        assert!(!e.to_string().contains("TOPSECRET"), "{e}");
         let e = Profile::parse(r#"{"Location":{"Type":"gcs"}}"#).unwrap().backend().err().unwrap();
         assert!(e.to_string().contains("Bucket"), "{e}");
     }

@@ -144,6 +144,13 @@ impl Repository {
         match repo.backend.put("config", Bytes::from(cfg)).await {
             Ok(()) => Ok(repo),
             Err(e) if e.kind() == ErrorKind::AlreadyExists => {
+                // A retried PUT whose first attempt landed finds its own config: ours if our
+                // keys open it.
+                if let Ok(existing) = repo.backend.get("config").await
+                    && open_meta(&repo.keys, CONFIG_MAGIC, &existing, &"config").is_ok()
+                {
+                    return Ok(repo);
+                }
                 // Someone initialised it at the same time; our key object is an unused orphan.
                 let _ = repo.backend.delete(&format!("keys/{kid}")).await;
                 Err(Error::new(ErrorKind::AlreadyExists, format!("a repository was created concurrently at {loc}")))

@@ -311,6 +311,19 @@ fn s3_permanent_errors_are_clear_and_write_nothing() {
     }
 }
 
+/// A port `p` with `p + 1` free too (MinIO's API and console), so the private server never
+/// collides with anything already listening.
+fn free_port_pair() -> u16 {
+    for _ in 0..50 {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = l.local_addr().unwrap().port();
+        if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+            return p;
+        }
+    }
+    panic!("no free port pair");
+}
+
 /// A private MinIO instance the test can kill and restart.
 struct Minio {
     child: std::process::Child,
@@ -390,7 +403,7 @@ impl Drop for Minio {
 #[ignore = "needs the test servers: scripts/test.sh starts them"]
 fn s3_server_killed_mid_push_then_resumed() {
     let dir = tempfile::tempdir().unwrap();
-    let port = 19400 + (std::process::id() % 200) as u16 * 2;
+    let port = free_port_pair();
     let mut minio = Minio::start(&dir.path().join("data"), port);
     minio.make_bucket("faults");
     let (id, secret) = (env("KANREPO_TEST_S3_ACCESS_KEY"), env("KANREPO_TEST_S3_SECRET_KEY"));

@@ -39,11 +39,7 @@ pub fn run(cli: Cli) -> Result<()> {
 fn backend(r: &RepoArgs) -> Result<Arc<dyn Backend>> {
     match (&r.profile, &r.repo) {
         (Some(p), _) => Ok(Profile::parse(p)?.backend()?),
-        (None, Some(url)) if url.contains("://") => {
-            let mut spec = CloudSpec::from_url(url)?;
-            spec.transfer = kanrepo::backend::object::Transfer::from_env()?;
-            Ok(Arc::new(spec.open()?))
-        }
+        (None, Some(url)) if url.contains("://") => Ok(Arc::new(CloudSpec::from_url(url)?.open()?)),
         (None, Some(dir)) => Ok(Profile::filestore(dir).backend()?),
         (None, None) => bail!("no location: pass --profile '<profile JSON>' or --repo <directory or URL>"),
     }
