@@ -240,12 +240,17 @@ fn classify(e: &object_store::Error) -> (ErrorKind, String) {
         let why = if answer.is_empty() { format!("HTTP {s}") } else { answer };
         return (ErrorKind::InvalidInput, format!("redirected: wrong region or endpoint for this bucket ({why})"));
     }
-    if lower.contains("certificate")
-        && (lower.contains("invalid") || lower.contains("unknown") || lower.contains("verif"))
-    {
+    let mut root = String::new();
+    let mut src: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = src {
+        root = s.to_string();
+        src = s.source();
+    }
+    let tls = format!("{lower} {}", root.to_ascii_lowercase());
+    if tls.contains("certificate") && (tls.contains("invalid") || tls.contains("unknown") || tls.contains("verif")) {
         return (
             ErrorKind::InvalidInput,
-            format!("TLS certificate not trusted (set SkipSSLVerify or KANDO_CA_FILE): {}", short(&text)),
+            format!("TLS certificate not trusted (set SkipSSLVerify or KANDO_CA_FILE): {}", short(&root)),
         );
     }
     if let Some(s) = status.filter(|s| (400..500).contains(s) && *s != 408 && *s != 429) {
@@ -257,12 +262,6 @@ fn classify(e: &object_store::Error) -> (ErrorKind, String) {
     }
     // Transient failures whose retries ran out: say why at the root, and how hard we tried.
     let retries = text.split_once(", after ").and_then(|(_, r)| r.split_once(" retries")).map(|(n, _)| n.to_string());
-    let mut root = String::new();
-    let mut src: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = src {
-        root = s.to_string();
-        src = s.source();
-    }
     let what = if !answer.is_empty() { answer } else { short(&root) };
     let tries = retries.map(|n| format!(" after {n} retries")).unwrap_or_default();
     (ErrorKind::Transient, format!("the server could not be reached or failed{tries}: {what}"))

@@ -8,8 +8,9 @@
 //! ```
 //! Every byte written has passed AEAD authentication and its chunk-id check; at the end the
 //! stream length and BLAKE3 must equal the snapshot's, or the pull fails. Memory ceiling:
-//! `jobs_in_flight × frame` (≤ 16 × 1 MiB by default) + the frame cache (8 frames) + the read
-//! index (≈ 60–90 B per chunk in the repository).
+//! `jobs_in_flight × frame` (≤ 16 × 1 MiB by default) + the frame cache (8 frames) + one
+//! read-ahead per fetch thread (≤ 4 MiB each) + the read index (≈ 60–90 B per chunk in the
+//! repository).
 
 use super::read_index::ReadIndex;
 use super::stage::{FirstError, cancelled, spawn_stage};
@@ -77,6 +78,19 @@ impl FrameCache {
     }
 }
 
+/// Consecutive blobs (in index order) that go to one fetch thread, so that it can read
+/// them with one request.
+const ROUTE_GROUP: u32 = 8;
+/// The most one read-ahead request fetches; per fetch thread this much may wait in memory.
+const READ_AHEAD_BYTES: u64 = 4 << 20;
+
+thread_local! {
+    /// This thread's read-ahead: sealed blobs fetched with the last request but not used
+    /// yet, and the last blob it loaded (to detect sequential reading).
+    static AHEAD: std::cell::RefCell<(BTreeMap<u32, Bytes>, Option<u32>)> =
+        const { std::cell::RefCell::new((BTreeMap::new(), None)) };
+}
+
 /// Everything a thread needs to read one blob.
 struct BlobReader {
     backend: Arc<dyn Backend>,
@@ -97,16 +111,61 @@ impl BlobReader {
         }
     }
 
+    /// The sealed bytes of `blob`: left over from this thread's last read-ahead, or read now.
+    /// A read that starts a route group, or continues the blob this thread read last, also
+    /// fetches the following contiguous blobs of the group (up to [`READ_AHEAD_BYTES`]) in the
+    /// same request: object stores charge per request far more than per byte.
+    fn sealed(&self, blob: u32) -> Result<Bytes> {
+        let (ahead, sequential) = AHEAD.with(|a| {
+            let mut a = a.borrow_mut();
+            let sequential = blob % ROUTE_GROUP == 0 || (blob > 0 && a.1 == Some(blob - 1));
+            a.1 = Some(blob);
+            (a.0.remove(&blob), sequential)
+        });
+        if let Some(s) = ahead {
+            return Ok(s);
+        }
+        let blobs = &self.index.blobs;
+        let first = blobs[blob as usize];
+        let mut last = blob as usize;
+        let mut len = first.sealed_len as u64;
+        while sequential && last + 1 < blobs.len() && (last as u32 + 1) / ROUTE_GROUP == blob / ROUTE_GROUP {
+            let (prev, next) = (blobs[last], blobs[last + 1]);
+            if next.pack != first.pack
+                || next.offset as u64 != prev.offset as u64 + prev.sealed_len as u64
+                || len + next.sealed_len as u64 > READ_AHEAD_BYTES
+            {
+                break;
+            }
+            last += 1;
+            len += next.sealed_len as u64;
+        }
+        let key = pack_key(&self.index.packs[first.pack as usize]);
+        let data = self
+            .rt
+            .block_on(self.backend.get_range(&key, first.offset as u64, len))
+            .map_err(|e| e.context(format!("reading pack {key} at offset {} ({len} bytes)", first.offset)))?;
+        Progress::add(&self.progress.transferred_bytes, data.len() as u64);
+        let cut = |i: usize| {
+            let b = blobs[i];
+            let at = (b.offset - first.offset) as usize;
+            data.slice(at..at + b.sealed_len as usize)
+        };
+        AHEAD.with(|a| {
+            let mut a = a.borrow_mut();
+            a.0.clear();
+            for i in blob as usize + 1..=last {
+                a.0.insert(i as u32, cut(i));
+            }
+        });
+        Ok(cut(blob as usize))
+    }
+
     fn load_frame(&self, blob: u32) -> Result<Bytes> {
         let b = self.index.blobs[blob as usize];
-        let pack = self.index.packs[b.pack as usize];
-        let key = pack_key(&pack);
+        let key = pack_key(&self.index.packs[b.pack as usize]);
         let what = format!("pack {key}, blob at offset {}", b.offset);
-        let sealed = self
-            .rt
-            .block_on(self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64))
-            .map_err(|e| e.context(format!("reading {what}")))?;
-        Progress::add(&self.progress.transferred_bytes, sealed.len() as u64);
+        let sealed = self.sealed(blob)?;
         let frame = open_blob(&self.keys, &sealed, &what)?;
         let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
         if raw.len() != b.raw_len as usize {
@@ -179,9 +238,9 @@ impl Repository {
         });
         let fail = Arc::new(FirstError::default());
         let (slot_tx, slot_rx) = cb::bounded::<()>(opts.jobs_in_flight.max(1));
-        // One queue per fetch thread; the planner routes every job of a blob to the same
-        // thread, so a frame shared by many runs is decoded once and neighbouring frames are
-        // decoded in parallel. Jobs in flight are bounded by `slot_tx` overall.
+        // One queue per fetch thread; the planner routes every job of a blob (and of the next
+        // few blobs, see ROUTE_GROUP) to the same thread, so a frame shared by many runs is
+        // decoded once, neighbours are read with one request, and groups decode in parallel. Jobs in flight are bounded by `slot_tx` overall.
         let (job_txs, job_rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| cb::unbounded::<Job>()).unzip();
         let (piece_tx, piece_rx) = cb::unbounded::<(u64, Vec<Bytes>)>();
         let (end_tx, end_rx) = cb::bounded::<u64>(1);
@@ -241,7 +300,7 @@ fn plan(
     let mut cur: Option<Job> = None;
     let send = |job: Job| -> Result<()> {
         slots.send(()).map_err(|_| cancelled())?;
-        jobs[job.blob as usize % jobs.len()].send(job).map_err(|_| cancelled())
+        jobs[(job.blob / ROUTE_GROUP) as usize % jobs.len()].send(job).map_err(|_| cancelled())
     };
     while let Some((id, len)) = walker.next_chunk()? {
         let loc = r.index.get(&id).ok_or_else(|| {
