@@ -518,6 +518,11 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_char(&mut self) -> Option<State> {
+        self.lex_escaped('\'', "unterminated character constant", Kind::CharConstant)
+    }
+
+    /// A constant that ends at `close`, with backslash escapes, on one line.
+    fn lex_escaped(&mut self, close: char, unterminated: &str, kind: Kind) -> Option<State> {
         loop {
             match self.next() {
                 Some('\\') => {
@@ -525,14 +530,14 @@ impl<'a> Lexer<'a> {
                     if r.is_some() && r != Some('\n') {
                         continue;
                     }
-                    return self.errorf("unterminated character constant".into());
+                    return self.errorf(unterminated.into());
                 }
-                None | Some('\n') => return self.errorf("unterminated character constant".into()),
-                Some('\'') => break,
+                None | Some('\n') => return self.errorf(unterminated.into()),
+                Some(c) if c == close => break,
                 _ => {}
             }
         }
-        self.emit(Kind::CharConstant)
+        self.emit(kind)
     }
 
     fn lex_number(&mut self) -> Option<State> {
@@ -584,21 +589,7 @@ impl<'a> Lexer<'a> {
     }
 
     fn lex_quote(&mut self) -> Option<State> {
-        loop {
-            match self.next() {
-                Some('\\') => {
-                    let r = self.next();
-                    if r.is_some() && r != Some('\n') {
-                        continue;
-                    }
-                    return self.errorf("unterminated quoted string".into());
-                }
-                None | Some('\n') => return self.errorf("unterminated quoted string".into()),
-                Some('"') => break,
-                _ => {}
-            }
-        }
-        self.emit(Kind::String)
+        self.lex_escaped('"', "unterminated quoted string", Kind::String)
     }
 
     fn lex_raw_quote(&mut self) -> Option<State> {
