@@ -8,7 +8,7 @@
 //! ```
 //! Every byte written has passed AEAD authentication and its chunk-id check; at the end the
 //! stream length and BLAKE3 must equal the snapshot's, or the pull fails. Memory ceiling:
-//! `jobs_in_flight × frame` (≤ 16 × 1 MiB by default) + the frame cache (8 frames) + one
+//! `jobs_in_flight × frame` (≤ 64 × 1 MiB by default) + the frame cache (32 frames) + one
 //! read-ahead per fetch thread (≤ 4 MiB each) + the read index (≈ 60–90 B per chunk in the
 //! repository).
 
