@@ -21,7 +21,7 @@ pub use pull::PullOptions;
 pub use push::PushOptions;
 pub use read_index::ReadIndex;
 
-use crate::backend::Backend;
+use crate::backend::{Backend, ObjectInfo};
 use crate::chunker::ChunkerParams;
 use crate::compress;
 use crate::crypto::keyfile::{KdfParams, KeyFile};
@@ -320,30 +320,26 @@ impl Repository {
     /// Decode every index object, in parallel, calling `f` on each.
     pub(crate) async fn for_each_index(&self, mut f: impl FnMut(IndexFile)) -> Result<()> {
         let objs = self.backend.list("index/").await?;
-        let mut set = tokio::task::JoinSet::new();
-        let mut iter = objs.into_iter();
-        loop {
-            while set.len() < 8 {
-                let Some(o) = iter.next() else { break };
-                let (b, k) = (self.backend.clone(), self.keys.clone());
-                set.spawn(async move {
-                    let bytes = b.get(&o.key).await?;
-                    tokio::task::spawn_blocking(move || {
-                        if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
-                            return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
-                        }
-                        let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
-                        IndexFile::decode(&plain).map_err(|e| e.context(&o.key))
-                    })
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
-                });
+        let task = |o: ObjectInfo| {
+            let (b, k) = (self.backend.clone(), self.keys.clone());
+            async move {
+                let bytes = b.get(&o.key).await?;
+                tokio::task::spawn_blocking(move || {
+                    if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
+                        return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
+                    }
+                    let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
+                    IndexFile::decode(&plain).map_err(|e| e.context(&o.key))
+                })
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
             }
-            match set.join_next().await {
-                None => return Ok(()),
-                Some(r) => f(r.map_err(|e| Error::new(ErrorKind::Io, format!("index task: {e}")))??),
-            }
-        }
+        };
+        for_each_bounded(objs, 8, task, |r| {
+            f(r?);
+            Ok(())
+        })
+        .await
     }
 
     /// Ids of every chunk and tree node the index knows.
@@ -388,6 +384,32 @@ impl Repository {
         }
         s.logical_bytes = self.snapshots().await?.iter().map(|e| e.snapshot.size).sum();
         Ok(s)
+    }
+}
+
+/// Run `task` on every item with at most `limit` running at once, handing each result to
+/// `on_result` as it completes; stops at the first error `on_result` returns.
+pub(crate) async fn for_each_bounded<I, T, Fut>(
+    items: impl IntoIterator<Item = I>,
+    limit: usize,
+    task: impl Fn(I) -> Fut,
+    mut on_result: impl FnMut(Result<T>) -> Result<()>,
+) -> Result<()>
+where
+    Fut: std::future::Future<Output = Result<T>> + Send + 'static,
+    T: Send + 'static,
+{
+    let mut set = tokio::task::JoinSet::new();
+    let mut iter = items.into_iter();
+    loop {
+        while set.len() < limit.max(1) {
+            let Some(item) = iter.next() else { break };
+            set.spawn(task(item));
+        }
+        match set.join_next().await {
+            None => return Ok(()),
+            Some(r) => on_result(r.map_err(|e| Error::new(ErrorKind::Io, format!("background task: {e}")))?)?,
+        }
     }
 }
 

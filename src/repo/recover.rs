@@ -10,7 +10,7 @@
 //! Packs of a push running concurrently look the same and get indexed too, which is
 //! harmless: index entries are facts about immutable, content-named packs.
 
-use super::{Repository, pack_key};
+use super::{Repository, for_each_bounded, pack_key};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::IndexFile;
 use crate::format::pack::{TRAILER_LEN, read_header_from_tail, tail_len};
@@ -40,39 +40,36 @@ impl Repository {
         if orphans.is_empty() {
             return Ok(found);
         }
-        let mut set = tokio::task::JoinSet::new();
-        let mut it = orphans.into_iter();
-        loop {
-            while set.len() < 8 {
-                let Some((id, size)) = it.next() else { break };
-                let (backend, keys) = (self.backend.clone(), self.keys.clone());
-                set.spawn(async move {
-                    let key = pack_key(&id);
-                    let guess = size.min(TAIL_GUESS);
-                    let mut tail = backend.get_range(&key, size - guess, guess).await?;
-                    let need = tail_len(size, &tail, &key)?;
-                    if need > guess {
-                        tail = backend.get_range(&key, size - need, need).await?;
-                    }
-                    let blobs = tokio::task::spawn_blocking(move || read_header_from_tail(&keys, size, &tail, &key))
-                        .await
-                        .map_err(|e| Error::new(ErrorKind::Io, format!("pack header task: {e}")))??;
-                    Ok::<_, Error>((id, blobs))
-                });
+        let task = |(id, size): (Id, u64)| {
+            let (backend, keys) = (self.backend.clone(), self.keys.clone());
+            async move {
+                let key = pack_key(&id);
+                let guess = size.min(TAIL_GUESS);
+                let mut tail = backend.get_range(&key, size - guess, guess).await?;
+                let need = tail_len(size, &tail, &key)?;
+                if need > guess {
+                    tail = backend.get_range(&key, size - need, need).await?;
+                }
+                let blobs = tokio::task::spawn_blocking(move || read_header_from_tail(&keys, size, &tail, &key))
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("pack header task: {e}")))??;
+                Ok((id, blobs))
             }
-            match set.join_next().await {
-                None => break,
-                Some(r) => match r.map_err(|e| Error::new(ErrorKind::Io, format!("pack header task: {e}")))? {
-                    Ok((id, blobs)) => found.add_pack(id, blobs),
-                    // Transient read errors fail the push (it can be retried); a pack that
-                    // is not ours or is damaged is left for `verify` to report.
-                    Err(e) if matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::WrongPassword) => {
-                        tracing::warn!("not reusing an unindexed pack: {e}");
-                    }
-                    Err(e) => return Err(e.context("reading the header of an unindexed pack")),
-                },
+        };
+        for_each_bounded(orphans, 8, task, |r| match r {
+            Ok((id, blobs)) => {
+                found.add_pack(id, blobs);
+                Ok(())
             }
-        }
+            // Transient read errors fail the push (it can be retried); a pack that is not ours
+            // or is damaged is left for `verify` to report.
+            Err(e) if matches!(e.kind(), ErrorKind::Corrupt | ErrorKind::WrongPassword) => {
+                tracing::warn!("not reusing an unindexed pack: {e}");
+                Ok(())
+            }
+            Err(e) => Err(e.context("reading the header of an unindexed pack")),
+        })
+        .await?;
         if !found.packs.is_empty() {
             let id = self.write_index(&found).await.map_err(|e| e.context("indexing recovered packs"))?;
             tracing::info!(

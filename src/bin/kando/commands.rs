@@ -115,11 +115,10 @@ async fn location(cmd: LocationCmd) -> Result<()> {
         }
         LocationCmd::Pull { repo, path, snapshot, downloads, progress, target } => {
             let backend = backend(&repo)?;
-            let r = match Repository::open(backend.clone(), &password_if_repo(&repo, &backend).await?).await {
-                Ok(r) => Some(r),
-                Err(e) if e.kind() == ErrorKind::NotFound && snapshot.is_none() => None,
-                Err(e) => return Err(e.into()),
-            };
+            let r = open_if_any(&repo, &backend).await?;
+            if r.is_none() && snapshot.is_some() {
+                bail!("no repository at {} (no config object)", backend.location());
+            }
             let entry = match (&r, &snapshot) {
                 (Some(r), Some(s)) => {
                     let e = r.find_snapshot(s).await?;
@@ -153,10 +152,8 @@ async fn location(cmd: LocationCmd) -> Result<()> {
         LocationCmd::Delete { repo, path } => {
             let backend = backend(&repo)?;
             let mut removed = 0;
-            match Repository::open(backend.clone(), &password_if_repo(&repo, &backend).await?).await {
-                Ok(r) => removed += r.delete_path(&path).await?.len(),
-                Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(e.into()),
+            if let Some(r) = open_if_any(&repo, &backend).await? {
+                removed += r.delete_path(&path).await?.len();
             }
             let plain = kanrepo::legacy::delete(backend.as_ref(), &path).await?;
             match (removed, plain) {
@@ -169,15 +166,17 @@ async fn location(cmd: LocationCmd) -> Result<()> {
     }
 }
 
-/// The password, required only when there is a repository to open (plain objects written
-/// by upstream kando need none).
-async fn password_if_repo(r: &RepoArgs, backend: &Arc<dyn Backend>) -> Result<Vec<u8>> {
-    match password(r) {
-        Ok(pw) => Ok(pw),
-        Err(e) => match backend.get("config").await {
-            Err(ce) if ce.kind() == ErrorKind::NotFound => Ok(Vec::new()),
-            _ => Err(e),
-        },
+/// The repository at `backend`, or `None` if there is none. The password is required only
+/// when a repository exists: plain objects written by upstream kando need none.
+async fn open_if_any(r: &RepoArgs, backend: &Arc<dyn Backend>) -> Result<Option<Repository>> {
+    let pw = password(r);
+    match Repository::open(backend.clone(), pw.as_deref().unwrap_or_default()).await {
+        Ok(repo) => Ok(Some(repo)),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(match pw {
+            Err(missing) => missing,
+            Ok(_) => e.into(),
+        }),
     }
 }
 

@@ -56,6 +56,21 @@ fn html_escape_json(s: &str) -> String {
     out
 }
 
+/// `{"k":v,…}` in the order given.
+fn encode_object<'a>(out: &mut String, entries: impl Iterator<Item = (&'a str, &'a Value)>) -> Result<(), String> {
+    out.push('{');
+    for (i, (k, x)) in entries.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_string(out, k);
+        out.push(':');
+        encode(out, x)?;
+    }
+    out.push('}');
+    Ok(())
+}
+
 fn encode(out: &mut String, v: &Value) -> Result<(), String> {
     match classify(v) {
         View::Nil | View::TypedNil(_) => out.push_str("null"),
@@ -74,31 +89,11 @@ fn encode(out: &mut String, v: &Value) -> Result<(), String> {
             }
             out.push(']');
         }
-        View::Map(m) => {
-            out.push('{');
-            for (i, (k, x)) in map_entries(m).enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                push_string(out, k);
-                out.push(':');
-                encode(out, x)?;
-            }
-            out.push('}');
-        }
+        View::Map(m) => encode_object(out, map_entries(m).map(|(k, x)| (&**k, x)))?,
         View::Struct(s) => {
             if s.json.is_empty() {
                 // No JSON given: Go's default, the exported fields by name in order.
-                out.push('{');
-                for (i, (k, x)) in s.fields().into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(',');
-                    }
-                    push_string(out, k);
-                    out.push(':');
-                    encode(out, x)?;
-                }
-                out.push('}');
+                encode_object(out, s.fields().into_iter())?;
             } else {
                 out.push_str(&html_escape_json(&s.json));
             }

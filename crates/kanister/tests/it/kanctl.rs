@@ -10,6 +10,17 @@ fn kanctl(args: &[&str]) -> Output {
     Command::new(KANCTL).args(args).output().unwrap()
 }
 
+/// `kanctl create --dry-run profile -b bkt [-r region] s3compliant -a AK -s SK …extra`.
+fn create_s3_profile(region: Option<&str>, extra: &[&str]) -> Output {
+    let mut args = vec!["create", "--dry-run", "profile", "-b", "bkt"];
+    if let Some(r) = region {
+        args.extend(["-r", r]);
+    }
+    args.extend(["s3compliant", "-a", "AK", "-s", "SK"]);
+    args.extend(extra);
+    kanctl(&args)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -129,22 +140,7 @@ status:
 
 #[test]
 fn create_profile_dry_run_prints_secret_and_profile() {
-    let o = kanctl(&[
-        "create",
-        "--dry-run",
-        "profile",
-        "-b",
-        "bkt",
-        "-r",
-        "us-east-1",
-        "s3compliant",
-        "-a",
-        "AK",
-        "-s",
-        "SK",
-        "-n",
-        "kanister",
-    ]);
+    let o = create_s3_profile(Some("us-east-1"), &["-n", "kanister"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let docs = yaml_docs(&stdout(&o));
     assert_eq!(docs.len(), 2);
@@ -158,26 +154,11 @@ fn create_profile_dry_run_prints_secret_and_profile() {
     assert_eq!(docs[1]["credential"]["keyPair"]["idField"], "aws_access_key_id");
     assert_eq!(docs[1]["credential"]["keyPair"]["secret"]["name"], secret_name);
     // With a role the credential is a typed Secret; without a region the schema check fails.
-    let o = kanctl(&[
-        "create",
-        "--dry-run",
-        "profile",
-        "-b",
-        "bkt",
-        "-r",
-        "us-east-1",
-        "s3compliant",
-        "-a",
-        "AK",
-        "-s",
-        "SK",
-        "-R",
-        "arn:role",
-    ]);
+    let o = create_s3_profile(Some("us-east-1"), &["-R", "arn:role"]);
     let docs = yaml_docs(&stdout(&o));
     assert_eq!(docs[0]["type"], "secrets.kanister.io/aws");
     assert_eq!(docs[1]["credential"]["type"], "secret");
-    let o = kanctl(&["create", "--dry-run", "profile", "-b", "bkt", "s3compliant", "-a", "AK", "-s", "SK"]);
+    let o = create_s3_profile(None, &[]);
     assert!(!o.status.success(), "a profile without a region must fail schema validation");
 }
 
