@@ -41,7 +41,10 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
         .map_err(|e| Error::new(ErrorKind::Io, format!("blocking file task failed: {e}")))?
 }
 
-fn put_sync(root: &Path, path: &Path, data: &[u8]) -> Result<()> {
+/// Write `data` under `path` create-only and durably. The buffer is dropped as soon as it is in
+/// the page cache, before the fsync: a caller that recycles buffers (the push pipeline's pack
+/// pool) gets it back without waiting for the disk.
+fn put_sync(root: &Path, path: &Path, data: Bytes) -> Result<()> {
     let dir = path.parent().expect("object path has a parent");
     std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
     let mut rnd = [0u8; 8];
@@ -54,7 +57,8 @@ fn put_sync(root: &Path, path: &Path, data: &[u8]) -> Result<()> {
             .create_new(true)
             .open(&tmp)
             .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        f.write_all(data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        f.write_all(&data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        drop(data);
         f.sync_all().map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))?;
         drop(f);
         std::fs::hard_link(&tmp, path).map_err(|e| {
@@ -131,7 +135,7 @@ impl Backend for LocalBackend {
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let path = self.path(key)?;
         let root = self.root.clone();
-        blocking(move || put_sync(&root, &path, &data)).await
+        blocking(move || put_sync(&root, &path, data)).await
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
@@ -148,14 +152,12 @@ impl Backend for LocalBackend {
             let ctx = || format!("reading {} bytes at {offset} of {}", len, path.display());
             let mut f = std::fs::File::open(&path).map_err(|e| Error::io(ctx(), e))?;
             f.seek(SeekFrom::Start(offset)).map_err(|e| Error::io(ctx(), e))?;
-            let mut buf = vec![0u8; len as usize];
-            f.read_exact(&mut buf).map_err(|e| {
-                if e.kind() == std::io::ErrorKind::UnexpectedEof {
-                    Error::corrupt(format!("{} is shorter than expected", path.display()))
-                } else {
-                    Error::io(ctx(), e)
-                }
-            })?;
+            // read_to_end into reserved capacity: no zero-fill of a buffer about to be overwritten.
+            let mut buf = Vec::with_capacity(len as usize);
+            f.take(len).read_to_end(&mut buf).map_err(|e| Error::io(ctx(), e))?;
+            if buf.len() as u64 != len {
+                return Err(Error::corrupt(format!("{} is shorter than expected", path.display())));
+            }
             Ok(Bytes::from(buf))
         })
         .await

@@ -9,8 +9,9 @@
 //! ```
 //! Back-pressure: the reader holds one token per batch in flight (`hash_slots`), the dedup
 //! thread one per frame in flight (`frame_slots`), the packer takes pack buffers from a
-//! bounded pool (one filling + `uploads` being stored), and the uploader runs at most
-//! `uploads` puts at once. Large buffers are recycled (crate::pool), so steady state allocates
+//! bounded pool (one filling + `uploads` being stored), so at most `uploads` puts hold a pack
+//! at once; a local-disk put hands its buffer back before its fsync, and up to 4 × `uploads`
+//! puts may wait for the disk. Large buffers are recycled (crate::pool), so steady state allocates
 //! none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB + frames 4 × 2.1 MiB +
 //! dedup window 16 MiB + packs 3 × 18 MiB + the ids of the existing index (≈ 40–75 B per
 //! chunk in the repository). See docs/architecture.md.
@@ -325,8 +326,13 @@ impl Repository {
         let mut inflight = tokio::task::JoinSet::new();
         let mut index = IndexFile::default();
         let mut open = true;
+        // Pack memory is bounded by the packer's buffer pool (1 filling + `uploads`), so at
+        // most `uploads` tasks hold a pack. More tasks than that can only be waiting for
+        // durability after their buffer went back (local disk: fsync), which costs no memory
+        // and keeps the pipeline from stalling behind the disk.
+        let max_tasks = 4 * opts.uploads.max(1);
         loop {
-            let can_take = open && inflight.len() < opts.uploads.max(1);
+            let can_take = open && inflight.len() < max_tasks;
             let done = tokio::select! {
                 p = rx.recv(), if can_take => match p {
                     Some(p) => {

@@ -62,6 +62,10 @@ fn push_pull_round_trip_stdin_and_file() {
     let o = kando(&["location", "pull", "-p", &p, "-s", "f", dst.to_str().unwrap()], None);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(std::fs::read(&dst).unwrap() == data(1_234_567, 3));
+    // The optional end-to-end check of the whole-stream BLAKE3 passes on an intact repository.
+    let o = kando(&["location", "pull", "-p", &p, "-s", "f", "--verify-stream", "-"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(o.stdout == data(1_234_567, 3));
     assert_eq!(snapshot_count(&p), 2);
 }
 

@@ -102,9 +102,10 @@ pub enum LocationCmd {
     },
     /// Write the latest snapshot of --path (or --snapshot) to a file, or '-' for stdout.
     ///
-    /// Every byte is authenticated and checked against its chunk id, and the whole stream
-    /// against the snapshot's BLAKE3, before kando exits 0. A file target is written under a
-    /// temporary name and renamed only when complete.
+    /// Every chunk is authenticated (AES-GCM) and checked against its keyed BLAKE3 id before it
+    /// is written, and the chunk list comes from tree nodes checked the same way from the
+    /// snapshot's root, so the stream is proven to be the one pushed; its length is checked at
+    /// the end. A file target is written under a temporary name and renamed only when complete.
     Pull {
         #[command(flatten)]
         repo: RepoArgs,
@@ -117,6 +118,10 @@ pub enum LocationCmd {
         /// Fetch threads, each with one ranged read in flight (0: twice the cores, at least 4).
         #[arg(long, env = "KANDO_DOWNLOADS", default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=256))]
         downloads: u16,
+        /// Also recompute the BLAKE3 of the whole stream and compare it with the one recorded
+        /// at push time: an end-to-end check on top of the per-chunk checks (~15% more CPU).
+        #[arg(long, env = "KANDO_VERIFY_STREAM")]
+        verify_stream: bool,
         /// Progress display on stderr.
         #[arg(long, value_enum, default_value = "auto")]
         progress: ProgressMode,

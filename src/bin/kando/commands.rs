@@ -113,7 +113,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             });
             output::print(&output_name, &value.to_string())
         }
-        LocationCmd::Pull { repo, path, snapshot, downloads, progress, target } => {
+        LocationCmd::Pull { repo, path, snapshot, downloads, verify_stream, progress, target } => {
             let backend = backend(&repo)?;
             let r = open_if_any(&repo, &backend).await?;
             if r.is_none() && snapshot.is_some() {
@@ -142,7 +142,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             let r = r.expect("a snapshot comes from an open repository");
             let (out, finish) = open_target(&target)?;
             let rep = Reporter::start(progress, Op::Pull, p.clone());
-            let popts = PullOptions { threads: downloads as usize, ..PullOptions::default() };
+            let popts = PullOptions { threads: downloads as usize, verify_stream, ..PullOptions::default() };
             let res = r.pull(&entry.snapshot, out, &popts, p).await;
             drop(rep);
             finish(res.is_ok())?;
