@@ -1,7 +1,8 @@
 //! kanctl: create ActionSets and Profiles, validate blueprints and profiles, and render a
 //! blueprint offline. Flags follow upstream kanctl 0.119; `render` is new.
 //!
-//! The binary is thin: parsing here, the work in the `kanister` library.
+//! The binary is thin: parsing here, the work in the `kanister` library (the cluster half in
+//! `kanister::cluster`).
 
 mod args;
 mod create;
@@ -9,12 +10,13 @@ mod render_cmd;
 mod validate_cmd;
 
 use clap::Parser;
+use kanister::cluster::Cluster;
 
 fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
     let res = match cli.cmd {
-        args::Cmd::Create(c) => create::run(&cli.global, c),
-        args::Cmd::Validate(v) => validate_cmd::run(&cli.global, v),
+        args::Cmd::Create(c) => kanister::cluster::block_on(create::run(&cli.global, c)),
+        args::Cmd::Validate(v) => kanister::cluster::block_on(validate_cmd::run(&cli.global, v)),
         args::Cmd::Render(r) => render_cmd::run(r),
     };
     match res {
@@ -37,6 +39,21 @@ pub(crate) fn read_input(path: &str) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {path}"))
 }
 
-/// The message for operations that need a cluster.
-pub(crate) const NEEDS_CLUSTER: &str = "talking to a Kubernetes API server is not in this build yet \
-     (it comes with the controller); use --dry-run to print the objects, or -f FILE to work offline";
+/// The cluster of the kubeconfig, in `-n` or the context's namespace; checked to answer.
+pub(crate) async fn connect(g: &args::Global) -> anyhow::Result<Cluster> {
+    let cl = Cluster::connect(g.namespace.as_deref()).await?;
+    let version = cl.ping().await?;
+    if g.verbose {
+        eprintln!("Connected to {} (Kubernetes {version}), namespace '{}'", cl.server(), cl.namespace());
+    }
+    Ok(cl)
+}
+
+/// The namespace of an offline command: `-n`, else the kubeconfig context's if there is a
+/// kubeconfig, else `default`.
+pub(crate) async fn offline_namespace(g: &args::Global) -> String {
+    match &g.namespace {
+        Some(n) if !n.is_empty() => n.clone(),
+        _ => Cluster::connect(None).await.map(|c| c.namespace().to_string()).unwrap_or_else(|_| "default".into()),
+    }
+}
