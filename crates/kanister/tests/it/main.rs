@@ -1,10 +1,12 @@
 //! Integration tests of the `kanister` crate: API types against upstream's wire format,
-//! the generated CRDs, the function registry and blueprint/profile validation.
+//! the generated CRDs, the function registry, blueprint/profile validation, and kanctl
+//! offline and against a real API server (`cluster`, `#[ignore]`d without one).
 //!
 //! Test data lives in `tests/data/` (upstream blueprints and CRDs, Apache-2.0), so the
 //! tests never depend on anything outside the repository.
 
 mod blueprints;
+mod cluster;
 mod crd;
 mod functions;
 mod kanctl;
