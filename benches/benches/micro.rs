@@ -42,11 +42,17 @@ fn benches(c: &mut Criterion) {
     g.bench_function("keyed blake3 per chunk", |b| {
         b.iter(|| chunks.iter().map(|c| keys.chunk_id(c).0[0] as u64).sum::<u64>())
     });
-    for level in [1, 2, 3] {
-        g.bench_function(format!("zstd-{level} 1MiB frames"), |b| {
+    let settings = [
+        ("zstd-1", compress::Params::level(1)),
+        ("zstd-2", compress::Params::level(2)),
+        ("zstd-2 dfast h18 c14 (default)", compress::Params::DATA),
+        ("zstd-3", compress::Params::level(3)),
+    ];
+    for (name, params) in settings {
+        g.bench_function(format!("{name} 1MiB frames"), |b| {
             let mut out = Vec::new();
             b.iter(|| {
-                data.chunks(1 << 20).map(|f| compress::encode_into(f, level, &mut out)[0] as usize).sum::<usize>()
+                data.chunks(1 << 20).map(|f| compress::encode_into(f, params, &mut out)[0] as usize).sum::<usize>()
             })
         });
     }

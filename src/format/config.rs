@@ -31,8 +31,29 @@ pub struct CompressionConfig {
     pub algorithm: String,
     /// zstd level for data frames (0 = store).
     pub level: i32,
+    /// zstd strategy number (1 fast … 9 btultra2) used instead of the level's, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<u32>,
+    /// zstd hashLog used instead of the level's, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash_log: Option<u32>,
+    /// zstd chainLog used instead of the level's, if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chain_log: Option<u32>,
     /// New chunks are grouped into frames of about this many raw bytes before compression.
     pub frame_target: u32,
+}
+
+impl CompressionConfig {
+    /// The compression parameters of data frames.
+    pub fn params(&self) -> crate::compress::Params {
+        crate::compress::Params {
+            level: self.level,
+            strategy: self.strategy,
+            hash_log: self.hash_log,
+            chain_log: self.chain_log,
+        }
+    }
 }
 
 /// The config object body.
@@ -57,7 +78,7 @@ pub struct Config {
 
 impl Config {
     /// A new config with defaults and a random id.
-    pub fn new(chunker: ChunkerParams, level: i32, frame_target: u32, pack_target: u32) -> Config {
+    pub fn new(chunker: ChunkerParams, zstd: crate::compress::Params, frame_target: u32, pack_target: u32) -> Config {
         let mut id = [0u8; 16];
         crate::crypto::random_bytes(&mut id);
         Config {
@@ -66,7 +87,14 @@ impl Config {
             chunker: ChunkerConfig { algorithm: "fastcdc-v2020".into(), params: chunker },
             hash: "blake3-keyed-256".into(),
             cipher: "aes-256-gcm-blake3-subkey".into(),
-            compression: CompressionConfig { algorithm: "zstd".into(), level, frame_target },
+            compression: CompressionConfig {
+                algorithm: "zstd".into(),
+                level: zstd.level,
+                strategy: zstd.strategy,
+                hash_log: zstd.hash_log,
+                chain_log: zstd.chain_log,
+                frame_target,
+            },
             pack_target,
         }
     }
@@ -98,8 +126,8 @@ impl Config {
             return unsupported(&format!("compression '{}'", c.compression.algorithm));
         }
         c.chunker.params.validate().map_err(|e| Error::corrupt(e.to_string()))?;
-        if !(-7..=22).contains(&c.compression.level)
-            || c.compression.frame_target == 0
+        c.compression.params().validate().map_err(|e| Error::corrupt(format!("config: {e}")))?;
+        if c.compression.frame_target == 0
             || c.compression.frame_target as usize > crate::compress::MAX_FRAME / 2
             || c.pack_target < 1024
             || c.pack_target > 1 << 30

@@ -40,8 +40,8 @@ use std::sync::Arc;
 pub struct InitOptions {
     /// Chunk sizes.
     pub chunker: ChunkerParams,
-    /// zstd level for data.
-    pub level: i32,
+    /// zstd parameters for data frames.
+    pub zstd: crate::compress::Params,
     /// Raw bytes grouped into one compressed frame.
     pub frame_target: u32,
     /// Pack size target.
@@ -54,7 +54,7 @@ impl Default for InitOptions {
     fn default() -> Self {
         InitOptions {
             chunker: ChunkerParams::default(),
-            level: 2,
+            zstd: crate::compress::Params::DATA,
             frame_target: 1 << 20,
             pack_target: 16 << 20,
             kdf: KdfParams::default(),
@@ -130,7 +130,7 @@ impl Repository {
         }
         opts.chunker.validate()?;
         let master = MasterKey::generate();
-        let config = Config::new(opts.chunker, opts.level, opts.frame_target, opts.pack_target);
+        let config = Config::new(opts.chunker, opts.zstd, opts.frame_target, opts.pack_target);
         // Validate our own choices exactly as a reader will.
         Config::from_json(&config.to_json()).map_err(|e| Error::invalid(e.to_string()))?;
         let (m, pw, kdf) = (master.clone(), password.to_vec(), opts.kdf);

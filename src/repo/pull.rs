@@ -403,11 +403,7 @@ mod tests {
     use super::*;
 
     /// Runs the writer on pieces sent out of order and returns what it wrote.
-    fn run_writer(
-        pieces: Vec<(u64, Vec<&'static [u8]>)>,
-        size: u64,
-        hash: Option<String>,
-    ) -> (Result<()>, Vec<u8>) {
+    fn run_writer(pieces: Vec<(u64, Vec<&'static [u8]>)>, size: u64, hash: Option<String>) -> (Result<()>, Vec<u8>) {
         #[derive(Clone, Default)]
         struct Sink(Arc<Mutex<Vec<u8>>>);
         impl Write for Sink {

@@ -119,7 +119,7 @@ thread_local! {
 }
 
 impl FrameSink {
-    fn submit(&self, kind: BlobKind, raw: Vec<u8>, chunks: Vec<(Id, u32)>, level: i32) -> Result<()> {
+    fn submit(&self, kind: BlobKind, raw: Vec<u8>, chunks: Vec<(Id, u32)>, zstd: compress::Params) -> Result<()> {
         self.slots.send(()).map_err(|_| cancelled())?;
         let (keys, out) = (self.keys.clone(), self.out.clone());
         let (raw_bufs, sealed_bufs) = (self.raw_bufs.clone(), self.sealed_bufs.clone());
@@ -127,7 +127,7 @@ impl FrameSink {
             let mut sealed = sealed_bufs.take();
             ZSTD_OUT.with(|z| {
                 let mut z = z.borrow_mut();
-                let h = compress::encode_into(&raw, level, &mut z);
+                let h = compress::encode_into(&raw, zstd, &mut z);
                 let payload: &[u8] = if z.is_empty() { &raw } else { &z };
                 seal_blob_into(&keys, &h, payload, &mut sealed);
             });
@@ -383,7 +383,7 @@ fn dedup_stage(
     progress: &Progress,
 ) -> Result<DedupOut> {
     let frame_target = cfg.compression.frame_target as usize;
-    let level = cfg.compression.level;
+    let zstd = cfg.compression.params();
     let mut pending: BTreeMap<u64, (Vec<(Id, Bytes)>, Bytes)> = BTreeMap::new();
     // The whole-stream hash, over each block in one update (wide SIMD path of BLAKE3).
     let mut hasher = blake3::Hasher::new();
@@ -399,7 +399,7 @@ fn dedup_stage(
         let id = keys.chunk_id(&node);
         if dedup.insert_if_new(&id) {
             let len = node.len() as u32;
-            if let Err(e) = sink.submit(BlobKind::Tree, node, vec![(id, len)], 0) {
+            if let Err(e) = sink.submit(BlobKind::Tree, node, vec![(id, len)], compress::Params::level(0)) {
                 tree_err.get_or_insert(e);
             }
         }
@@ -432,7 +432,7 @@ fn dedup_stage(
                     chunks.push((id, len));
                     if raw.len() >= frame_target {
                         let frame = std::mem::replace(&mut raw, sink.raw_bufs.take());
-                        sink.submit(BlobKind::Data, frame, std::mem::take(&mut chunks), level)?;
+                        sink.submit(BlobKind::Data, frame, std::mem::take(&mut chunks), zstd)?;
                     }
                 }
             }
@@ -443,7 +443,7 @@ fn dedup_stage(
         }
     }
     if !raw.is_empty() {
-        sink.submit(BlobKind::Data, raw, chunks, level)?;
+        sink.submit(BlobKind::Data, raw, chunks, zstd)?;
     }
     let root = tree.finish(&mut |n| emit_tree(&mut dedup, n));
     if let Some(e) = tree_err {

@@ -35,6 +35,7 @@ fn corpus_replays_without_panics() {
 fn seed_samples_are_valid() {
     use kanrepo::crypto::MasterKey;
     use kanrepo::crypto::keyfile::{KdfParams, KeyFile};
+    use kanrepo::compress::Params;
     use kanrepo::format::{config::Config, index::IndexFile, pack, snapshot::*, tree::Node};
     let id = kanrepo::Id::of_bytes(b"x");
     let header = vec![pack::BlobHeader {
@@ -59,7 +60,8 @@ fn seed_samples_are_valid() {
         program: "kando".into(),
     };
     let samples: Vec<(&str, &str, Vec<u8>)> = vec![
-        ("config", "default", Config::new(Default::default(), 2, 1 << 20, 16 << 20).to_json()),
+        ("config", "default", Config::new(Default::default(), Params::DATA, 1 << 20, 16 << 20).to_json()),
+        ("config", "plain_level", Config::new(Default::default(), Params::level(3), 1 << 20, 16 << 20).to_json()),
         ("config", "garbage", b"{\"version\":2}".to_vec()),
         (
             "keyfile",

@@ -147,9 +147,10 @@ pub enum RepoCmd {
         /// Average chunk size in bytes (min = avg/4, max = avg*8).
         #[arg(long, default_value_t = 8192)]
         avg_chunk: u32,
-        /// zstd level for data (0 stores raw).
-        #[arg(long, default_value_t = 2)]
-        level: i32,
+        /// zstd level for data (0 stores raw). Default: level 2 with the double-fast match
+        /// finder and larger tables (hash 2^18, chain 2^14), ~2.5% smaller than plain level 2.
+        #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(i32).range(-7..=22))]
+        level: Option<i32>,
         /// Pack size target in MiB.
         #[arg(long, default_value_t = 16)]
         pack_mib: u32,

@@ -260,7 +260,7 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
                     max_size: avg.saturating_mul(8),
                     normalization: 1,
                 },
-                level,
+                zstd: level.map_or(kanrepo::compress::Params::DATA, kanrepo::compress::Params::level),
                 pack_target: pack_mib.saturating_mul(1 << 20),
                 ..InitOptions::default()
             };
