@@ -61,7 +61,8 @@ fi
 # MinIO (and the other test servers) on loopback for the kando-s3 rows; data on this disk.
 SERVERS=$CACHE/servers
 trap '"$ROOT/scripts/servers.sh" stop "$SERVERS" >/dev/null 2>&1 || true' EXIT
-"$ROOT/scripts/servers.sh" start "$SERVERS"
+# No Kubernetes API server here: the benchmarks do not use it (KANREPO_KUBE=0).
+KANREPO_KUBE=0 "$ROOT/scripts/servers.sh" start "$SERVERS"
 # shellcheck disable=SC1091
 source "$SERVERS/env"
 
