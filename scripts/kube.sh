@@ -81,7 +81,7 @@ install_kube() {
       go_wrapper_build etcd "$CACHE/kube-build/etcd"
   fi
   if ! kube_bin_ok kube-apiserver "$KUBE_VERSION"; then
-    timed "kube-apiserver v$KUBE_VERSION (Go wrapper module; about 8-12 min cold on 2 cores)" \
+    timed "kube-apiserver v$KUBE_VERSION (Go wrapper module; about 4-8 min cold on 2 cores)" \
       go_wrapper_build kube-apiserver "$CACHE/kube-build/kube-apiserver"
   fi
 }

@@ -5,7 +5,7 @@
 # crate (types, CRDs, Go templates, validation, kanctl offline and against a real Kubernetes
 # API server: etcd + kube-apiserver, no kubelet), and a compile check of the benchmarks and
 # fuzz targets. scripts/servers.sh installs the servers into ~/.cache/kanrepo-test (the first
-# run builds MinIO, etcd and kube-apiserver from Go modules: about 15-20 min on 2 cores), starts
+# run builds MinIO, etcd and kube-apiserver from Go modules: about 12-15 min on 2 cores), starts
 # them here and stops them on exit. Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
