@@ -12,7 +12,8 @@
 //! the snapshot's. With [`PullOptions::verify_stream`] the writer also recomputes the
 //! whole-stream BLAKE3 and compares it with the snapshot's — an end-to-end check independent
 //! of the chunking, at ~15% more CPU. Memory ceiling:
-//! `jobs_in_flight × frame` (≤ 64 × 1 MiB by default) + the frame cache (32 frames) + one
+//! [`PullOptions::window`] (the decoded frames that jobs in flight refer to, 32 MiB by
+//! default) + the frame cache (32 frames) + one
 //! read-ahead per fetch thread (≤ 4 MiB each) + the read index (≈ 60–90 B per chunk in the
 //! repository).
 
@@ -38,15 +39,17 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub struct PullOptions {
     /// Fetch/decode threads (0 = 2 × cores, at least 4).
     pub threads: usize,
-    /// Jobs in flight.
-    pub jobs_in_flight: usize,
+    /// Bytes of decoded frames that the jobs in flight may refer to (each distinct frame
+    /// counted once, however many jobs use it): bounds the output waiting for the writer, and
+    /// sets how far ahead of the writer the fetch threads may work.
+    pub window: usize,
     /// Also recompute the BLAKE3 of the whole stream and compare it with the snapshot's.
     pub verify_stream: bool,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { threads: 0, jobs_in_flight: 64, verify_stream: false }
+        PullOptions { threads: 0, window: 32 << 20, verify_stream: false }
     }
 }
 
@@ -54,6 +57,71 @@ struct Job {
     seq: u64,
     blob: u32,
     pieces: Vec<(Id, u32, u32)>,
+}
+
+/// Units of [`Window`] budget.
+const WINDOW_UNIT: usize = 64 << 10;
+
+/// The pull's read-ahead budget: the decoded frames that jobs in flight refer to. A job's
+/// pieces are slices of its frame, so the frame stays in memory until the writer has written
+/// them; a frame is charged once while any job of it is in flight. Counting frames rather
+/// than jobs keeps the window as deep with many small jobs (an incremental snapshot
+/// interleaves old frames with a few new chunks) as with whole-frame jobs.
+struct Window {
+    /// One message per unit in use; the writer holds the receiver, so the planner's wait
+    /// ends with an error once the writer has gone.
+    units: cb::Sender<()>,
+    capacity: usize,
+    pinned: Mutex<std::collections::HashMap<u32, u32>>,
+}
+
+impl Window {
+    /// The window, and the receiver through which the writer releases units.
+    fn new(bytes: usize) -> (Window, cb::Receiver<()>) {
+        let capacity = bytes.div_ceil(WINDOW_UNIT).max(2);
+        let (tx, rx) = cb::bounded(capacity);
+        (Window { units: tx, capacity, pinned: Mutex::default() }, rx)
+    }
+
+    fn units(&self, frame_len: u32) -> usize {
+        (frame_len as usize).div_ceil(WINDOW_UNIT).clamp(1, self.capacity / 2)
+    }
+
+    /// Planner side: a job of `blob` is about to go out; waits for budget if its frame is not
+    /// already charged.
+    fn enter(&self, blob: u32, frame_len: u32) -> Result<()> {
+        let first = {
+            let mut m = self.pinned.lock().unwrap();
+            let n = m.entry(blob).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        if first {
+            for _ in 0..self.units(frame_len) {
+                self.units.send(()).map_err(|_| cancelled())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writer side: a job of `blob` has been written; returns the units to take back.
+    fn leave(&self, blob: u32, frame_len: u32) -> usize {
+        let last = {
+            let mut m = self.pinned.lock().unwrap();
+            match m.get_mut(&blob) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                Some(_) => {
+                    m.remove(&blob);
+                    true
+                }
+                None => false,
+            }
+        };
+        if last { self.units(frame_len) } else { 0 }
+    }
 }
 
 type Slot = Arc<OnceLock<std::result::Result<Bytes, Error>>>;
@@ -243,19 +311,21 @@ impl Repository {
             progress: progress.clone(),
         });
         let fail = Arc::new(FirstError::default());
-        let (slot_tx, slot_rx) = cb::bounded::<()>(opts.jobs_in_flight.max(1));
+        let (window, units_rx) = Window::new(opts.window);
+        let window = Arc::new(window);
         // One queue per fetch thread; the planner routes every job of a blob (and of the next
         // few blobs, see ROUTE_GROUP) to the same thread, so a frame shared by many runs is
-        // decoded once, neighbours are read with one request, and groups decode in parallel. Jobs in flight are bounded by `slot_tx` overall.
+        // decoded once, neighbours are read with one request, and groups decode in parallel. Jobs in
+        // flight are bounded overall by the frames they refer to (`window`).
         let (job_txs, job_rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| cb::unbounded::<Job>()).unzip();
-        let (piece_tx, piece_rx) = cb::unbounded::<(u64, Vec<Bytes>)>();
+        let (piece_tx, piece_rx) = cb::unbounded::<(u64, u32, Vec<Bytes>)>();
         let (end_tx, end_rx) = cb::bounded::<u64>(1);
 
         // Planner.
         {
-            let reader = reader.clone();
+            let (reader, window) = (reader.clone(), window.clone());
             let root = snap.root_id();
-            spawn_stage("planner", &fail, move || plan(&reader, root, &slot_tx, &job_txs, &end_tx))?;
+            spawn_stage("planner", &fail, move || plan(&reader, root, &window, &job_txs, &end_tx))?;
         }
         // Fetchers.
         for (i, job_rx) in job_rxs.into_iter().enumerate() {
@@ -266,7 +336,7 @@ impl Repository {
                     for job in job_rx {
                         match reader.pieces(&job) {
                             Ok(p) => {
-                                if piece_tx.send((job.seq, p)).is_err() {
+                                if piece_tx.send((job.seq, job.blob, p)).is_err() {
                                     return;
                                 }
                             }
@@ -282,9 +352,14 @@ impl Repository {
         drop(piece_tx);
         // Writer.
         let res_rx = {
-            let progress = progress.clone();
+            let (progress, reader) = (progress.clone(), reader.clone());
             let (size, hash) = (snap.size, opts.verify_stream.then(|| snap.blake3.clone()));
-            spawn_stage("writer", &fail, move || write_stage(out, piece_rx, slot_rx, end_rx, &progress, size, hash))?
+            let written = move |blob: u32| {
+                for _ in 0..window.leave(blob, reader.index.blobs[blob as usize].raw_len) {
+                    let _ = units_rx.try_recv();
+                }
+            };
+            spawn_stage("writer", &fail, move || write_stage(out, piece_rx, written, end_rx, &progress, size, hash))?
         };
         let r = res_rx.await.unwrap_or_else(|_| Err(cancelled()));
         if let Some(e) = fail.take() {
@@ -297,7 +372,7 @@ impl Repository {
 fn plan(
     r: &BlobReader,
     root: Id,
-    slots: &cb::Sender<()>,
+    window: &Window,
     jobs: &[cb::Sender<Job>],
     end: &cb::Sender<u64>,
 ) -> Result<()> {
@@ -305,7 +380,7 @@ fn plan(
     let mut seq = 0u64;
     let mut cur: Option<Job> = None;
     let send = |job: Job| -> Result<()> {
-        slots.send(()).map_err(|_| cancelled())?;
+        window.enter(job.blob, r.index.blobs[job.blob as usize].raw_len)?;
         jobs[(job.blob / ROUTE_GROUP) as usize % jobs.len()].send(job).map_err(|_| cancelled())
     };
     while let Some((id, len)) = walker.next_chunk()? {
@@ -338,8 +413,8 @@ fn plan(
 
 fn write_stage(
     mut out: Box<dyn Write + Send>,
-    rx: cb::Receiver<(u64, Vec<Bytes>)>,
-    slots: cb::Receiver<()>,
+    rx: cb::Receiver<(u64, u32, Vec<Bytes>)>,
+    mut written: impl FnMut(u32),
     end_rx: cb::Receiver<u64>,
     progress: &Progress,
     want_size: u64,
@@ -360,8 +435,8 @@ fn write_stage(
             break;
         }
         match rx.recv_timeout(std::time::Duration::from_millis(50)) {
-            Ok((seq, p)) => {
-                pending.insert(seq, p);
+            Ok((seq, blob, p)) => {
+                pending.insert(seq, (blob, p));
             }
             Err(cb::RecvTimeoutError::Timeout) => continue,
             Err(cb::RecvTimeoutError::Disconnected) => {
@@ -373,8 +448,7 @@ fn write_stage(
                 }
             }
         }
-        while let Some(pieces) = pending.remove(&next) {
-            let _ = slots.try_recv();
+        while let Some((blob, pieces)) = pending.remove(&next) {
             for p in pieces {
                 if let Some(h) = hasher.as_mut() {
                     h.update(&p);
@@ -383,6 +457,7 @@ fn write_stage(
                 out.write_all(&p).map_err(|e| Error::io("writing the output", e))?;
                 Progress::add(&progress.bytes_out, p.len() as u64);
             }
+            written(blob);
             next += 1;
         }
     }
@@ -417,17 +492,49 @@ mod tests {
         }
         let sink = Sink::default();
         let (tx, rx) = cb::unbounded();
-        let (slot_tx, slot_rx) = cb::bounded(64);
         let (end_tx, end_rx) = cb::bounded(1);
         let n = pieces.len() as u64;
         for (seq, p) in pieces {
-            slot_tx.send(()).unwrap();
-            tx.send((seq, p.into_iter().map(Bytes::from_static).collect())).unwrap();
+            tx.send((seq, seq as u32, p.into_iter().map(Bytes::from_static).collect())).unwrap();
         }
         end_tx.send(n).unwrap();
-        let r = write_stage(Box::new(sink.clone()), rx, slot_rx, end_rx, &Progress::default(), size, hash);
+        let mut order = Vec::new();
+        let r = write_stage(Box::new(sink.clone()), rx, |b| order.push(b), end_rx, &Progress::default(), size, hash);
+        if r.is_ok() {
+            assert_eq!(order, (0..n as u32).collect::<Vec<_>>(), "jobs are released in stream order");
+        }
         let out = sink.0.lock().unwrap().clone();
         (r, out)
+    }
+
+    #[test]
+    fn window_charges_each_frame_once_and_waits_for_budget() {
+        let (w, rx) = Window::new(4 * WINDOW_UNIT);
+        let w = Arc::new(w);
+        let frame = 2 * WINDOW_UNIT as u32;
+        w.enter(1, frame).unwrap();
+        w.enter(1, frame).unwrap(); // same frame: no new charge
+        w.enter(2, frame).unwrap();
+        assert_eq!(rx.len(), 4, "two frames of two units each");
+        // A third frame must wait until a frame is released.
+        let (w3, done) = (w.clone(), Arc::new(std::sync::atomic::AtomicBool::new(false)));
+        let d3 = done.clone();
+        let t = std::thread::spawn(move || {
+            w3.enter(3, frame).unwrap();
+            d3.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!done.load(std::sync::atomic::Ordering::SeqCst), "frame 3 went out over budget");
+        assert_eq!(w.leave(1, frame), 0, "frame 1 still has a job in flight");
+        assert_eq!(w.leave(1, frame), 2);
+        for _ in 0..2 {
+            rx.try_recv().unwrap();
+        }
+        t.join().unwrap();
+        assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+        // Once the writer (the receiver) is gone, a waiting planner is told so.
+        drop(rx);
+        assert!(w.enter(4, frame).is_err());
     }
 
     #[test]
