@@ -693,6 +693,12 @@ fn cluster_create_and_validate_profile_on_minio() {
     let out =
         ns.kanctl(&["validate", "profile", "--name", &profile, "--resource-namespace", n, "--schema-validation-only"]);
     assert!(stdout(&out).contains("Skipping the 'Validate write access to bucket specified in profile' check.. 🚫"));
+    // -f FILE: the same stages, the Secret read from the cluster.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profile.yaml");
+    std::fs::write(&file, serde_json::to_string(&p).unwrap()).unwrap();
+    let out = ns.kanctl(&["validate", "profile", "-f", file.to_str().unwrap()]);
+    assert_eq!(stdout(&out), want, "{}", stderr(&out));
     let out = ns.kanctl(&["validate", "profile", "--name", "nope", "--resource-namespace", n]);
     assert!(
         !out.status.success() && stderr(&out).contains("profiles.cr.kanister.io 'nope' not found"),

@@ -167,6 +167,36 @@ fn create_profile_dry_run_prints_secret_and_profile() {
 }
 
 #[test]
+fn validate_profile_schema_offline() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("profile.yaml");
+    let profile = |region: &str| {
+        format!(
+            "apiVersion: cr.kanister.io/v1alpha1\nkind: Profile\nmetadata: {{name: p}}\n\
+             location: {{type: s3Compliant, bucket: b, region: '{region}'}}\n\
+             credential: {{type: keyPair, keyPair: {{idField: a, secretField: s, secret: {{name: creds, namespace: kanister}}}}}}\n"
+        )
+    };
+    std::fs::write(&file, profile("us-east-1")).unwrap();
+    let f = file.to_str().unwrap();
+    let o = kanctl(&["validate", "profile", "-f", f, "--schema-validation-only"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).starts_with("Passed the 'Validate Profile schema' check.. ✅\nSkipping the 'Validate bucket region")
+    );
+    // The bucket checks read the Secret: they need a cluster.
+    let o = kanctl(&["validate", "profile", "-f", f]);
+    assert!(!o.status.success() && stderr(&o).contains("no Kubernetes configuration"), "{}", stderr(&o));
+    std::fs::write(&file, profile("")).unwrap();
+    let o = kanctl(&["validate", "profile", "-f", f, "--schema-validation-only"]);
+    assert!(!o.status.success());
+    assert_eq!(stdout(&o), "Failed the 'Validate Profile schema' check.. ❌\n");
+    assert!(stderr(&o).contains("Bucket region not specified"), "{}", stderr(&o));
+    let o = kanctl(&["validate", "profile"]);
+    assert!(stderr(&o).contains("neither name nor filename specified"), "{}", stderr(&o));
+}
+
+#[test]
 fn validate_blueprint_offline() {
     let good = data("blueprints/postgres/postgres-blueprint.yaml");
     let o = kanctl(&["validate", "blueprint", "-f", good.to_str().unwrap()]);
