@@ -42,7 +42,7 @@ go_wrapper_build() {
   command -v go >/dev/null || die "$name is built from Go modules: Go is required (or set KANREPO_KUBE=0)"
   rm -rf "$dir"
   mkdir -p "$dir" "$CACHE/bin"
-  if ! (cd "$dir" && export GOTOOLCHAIN=local GOFLAGS=-mod=mod CGO_ENABLED=0 && "kube_build_$name") >"$log" 2>&1; then
+  if ! (cd "$dir" && export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 && "kube_build_$name") >"$log" 2>&1; then
     tail -n 25 "$log" >&2
     die "building $name failed (log: $log); KANREPO_KUBE=0 skips the Kubernetes tests' server"
   fi
