@@ -369,13 +369,7 @@ impl Repository {
     }
 }
 
-fn plan(
-    r: &BlobReader,
-    root: Id,
-    window: &Window,
-    jobs: &[cb::Sender<Job>],
-    end: &cb::Sender<u64>,
-) -> Result<()> {
+fn plan(r: &BlobReader, root: Id, window: &Window, jobs: &[cb::Sender<Job>], end: &cb::Sender<u64>) -> Result<()> {
     let mut walker = TreeWalker::new(root, |id: &Id| r.node(id))?;
     let mut seq = 0u64;
     let mut cur: Option<Job> = None;

@@ -33,9 +33,9 @@ fn corpus_replays_without_panics() {
 /// Regenerates the seed samples: `KANREPO_WRITE_FUZZ_CORPUS=1 cargo test --test it fuzz_corpus`.
 #[test]
 fn seed_samples_are_valid() {
+    use kanrepo::compress::Params;
     use kanrepo::crypto::MasterKey;
     use kanrepo::crypto::keyfile::{KdfParams, KeyFile};
-    use kanrepo::compress::Params;
     use kanrepo::format::{config::Config, index::IndexFile, pack, snapshot::*, tree::Node};
     let id = kanrepo::Id::of_bytes(b"x");
     let header = vec![pack::BlobHeader {
