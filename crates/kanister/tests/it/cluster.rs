@@ -486,67 +486,25 @@ fn cluster_create_actionset_with_a_selector() {
         v.sort();
         v
     };
+    // `kanctl create actionset -a backup -b bp ARGS…`, returning the created ActionSet's targets.
+    let backup = |args: &[&str]| -> Vec<String> {
+        let argv = [&["create", "actionset", "-a", "backup", "-b", "bp"][..], args].concat();
+        targets(&created_actionset(&ns.kanctl(&argv)))
+    };
     // --kind all (the default) in one namespace: the deployment and the statefulset there.
-    let a = created_actionset(&ns.kanctl(&[
-        "create",
-        "actionset",
-        "-a",
-        "backup",
-        "-b",
-        "bp",
-        "-l",
-        &sel,
-        "--selector-namespace",
-        n,
-        "--skip-validation",
-    ]));
-    assert_eq!(targets(&a), vec![format!("deployment:{n}/web"), format!("statefulset:{n}/db")]);
+    assert_eq!(
+        backup(&["-l", &sel, "--selector-namespace", n, "--skip-validation"]),
+        vec![format!("deployment:{n}/web"), format!("statefulset:{n}/db")]
+    );
     // Every namespace, statefulsets only / deployments only.
-    let a = created_actionset(&ns.kanctl(&[
-        "create",
-        "actionset",
-        "-a",
-        "backup",
-        "-b",
-        "bp",
-        "-l",
-        &sel,
-        "-k",
-        "deployment",
-        "--skip-validation",
-    ]));
-    assert_eq!(targets(&a), vec![format!("deployment:{n}/web"), format!("deployment:{}/web2", other.name)]);
-    let a = created_actionset(&ns.kanctl(&[
-        "create",
-        "actionset",
-        "-a",
-        "backup",
-        "-b",
-        "bp",
-        "-l",
-        &sel,
-        "-k",
-        "statefulset",
-        "--skip-validation",
-    ]));
-    assert_eq!(targets(&a), vec![format!("statefulset:{n}/db")]);
+    assert_eq!(
+        backup(&["-l", &sel, "-k", "deployment", "--skip-validation"]),
+        vec![format!("deployment:{n}/web"), format!("deployment:{}/web2", other.name)]
+    );
+    assert_eq!(backup(&["-l", &sel, "-k", "statefulset", "--skip-validation"]), vec![format!("statefulset:{n}/db")]);
     // An object named by a flag too is not repeated.
     let t = format!("{n}/db");
-    let a = created_actionset(&ns.kanctl(&[
-        "create",
-        "actionset",
-        "-a",
-        "backup",
-        "-b",
-        "bp",
-        "-t",
-        &t,
-        "-l",
-        &sel,
-        "-k",
-        "statefulset",
-    ]));
-    assert_eq!(targets(&a), vec![format!("statefulset:{n}/db")]);
+    assert_eq!(backup(&["-t", &t, "-l", &sel, "-k", "statefulset"]), vec![format!("statefulset:{n}/db")]);
     // Nothing matches: no objects.
     let out =
         ns.kanctl(&["create", "actionset", "-a", "backup", "-b", "bp", "-l", "app-group=none", "--skip-validation"]);
