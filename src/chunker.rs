@@ -169,27 +169,22 @@ impl<R: Read> StreamChunker<R> {
         let mut buf = self.pool.take();
         buf.extend_from_slice(&self.tail);
         self.tail.clear();
-        let mut filled = buf.len();
-        if !self.eof {
-            buf.resize(self.block.max(filled), 0);
-            while filled < buf.len() {
-                match self.reader.read(&mut buf[filled..]) {
-                    Ok(0) => {
-                        self.eof = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        filled += n;
-                        self.total += n as u64;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        self.pool.give(buf);
-                        return Err(e);
-                    }
+        let filled = buf.len();
+        if !self.eof && filled < self.block {
+            // `read_to_end` fills the reserved capacity without zeroing it first when the reader
+            // supports it (files, stdin), and loops over short reads (pipes). Fewer bytes than
+            // asked for means the stream ended.
+            let want = (self.block - filled) as u64;
+            match (&mut self.reader).take(want).read_to_end(&mut buf) {
+                Ok(n) => {
+                    self.total += n as u64;
+                    self.eof = (n as u64) < want;
+                }
+                Err(e) => {
+                    self.pool.give(buf);
+                    return Err(e);
                 }
             }
-            buf.truncate(filled);
         }
         let max = self.cutter.p.max_size as usize;
         let mut cuts = Vec::new();
