@@ -5,7 +5,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use kanrepo::Progress;
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 /// What is being reported.
@@ -17,9 +17,10 @@ pub enum Op {
     Pull,
 }
 
-/// A background thread rendering [`Progress`] until dropped.
+/// A background thread rendering [`Progress`] until dropped. Dropping it wakes the thread at
+/// once (it waits on a channel, not a sleep), so the command does not linger at its end.
 pub struct Reporter {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -61,16 +62,15 @@ fn summary(op: Op, p: &Progress, secs: f64) -> (String, serde_json::Value) {
 impl Reporter {
     /// Start reporting `p` in `mode`.
     pub fn start(mode: ProgressMode, op: Op, p: Arc<Progress>) -> Reporter {
-        let stop = Arc::new(AtomicBool::new(false));
         let mode = match mode {
             ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
             ProgressMode::Auto => ProgressMode::Plain,
             m => m,
         };
         if mode == ProgressMode::None {
-            return Reporter { stop, handle: None };
+            return Reporter { stop: None, handle: None };
         }
-        let s = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let handle = std::thread::spawn(move || {
             let t0 = Instant::now();
             let bar = (mode == ProgressMode::Bar).then(|| {
@@ -81,8 +81,9 @@ impl Reporter {
             let tick = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(10) };
             let mut last = Instant::now();
             loop {
-                std::thread::sleep(Duration::from_millis(100));
-                let done = s.load(Ordering::Relaxed);
+                // Woken early when the Reporter is dropped (the sender goes away).
+                let done =
+                    !matches!(stopped.recv_timeout(Duration::from_millis(100)), Err(mpsc::RecvTimeoutError::Timeout));
                 if (done && mode != ProgressMode::Plain) || last.elapsed() >= tick {
                     last = Instant::now();
                     let (text, json) = summary(op, &p, t0.elapsed().as_secs_f64());
@@ -100,13 +101,13 @@ impl Reporter {
                 }
             }
         });
-        Reporter { stop, handle: Some(handle) }
+        Reporter { stop: Some(stop), handle: Some(handle) }
     }
 }
 
 impl Drop for Reporter {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(h) = self.handle.take() {
             let _ = h.join();
         }
