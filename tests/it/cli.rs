@@ -213,3 +213,34 @@ fn help_explains_commands() {
         assert!(h.contains(w), "help lacks {w}");
     }
 }
+
+fn key_params(repo: &Path) -> Vec<serde_json::Value> {
+    walk(&repo.join("keys"))
+        .iter()
+        .map(|k| serde_json::from_slice::<serde_json::Value>(&std::fs::read(k).unwrap()).unwrap()["params"].clone())
+        .collect()
+}
+
+#[test]
+fn init_records_the_chosen_kdf_cost_and_push_uses_the_default() {
+    let dir = tempfile::tempdir().unwrap();
+    // Explicit argon2id cost at init lands in the key object and still opens the repository.
+    let r = dir.path().join("strong");
+    let p = profile(&r);
+    let args = ["repository", "init", "-p", &p, "--kdf-memory-mib", "24", "--kdf-passes", "3", "--kdf-lanes", "1"];
+    let o = kando(&args, None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(key_params(&r), vec![serde_json::json!({"memory_kib": 24 * 1024, "iterations": 3, "parallelism": 1})]);
+    let o = kando(&["location", "push", "-p", &p, "-s", "x", "-"], Some(b"abc"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The first push to an empty location uses the default: 19 MiB, 2 passes, 2 lanes.
+    let r = dir.path().join("default");
+    let p = profile(&r);
+    let o = kando(&["location", "push", "-p", &p, "-s", "x", "-"], Some(b"abc"));
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(key_params(&r), vec![serde_json::json!({"memory_kib": 19456, "iterations": 2, "parallelism": 2})]);
+    // Out-of-range costs are refused by the parser, before anything is written.
+    let o = kando(&["repository", "init", "-p", &profile(&dir.path().join("bad")), "--kdf-lanes", "0"], None);
+    assert!(!o.status.success());
+    assert!(!dir.path().join("bad").exists());
+}

@@ -154,6 +154,16 @@ pub enum RepoCmd {
         /// Pack size target in MiB.
         #[arg(long, default_value_t = 16)]
         pack_mib: u32,
+        /// argon2id memory for this password's key object, in MiB. Raise it (with
+        /// --kdf-passes) for a weak password; every kando command pays the cost once.
+        #[arg(long, default_value_t = 19, value_parser = clap::value_parser!(u32).range(1..=4096))]
+        kdf_memory_mib: u32,
+        /// argon2id passes over that memory.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=100))]
+        kdf_passes: u32,
+        /// argon2id lanes; each runs on its own thread.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+        kdf_lanes: u32,
     },
     /// List snapshots, oldest first.
     Snapshots {

@@ -9,6 +9,7 @@ use kanrepo::ErrorKind;
 use kanrepo::backend::Backend;
 use kanrepo::backend::cloud::CloudSpec;
 use kanrepo::chunker::ChunkerParams;
+use kanrepo::crypto::keyfile::KdfParams;
 use kanrepo::profile::Profile;
 use kanrepo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
 use std::io::{IsTerminal, Read, Write};
@@ -250,7 +251,7 @@ fn open_target(target: &str) -> Result<(Box<dyn Write + Send>, Finish)> {
 
 async fn repository(cmd: RepoCmd) -> Result<()> {
     match cmd {
-        RepoCmd::Init { repo, avg_chunk, level, pack_mib } => {
+        RepoCmd::Init { repo, avg_chunk, level, pack_mib, kdf_memory_mib, kdf_passes, kdf_lanes } => {
             let backend = backend(&repo)?;
             let avg = avg_chunk & !1;
             let opts = InitOptions {
@@ -262,6 +263,7 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
                 },
                 zstd: level.map_or(kanrepo::compress::Params::DATA, kanrepo::compress::Params::level),
                 pack_target: pack_mib.saturating_mul(1 << 20),
+                kdf: KdfParams { memory_kib: kdf_memory_mib * 1024, iterations: kdf_passes, parallelism: kdf_lanes },
                 ..InitOptions::default()
             };
             let r = Repository::init(backend, &password(&repo)?, &opts).await?;
