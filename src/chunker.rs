@@ -30,9 +30,9 @@ pub struct ChunkerParams {
 }
 
 impl Default for ChunkerParams {
-    /// The measured default (docs/architecture.md §Chunk size): 2 KiB / 8 KiB / 64 KiB, level 1.
+    /// The measured default (docs/architecture.md §Chunk size): 4 KiB / 8 KiB / 64 KiB, level 1.
     fn default() -> Self {
-        ChunkerParams { min_size: 2048, avg_size: 8192, max_size: 65536, normalization: 1 }
+        ChunkerParams { min_size: 4096, avg_size: 8192, max_size: 65536, normalization: 1 }
     }
 }
 

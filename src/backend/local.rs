@@ -3,12 +3,13 @@
 //! A put writes a hidden temporary file next to the target, syncs it, then `link(2)`s it to
 //! the final name, which fails if the name exists: the create-only guarantee comes from the
 //! file system, and a crash leaves only a hidden temporary file that listing ignores.
-//! Blocking file calls run on tokio's blocking pool.
+//! Blocking file calls run on tokio's blocking pool. Packs may instead be staged: written to a
+//! hidden file while they are built, then synced and linked the same way at commit.
 //!
 //! NFS: `link(2)` is an NFSv3/v4 procedure that fails with EEXIST when the name exists, so the
 //! create-only guarantee holds across clients; a mount without hard links gets a clear error.
 
-use super::{Backend, ObjectInfo};
+use super::{Backend, ObjectInfo, StagedObject};
 use crate::error::{Error, ErrorKind, Result};
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -44,49 +45,115 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'sta
 /// Write `data` under `path` create-only and durably. The buffer is dropped as soon as it is in
 /// the page cache, before the fsync: a caller that recycles buffers (the push pipeline's pack
 /// pool) gets it back without waiting for the disk.
-fn put_sync(root: &Path, path: &Path, data: Bytes) -> Result<()> {
+fn put_sync(path: &Path, data: Bytes) -> Result<()> {
     let dir = path.parent().expect("object path has a parent");
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))?;
+    create_dir(dir)?;
+    let name = path.file_name().unwrap().to_string_lossy();
+    let (tmp, mut f) = create_temp(dir, &name)?;
+    let res = f.write_all(&data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e));
+    drop(data);
+    let res = res.and_then(|()| link_durably(f, &tmp, path));
+    let _ = std::fs::remove_file(&tmp);
+    res
+}
+
+fn create_dir(dir: &Path) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating directory {}", dir.display()), e))
+}
+
+/// A new hidden file `.<name>.tmp-<random>` in `dir` (listing skips dot-files).
+fn create_temp(dir: &Path, name: &str) -> Result<(PathBuf, std::fs::File)> {
     let mut rnd = [0u8; 8];
     crate::crypto::random_bytes(&mut rnd);
-    let name = path.file_name().unwrap().to_string_lossy();
     let tmp = dir.join(format!(".{name}.tmp-{}", crate::crypto::keyfile::hex(&rnd)));
-    let res = (|| {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
-        f.write_all(&data).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        drop(data);
-        f.sync_all().map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))?;
-        drop(f);
-        std::fs::hard_link(&tmp, path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::AlreadyExists {
-                Error::new(ErrorKind::AlreadyExists, format!("{} already exists", path.display()))
-            } else if matches!(e.raw_os_error(), Some(libc_eperm) if libc_eperm == 1 || libc_eperm == 95) {
-                // EPERM / EOPNOTSUPP: the file system has no hard links (some SMB/FUSE mounts).
-                Error::new(
-                    ErrorKind::Unsupported,
-                    format!(
-                        "linking {}: this file system does not support hard links, which create-only \
-                         writes need (NFSv3/v4 and local file systems do): {e}",
-                        path.display()
-                    ),
-                )
-            } else {
-                Error::io(format!("linking {}", path.display()), e)
-            }
-        })
-    })();
-    let _ = std::fs::remove_file(&tmp);
-    res?;
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&tmp)
+        .map_err(|e| Error::io(format!("creating {}", tmp.display()), e))?;
+    Ok((tmp, f))
+}
+
+/// Sync the written temporary file `f` (at `tmp`), then `link(2)` it to `path`, which fails if
+/// `path` exists, and sync the directory entry. The caller removes `tmp` afterwards.
+fn link_durably(f: std::fs::File, tmp: &Path, path: &Path) -> Result<()> {
+    f.sync_all().map_err(|e| Error::io(format!("syncing {}", tmp.display()), e))?;
+    drop(f);
+    std::fs::hard_link(tmp, path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            Error::new(ErrorKind::AlreadyExists, format!("{} already exists", path.display()))
+        } else if matches!(e.raw_os_error(), Some(libc_eperm) if libc_eperm == 1 || libc_eperm == 95) {
+            // EPERM / EOPNOTSUPP: the file system has no hard links (some SMB/FUSE mounts).
+            Error::new(
+                ErrorKind::Unsupported,
+                format!(
+                    "linking {}: this file system does not support hard links, which create-only \
+                     writes need (NFSv3/v4 and local file systems do): {e}",
+                    path.display()
+                ),
+            )
+        } else {
+            Error::io(format!("linking {}", path.display()), e)
+        }
+    })?;
     // Make the new directory entry durable (best effort: not every file system allows it).
-    if let Ok(d) = std::fs::File::open(dir) {
+    if let Ok(d) = std::fs::File::open(path.parent().expect("object path has a parent")) {
         let _ = d.sync_all();
     }
-    let _ = root;
     Ok(())
+}
+
+/// Bytes written to a staged file between two background flushes.
+const FLUSH_EVERY: u64 = 4 << 20;
+
+/// A pack being written straight into a hidden file under its prefix directory. Every
+/// [`FLUSH_EVERY`] bytes a helper thread `fdatasync`s what is written so far (one at a time), so
+/// the disk works while the pack fills and the commit's final sync has little left to do.
+struct LocalStaged {
+    root: PathBuf,
+    tmp: PathBuf,
+    file: Option<std::fs::File>,
+    unflushed: u64,
+    flushing: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StagedObject for LocalStaged {
+    fn write(&mut self, data: &[u8]) -> Result<()> {
+        let f = self.file.as_mut().expect("staged file is open until commit");
+        f.write_all(data).map_err(|e| Error::io(format!("writing {}", self.tmp.display()), e))?;
+        self.unflushed += data.len() as u64;
+        if self.unflushed >= FLUSH_EVERY && self.flushing.as_ref().is_none_or(|h| h.is_finished()) {
+            self.unflushed = 0;
+            // Best effort: the commit's sync_all reports any error that matters.
+            if let Ok(clone) = f.try_clone() {
+                self.flushing = std::thread::Builder::new()
+                    .name("kando-flush".into())
+                    .spawn(move || {
+                        let _ = clone.sync_data();
+                    })
+                    .ok();
+            }
+        }
+        Ok(())
+    }
+
+    fn commit(mut self: Box<Self>, key: &str) -> Result<()> {
+        let path = LocalBackend::new(self.root.clone()).path(key)?;
+        create_dir(path.parent().expect("object path has a parent"))?;
+        if let Some(h) = self.flushing.take() {
+            let _ = h.join();
+        }
+        let f = self.file.take().expect("staged file is open until commit");
+        link_durably(f, &self.tmp, &path)
+        // Drop removes the temporary name; the data stays reachable under `path`.
+    }
+}
+
+impl Drop for LocalStaged {
+    fn drop(&mut self) {
+        self.file.take();
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }
 
 fn list_sync(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>> {
@@ -134,8 +201,19 @@ impl Backend for LocalBackend {
 
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let path = self.path(key)?;
-        let root = self.root.clone();
-        blocking(move || put_sync(&root, &path, data)).await
+        blocking(move || put_sync(&path, data)).await
+    }
+
+    fn stage(&self, prefix: &str) -> Result<Option<Box<dyn StagedObject>>> {
+        // A key under `prefix` lands in `prefix`'s directory or below it: one file system, so
+        // the commit can link(2) the temporary file into place.
+        let dir = match prefix.rfind('/') {
+            Some(i) => self.path(&prefix[..i])?,
+            None => self.root.clone(),
+        };
+        create_dir(&dir)?;
+        let (tmp, file) = create_temp(&dir, "staged")?;
+        Ok(Some(Box::new(LocalStaged { root: self.root.clone(), tmp, file: Some(file), unflushed: 0, flushing: None })))
     }
 
     async fn get(&self, key: &str) -> Result<Bytes> {
@@ -200,6 +278,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = LocalBackend::new(dir.path().join("repo"));
         super::super::testsuite::run(&b).await;
+        // No temporary file survives a put, a staged commit or a dropped staged object.
+        let mut stack = vec![dir.path().join("repo")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap().flatten() {
+                assert!(!e.file_name().to_string_lossy().starts_with('.'), "left behind: {}", e.path().display());
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_staged_commit_refuses_an_escaping_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("repo"));
+        let mut st = b.stage("packs/").unwrap().unwrap();
+        st.write(b"x").unwrap();
+        assert_eq!(st.commit("packs/../../x").unwrap_err().kind(), ErrorKind::InvalidInput);
+        assert!(!dir.path().join("x").exists());
     }
 
     #[tokio::test]

@@ -17,6 +17,8 @@
 //! * **Content-addressed puts** ([`Backend::put_content_addressed`]) of large objects may
 //!   use a multipart upload whose completion is not conditional; the key names the bytes,
 //!   so a racing writer can only store the same content.
+//! * **Staged objects** ([`Backend::stage`], optional) keep these guarantees: nothing is
+//!   visible before the commit, and a commit to an existing key fails with `AlreadyExists`.
 
 pub mod cloud;
 pub mod local;
@@ -35,6 +37,19 @@ pub struct ObjectInfo {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+}
+
+/// A content-addressed object written in pieces before its key is known (packs on local
+/// disk: the bytes reach the file system while the pack is still being built, so the end of a
+/// push does not wait for a whole pack to be copied and flushed). Its methods block: they are
+/// called from pipeline threads, or through `spawn_blocking`, never directly in async code.
+pub trait StagedObject: Send {
+    /// Append bytes.
+    fn write(&mut self, data: &[u8]) -> Result<()>;
+    /// Store everything written under `key`, durably and create-only, with the guarantees of
+    /// [`Backend::put_content_addressed`]. An object dropped without a commit leaves nothing
+    /// that listing or reading can see.
+    fn commit(self: Box<Self>, key: &str) -> Result<()>;
 }
 
 /// A place that stores objects.
@@ -59,6 +74,15 @@ pub trait Backend: Send + Sync + 'static {
     /// completion is not conditional, which is safe only because equal keys mean equal bytes.
     async fn put_content_addressed(&self, key: &str, data: Bytes) -> Result<()> {
         self.put(key, data).await
+    }
+
+    /// Start a [`StagedObject`] whose key will begin with `prefix` (e.g. `packs/`), if this
+    /// backend can take pieces without holding them in memory. `None` (the default): the
+    /// caller builds the object in memory and uses [`Backend::put_content_addressed`].
+    /// Blocking, like the object's methods.
+    fn stage(&self, prefix: &str) -> Result<Option<Box<dyn StagedObject>>> {
+        let _ = prefix;
+        Ok(None)
     }
 
     /// The size of `key`, or `None` if there is no such object.

@@ -63,6 +63,27 @@ pub async fn run(b: &dyn Backend) {
     let e = b.put_content_addressed("packs/ff/ffee", Bytes::from(large)).await.unwrap_err();
     assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{loc}: second content-addressed put must fail: {e}");
 
+    // Staged objects, where the backend offers them: invisible until committed, create-only.
+    if let Some(mut st) = b.stage("packs/").unwrap() {
+        let pieces: Vec<Vec<u8>> = (0..12u32).map(|i| vec![i as u8; (i as usize + 1) * 700_000]).collect();
+        for p in &pieces {
+            st.write(p).unwrap();
+        }
+        assert_eq!(b.list("").await.unwrap().len(), 6, "{loc}: a staged object is invisible before its commit");
+        st.commit("packs/ee/ee01").unwrap();
+        assert!(b.get("packs/ee/ee01").await.unwrap() == pieces.concat(), "{loc}: staged round trip");
+        let mut again = b.stage("packs/").unwrap().unwrap();
+        again.write(b"other bytes").unwrap();
+        let e = again.commit("packs/ee/ee01").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::AlreadyExists, "{loc}: a staged commit is create-only: {e}");
+        assert_eq!(b.size("packs/ee/ee01").await.unwrap(), Some(pieces.concat().len() as u64));
+        let mut dropped = b.stage("packs/").unwrap().unwrap();
+        dropped.write(b"never committed").unwrap();
+        drop(dropped);
+        assert_eq!(b.list("packs/").await.unwrap().len(), 4, "{loc}: a dropped staged object leaves nothing");
+        b.delete("packs/ee/ee01").await.unwrap();
+    }
+
     // Keys as upstream kando writes them (a legacy object: an RFC 3339 time in the path).
     let legacy = "pg_backups/ns/sts/2026-11-23T10:00:00Z/backup.sql.gz";
     b.put(legacy, Bytes::from_static(b"legacy")).await.unwrap();

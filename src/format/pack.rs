@@ -59,10 +59,14 @@ pub struct BlobHeader {
     pub chunks: Vec<(Id, u32)>,
 }
 
-/// Builds one pack in memory.
+/// Builds one pack, in memory or drained piece by piece to a writer (see
+/// [`PackBuilder::drain_with`]); either way the pack id is the BLAKE3 of all its bytes.
 #[derive(Default)]
 pub struct PackBuilder {
     buf: Vec<u8>,
+    /// Bytes already handed out by `drain_with` (and hashed).
+    drained: usize,
+    hasher: blake3::Hasher,
     blobs: Vec<BlobHeader>,
 }
 
@@ -70,24 +74,25 @@ impl PackBuilder {
     /// An empty pack written into `buf` (cleared; its allocation is reused).
     pub fn with_buffer(mut buf: Vec<u8>) -> Self {
         buf.clear();
-        PackBuilder { buf, blobs: Vec::new() }
+        PackBuilder { buf, drained: 0, hasher: blake3::Hasher::new(), blobs: Vec::new() }
     }
 
     /// Append an already sealed blob (produced by [`seal_blob_into`], usually on another thread).
     pub fn add_sealed(&mut self, kind: BlobKind, sealed: &[u8], raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
-        let offset = self.buf.len();
+        let offset = self.len();
         self.buf.extend_from_slice(sealed);
-        self.push_sealed(kind, offset, raw_len, chunks)
-    }
-
-    fn push_sealed(&mut self, kind: BlobKind, offset: usize, raw_len: u32, chunks: Vec<(Id, u32)>) -> &BlobHeader {
-        let sealed_len = (self.buf.len() - offset) as u32;
+        let sealed_len = sealed.len() as u32;
         self.blobs.push(BlobHeader { kind, offset: offset as u32, sealed_len, raw_len, chunks });
         self.blobs.last().unwrap()
     }
 
-    /// Bytes so far.
+    /// Bytes so far, drained or not.
     pub fn len(&self) -> usize {
+        self.drained + self.buf.len()
+    }
+
+    /// Bytes added since the last [`PackBuilder::drain_with`].
+    pub fn buffered(&self) -> usize {
         self.buf.len()
     }
 
@@ -96,7 +101,18 @@ impl PackBuilder {
         self.blobs.is_empty()
     }
 
-    /// Seal the header and return `(pack id, bytes, blobs)`.
+    /// Hand the bytes added since the last drain to `out`, in order, then forget them (the
+    /// pack's offsets and id still cover them). A caller that drains must write every piece
+    /// and then the bytes [`PackBuilder::finish`] returns, in that order.
+    pub fn drain_with<R>(&mut self, out: impl FnOnce(&[u8]) -> R) -> R {
+        self.hasher.update(&self.buf);
+        let r = out(&self.buf);
+        self.drained += self.buf.len();
+        self.buf.clear();
+        r
+    }
+
+    /// Seal the header and return `(pack id, the bytes not yet drained, blobs)`.
     pub fn finish(mut self, keys: &Keys) -> (Id, Vec<u8>, Vec<BlobHeader>) {
         let header = encode_header(&self.blobs);
         let before = self.buf.len();
@@ -104,7 +120,8 @@ impl PackBuilder {
         let hlen = (self.buf.len() - before) as u32;
         self.buf.extend_from_slice(&hlen.to_le_bytes());
         self.buf.extend_from_slice(PACK_MAGIC);
-        (Id::of_bytes(&self.buf), self.buf, self.blobs)
+        self.hasher.update(&self.buf);
+        (Id(*self.hasher.finalize().as_bytes()), self.buf, self.blobs)
     }
 }
 
@@ -250,6 +267,35 @@ mod tests {
         let sealed = &bad[b0.offset as usize..(b0.offset + b0.sealed_len) as usize];
         assert!(open_blob(&keys, sealed, &"b").is_err());
         assert!(read_header(&keys, &bytes[..bytes.len() - 1], &"p").is_err());
+    }
+
+    #[test]
+    fn a_drained_pack_has_the_layout_and_blob_bytes_of_a_buffered_one() {
+        let keys = MasterKey::generate().derive();
+        let blobs: Vec<Vec<u8>> = (0..5u8).map(|i| vec![i; 1000 + 777 * i as usize]).collect();
+        let (mut whole, mut piecewise) = (PackBuilder::default(), PackBuilder::default());
+        let mut pieces = Vec::new();
+        for (i, b) in blobs.iter().enumerate() {
+            let chunks = vec![(keys.chunk_id(b), b.len() as u32)];
+            whole.add_sealed(BlobKind::Data, b, b.len() as u32, chunks.clone());
+            piecewise.add_sealed(BlobKind::Data, b, b.len() as u32, chunks);
+            assert_eq!(whole.len(), piecewise.len());
+            if i % 2 == 1 {
+                piecewise.drain_with(|p| pieces.extend_from_slice(p));
+                assert_eq!(piecewise.buffered(), 0);
+            }
+        }
+        let (id, bytes, hdr) = whole.finish(&keys);
+        let (id2, tail, hdr2) = piecewise.finish(&keys);
+        pieces.extend_from_slice(&tail);
+        assert_eq!(hdr, hdr2);
+        // The sealed headers differ by their random salts, so the ids differ; each is the
+        // BLAKE3 of its own bytes.
+        assert_eq!(id, Id::of_bytes(&bytes));
+        assert_eq!(id2, Id::of_bytes(&pieces));
+        assert_eq!(&bytes[..bytes.len() - tail.len()], &pieces[..pieces.len() - tail.len()]);
+        assert_eq!(read_header(&keys, &pieces, &"p").unwrap(), hdr);
+        assert_eq!(bytes.len(), pieces.len());
     }
 
     #[test]

@@ -10,11 +10,12 @@
 //! Back-pressure: the reader holds one token per batch in flight (`hash_slots`), the dedup
 //! thread one per frame in flight (`frame_slots`), the packer takes pack buffers from a
 //! bounded pool (one filling + `uploads` being stored), so at most `uploads` puts hold a pack
-//! at once; a local-disk put hands its buffer back before its fsync, and up to 4 × `uploads`
-//! puts may wait for the disk. Large buffers are recycled (crate::pool), so steady state allocates
+//! at once; on local disk packs are staged (written to their files while they fill) and up to
+//! 4 × `uploads` commits may wait for the disk. Large buffers are recycled (crate::pool), so steady state allocates
 //! none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB + frames 4 × 2.1 MiB +
-//! dedup window 16 MiB + packs 3 × 18 MiB + the ids of the existing index (≈ 40–75 B per
-//! chunk in the repository). See docs/architecture.md.
+//! dedup window 16 MiB + packs 3 × 18 MiB (local disk: ~2 MiB, packs are staged to their
+//! files while they fill) + the ids of the existing index (≈ 40–75 B per chunk in the
+//! repository). See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
@@ -22,6 +23,7 @@
 use super::dedup::DedupSet;
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
+use crate::backend::{Backend, StagedObject};
 use crate::chunker::{Cutter, StreamChunker};
 use crate::compress;
 use crate::crypto::Keys;
@@ -90,9 +92,19 @@ struct Sealed {
 
 struct PackOut {
     id: Id,
-    bytes: Bytes,
+    body: PackBody,
+    len: u64,
     blobs: Vec<BlobHeader>,
 }
+
+/// A finished pack: whole in memory, or already written to a staged object.
+enum PackBody {
+    Bytes(Bytes),
+    Staged(Box<dyn StagedObject>),
+}
+
+/// On a staging backend the packer writes a pack in pieces of at least this many bytes.
+const STAGE_PIECE: usize = 1 << 20;
 
 struct DedupOut {
     root: Id,
@@ -247,33 +259,15 @@ impl Repository {
 
         // Packer: sealed blobs into packs.
         {
-            let (keys, pack_target) = (self.keys.clone(), self.config.pack_target as usize);
-            let (progress, pack_bufs, sealed_bufs) = (progress.clone(), pack_bufs.clone(), sealed_bufs.clone());
-            std::thread::Builder::new()
-                .name("kando-packer".into())
-                .spawn(move || {
-                    let mut pb = PackBuilder::with_buffer(pack_bufs.take());
-                    for Sealed { kind, sealed, raw_len, chunks } in sealed_rx {
-                        let _ = frame_slot_rx.try_recv();
-                        Progress::add(&progress.stored_bytes, sealed.len() as u64);
-                        pb.add_sealed(kind, &sealed, raw_len, chunks);
-                        sealed_bufs.give(sealed);
-                        if pb.len() >= pack_target {
-                            let full = std::mem::replace(&mut pb, PackBuilder::with_buffer(pack_bufs.take()));
-                            let (id, bytes, blobs) = full.finish(&keys);
-                            let bytes = pack_bufs.bytes(bytes);
-                            if pack_tx.blocking_send(PackOut { id, bytes, blobs }).is_err() {
-                                return;
-                            }
-                        }
-                    }
-                    if !pb.is_empty() {
-                        let (id, bytes, blobs) = pb.finish(&keys);
-                        let bytes = pack_bufs.bytes(bytes);
-                        let _ = pack_tx.blocking_send(PackOut { id, bytes, blobs });
-                    }
-                })
-                .map_err(|e| Error::new(ErrorKind::Io, format!("starting the packer thread: {e}")))?;
+            let packer = Packer {
+                keys: self.keys.clone(),
+                backend: self.backend.clone(),
+                pack_target: self.config.pack_target as usize,
+                progress: progress.clone(),
+                pack_bufs: pack_bufs.clone(),
+                sealed_bufs: sealed_bufs.clone(),
+            };
+            spawn_stage("packer", &fail, move || packer.run(sealed_rx, frame_slot_rx, pack_tx))?;
         }
 
         // Uploader: runs here, on the caller's runtime.
@@ -340,14 +334,22 @@ impl Repository {
                         let progress = progress.clone();
                         inflight.spawn(async move {
                             let key = pack_key(&p.id);
-                            let n = p.bytes.len() as u64;
-                            match backend.put_content_addressed(&key, p.bytes).await {
+                            let stored = match p.body {
+                                PackBody::Bytes(b) => backend.put_content_addressed(&key, b).await,
+                                PackBody::Staged(st) => {
+                                    let key = key.clone();
+                                    tokio::task::spawn_blocking(move || st.commit(&key)).await.unwrap_or_else(|e| {
+                                        Err(Error::new(ErrorKind::Io, format!("pack commit task: {e}")))
+                                    })
+                                }
+                            };
+                            match stored {
                                 Ok(()) => {}
                                 // Same name, same bytes: a pack this repository already holds.
                                 Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
                                 Err(e) => return Err(e.context(format!("storing pack {}", p.id.short()))),
                             }
-                            Progress::add(&progress.transferred_bytes, n);
+                            Progress::add(&progress.transferred_bytes, p.len);
                             Ok((p.id, p.blobs))
                         });
                         None
@@ -370,6 +372,76 @@ impl Repository {
             }
         }
         Ok(index)
+    }
+}
+
+/// The packer thread: sealed blobs into packs, in arrival order.
+struct Packer {
+    keys: Arc<Keys>,
+    backend: Arc<dyn Backend>,
+    pack_target: usize,
+    progress: Arc<Progress>,
+    /// Pack buffers: a whole pack each, or on a staging backend one piece at a time.
+    pack_bufs: Arc<BufPool>,
+    sealed_bufs: Arc<BufPool>,
+}
+
+impl Packer {
+    /// Packs go out through `tx`. On a backend that stages (local disk), each pack is written
+    /// to its staged object while it fills, so the end of a push only writes the last piece
+    /// and the header; otherwise a pack is built in a pooled buffer and stored whole.
+    fn run(
+        self,
+        rx: cb::Receiver<Sealed>,
+        frame_slots: cb::Receiver<()>,
+        tx: tokio::sync::mpsc::Sender<PackOut>,
+    ) -> Result<()> {
+        let mut pb = PackBuilder::with_buffer(self.pack_bufs.take());
+        let mut staged: Option<Box<dyn StagedObject>> = None;
+        let mut stages = true;
+        for Sealed { kind, sealed, raw_len, chunks } in rx {
+            let _ = frame_slots.try_recv();
+            Progress::add(&self.progress.stored_bytes, sealed.len() as u64);
+            if pb.is_empty() && stages {
+                staged = self.backend.stage("packs/").map_err(|e| e.context("starting a pack"))?;
+                stages = staged.is_some();
+            }
+            pb.add_sealed(kind, &sealed, raw_len, chunks);
+            self.sealed_bufs.give(sealed);
+            if let Some(st) = staged.as_mut()
+                && pb.buffered() >= STAGE_PIECE
+            {
+                pb.drain_with(|piece| st.write(piece))?;
+            }
+            if pb.len() >= self.pack_target {
+                let out = self.finish(&mut pb, staged.take())?;
+                if tx.blocking_send(out).is_err() {
+                    return Ok(()); // the uploader stopped; it reports why
+                }
+            }
+        }
+        if !pb.is_empty() {
+            let out = self.finish(&mut pb, staged.take())?;
+            let _ = tx.blocking_send(out);
+        }
+        Ok(())
+    }
+
+    /// Seal `pb`'s header and leave an empty builder in its place.
+    fn finish(&self, pb: &mut PackBuilder, staged: Option<Box<dyn StagedObject>>) -> Result<PackOut> {
+        let drained = pb.len() - pb.buffered();
+        let full = std::mem::replace(pb, PackBuilder::with_buffer(self.pack_bufs.take()));
+        let (id, tail, blobs) = full.finish(&self.keys);
+        let len = (drained + tail.len()) as u64;
+        let body = match staged {
+            Some(mut st) => {
+                st.write(&tail)?;
+                self.pack_bufs.give(tail);
+                PackBody::Staged(st)
+            }
+            None => PackBody::Bytes(self.pack_bufs.bytes(tail)),
+        };
+        Ok(PackOut { id, body, len, blobs })
     }
 }
 

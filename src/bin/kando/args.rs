@@ -144,7 +144,7 @@ pub enum RepoCmd {
     Init {
         #[command(flatten)]
         repo: RepoArgs,
-        /// Average chunk size in bytes (min = avg/4, max = avg*8).
+        /// Average chunk size in bytes (min = avg/2, max = avg*8).
         #[arg(long, default_value_t = 8192)]
         avg_chunk: u32,
         /// zstd level for data (0 stores raw). Default: level 2 with the double-fast match

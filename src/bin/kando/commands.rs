@@ -256,7 +256,7 @@ async fn repository(cmd: RepoCmd) -> Result<()> {
             let avg = avg_chunk & !1;
             let opts = InitOptions {
                 chunker: ChunkerParams {
-                    min_size: avg / 4,
+                    min_size: avg / 2,
                     avg_size: avg,
                     max_size: avg.saturating_mul(8),
                     normalization: 1,
