@@ -3,7 +3,7 @@
 //!
 //! A stream is cut into content-defined chunks ([`chunker`]), identified by keyed BLAKE3
 //! ([`crypto`]), deduplicated against the repository, compressed in frames ([`compress`]),
-//! sealed with AES-256-GCM and stored in packs ([`format`]) on a [`backend`]. A
+//! sealed with AES-256-GCM and stored in packs ([`format`](mod@format)) on a [`backend`]. A
 //! [`Repository`] ties it together: [`Repository::push`] stores a stream as a snapshot,
 //! [`Repository::pull`] writes it back, verified. `docs/format.md` specifies the bytes and
 //! `docs/architecture.md` the pipelines. The engine has no Kubernetes dependency; [`profile`]

@@ -3,7 +3,7 @@
 //! A key object is plaintext JSON (it must be readable before anything is unlocked). Several
 //! key objects may wrap the same master key, so several passwords can open one repository.
 //! Parsing never panics on hostile input; wrong passwords surface as
-//! [`ErrorKind::WrongPassword`](crate::ErrorKind::WrongPassword) from the caller that tried
+//! [`crate::ErrorKind::WrongPassword`] from the caller that tried
 //! every key.
 
 use super::{MasterKey, open, random_bytes, seal};

@@ -3,7 +3,7 @@
 //! * [`MasterKey`]: the repository secret; every working key is derived from it with
 //!   BLAKE3 `derive_key` under a fixed context string, so one 32-byte secret is all a key
 //!   object wraps.
-//! * [`ChunkHasher`]: keyed BLAKE3 content ids (the id key never leaves this module).
+//! * [`Keys::chunk_id`]: keyed BLAKE3 content ids (the id key never leaves this module).
 //! * [`seal`]/[`open`]: AES-256-GCM with a per-message derived key (see docs/format.md §2):
 //!   a 24-byte random nonce field, the first 12 bytes of which select a one-message subkey
 //!   `keyed_blake3(seal_key, nonce[0..12])`, the last 12 bytes being the GCM nonce. No

@@ -11,11 +11,11 @@
 //! thread one per frame in flight (`frame_slots`), the packer takes pack buffers from a
 //! bounded pool (one filling + `uploads` being stored), so at most `uploads` puts hold a pack
 //! at once; on local disk packs are staged (written to their files while they fill) and up to
-//! 4 × `uploads` commits may wait for the disk. Large buffers are recycled (crate::pool), so steady state allocates
-//! none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB + frames 4 × 2.1 MiB +
-//! dedup window 16 MiB + packs 3 × 18 MiB (local disk: ~2 MiB, packs are staged to their
-//! files while they fill) + the ids of the existing index (≈ 40–75 B per chunk in the
-//! repository). See docs/architecture.md.
+//! 4 × `uploads` commits may wait for the disk. Large buffers are recycled (crate::pool), so
+//! steady state allocates none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB,
+//! frames 4 × 2.1 MiB, dedup window 16 MiB, packs 3 × 18 MiB (local disk: ~2 MiB, as packs are
+//! staged), and the ids of the existing index (≈ 40–75 B per chunk in the repository).
+//! See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
