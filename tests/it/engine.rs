@@ -147,3 +147,79 @@ async fn a_second_password_opens_the_same_repository() {
     }
     assert_eq!(Repository::open(backend, b"third").await.unwrap_err().kind(), ErrorKind::WrongPassword);
 }
+
+/// Local disk whose staged packs fail after `room` bytes, like a disk that fills up mid-push.
+struct FillingDisk {
+    inner: LocalBackend,
+    room: usize,
+}
+
+struct FillingStaged(Box<dyn kanrepo::backend::StagedObject>, usize);
+
+impl kanrepo::backend::StagedObject for FillingStaged {
+    fn write(&mut self, data: &[u8]) -> kanrepo::Result<()> {
+        if data.len() > self.1 {
+            let e = std::io::Error::from_raw_os_error(28); // ENOSPC
+            return Err(kanrepo::Error::io("writing a staged pack", e));
+        }
+        self.1 -= data.len();
+        self.0.write(data)
+    }
+    fn commit(self: Box<Self>, key: &str) -> kanrepo::Result<()> {
+        self.0.commit(key)
+    }
+}
+
+#[async_trait::async_trait]
+impl Backend for FillingDisk {
+    fn location(&self) -> String {
+        self.inner.location()
+    }
+    async fn put(&self, key: &str, data: bytes::Bytes) -> kanrepo::Result<()> {
+        self.inner.put(key, data).await
+    }
+    async fn get(&self, key: &str) -> kanrepo::Result<bytes::Bytes> {
+        self.inner.get(key).await
+    }
+    async fn get_range(&self, key: &str, offset: u64, len: u64) -> kanrepo::Result<bytes::Bytes> {
+        self.inner.get_range(key, offset, len).await
+    }
+    async fn list(&self, prefix: &str) -> kanrepo::Result<Vec<kanrepo::backend::ObjectInfo>> {
+        self.inner.list(prefix).await
+    }
+    async fn delete(&self, key: &str) -> kanrepo::Result<()> {
+        self.inner.delete(key).await
+    }
+    fn stage(&self, prefix: &str) -> kanrepo::Result<Option<Box<dyn kanrepo::backend::StagedObject>>> {
+        Ok(self.inner.stage(prefix)?.map(|s| Box::new(FillingStaged(s, self.room)) as _))
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_that_fills_mid_pack_fails_the_push_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("repo");
+    let full = init(Arc::new(FillingDisk { inner: LocalBackend::new(&root), room: 5 << 20 })).await;
+    let e = push(&full, "db", data(30_000_000, 4)).await.unwrap_err();
+    assert!(e.to_string().contains("No space left on device"), "{e}");
+    assert!(full.snapshots().await.unwrap().is_empty());
+    // The dropped staged pack left no file behind, hidden or not.
+    let packs: Vec<_> = walkdir(&root.join("packs"));
+    assert!(packs.is_empty(), "{packs:?}");
+    // With room again, the same repository takes the push and gives it back byte for byte.
+    let repo = Repository::open(Arc::new(LocalBackend::new(&root)), b"test-password").await.unwrap();
+    push(&repo, "db", data(30_000_000, 4)).await.unwrap();
+    assert!(pull(&repo, "db").await.unwrap() == data(30_000_000, 4));
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.file_type().unwrap().is_dir() {
+            out.extend(walkdir(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
+}
