@@ -29,11 +29,16 @@ impl LocalBackend {
     }
 
     fn path(&self, key: &str) -> Result<PathBuf> {
-        if key.is_empty() || key.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p.starts_with('.')) {
-            return Err(Error::invalid(format!("invalid object key '{key}'")));
-        }
-        Ok(self.root.join(key))
+        object_path(&self.root, key)
     }
+}
+
+/// The file of `key` under `root`; refuses keys that could leave `root` or name a hidden file.
+fn object_path(root: &Path, key: &str) -> Result<PathBuf> {
+    if key.is_empty() || key.split('/').any(|p| p.is_empty() || p == "." || p == ".." || p.starts_with('.')) {
+        return Err(Error::invalid(format!("invalid object key '{key}'")));
+    }
+    Ok(root.join(key))
 }
 
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
@@ -138,7 +143,7 @@ impl StagedObject for LocalStaged {
     }
 
     fn commit(mut self: Box<Self>, key: &str) -> Result<()> {
-        let path = LocalBackend::new(self.root.clone()).path(key)?;
+        let path = object_path(&self.root, key)?;
         create_dir(path.parent().expect("object path has a parent"))?;
         if let Some(h) = self.flushing.take() {
             let _ = h.join();
