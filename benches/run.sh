@@ -33,7 +33,7 @@ fi
 export PATH=$CACHE/bin:$PATH
 
 echo "== building kando (release)"
-cargo build --release --bin kando -q
+cargo build --release -p kando -q
 
 # Corpus: generations 0 and 1, loaded into PostgreSQL and dumped with pg_dump.
 CORPUS=$CACHE/corpus-$ROWS

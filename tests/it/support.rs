@@ -5,24 +5,7 @@ use kanrepo::crypto::keyfile::KdfParams;
 use kanrepo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
 use std::sync::{Arc, Mutex};
 
-pub use kanrepo::testdata::pseudo_random as data;
-
-/// Text-like data that compresses and has repeats.
-pub fn text(n: usize, seed: u64) -> Vec<u8> {
-    let words: Vec<&[u8]> = vec![b"alpha ", b"beta ", b"gamma ", b"delta\n", b"INSERT INTO t VALUES (", b"1, 2, 3);\n"];
-    let r = data(n / 4 + 1, seed);
-    let mut out = Vec::with_capacity(n + 32);
-    let mut i = 0;
-    while out.len() < n {
-        out.extend_from_slice(words[r[i % r.len()] as usize % words.len()]);
-        if r[(i * 7) % r.len()].is_multiple_of(5) {
-            out.extend_from_slice(format!("{}", r[i % r.len()] as u32 * 7919 + i as u32).as_bytes());
-        }
-        i += 1;
-    }
-    out.truncate(n);
-    out
-}
+pub use kanrepo::testdata::{pseudo_random as data, text};
 
 /// Init options with cheap key derivation (tests only).
 pub fn fast_init() -> InitOptions {

@@ -1,9 +1,9 @@
-//! Kanister compatibility: the `cr.kanister.io/v1alpha1` API types, a Go `text/template` +
-//! sprig renderer, the function registry and blueprint validation, and the `kanctl` CLI.
+//! The pure Kanister model: the `cr.kanister.io/v1alpha1` API types, a Go `text/template` +
+//! sprig renderer, the function registry, blueprint validation and rendering.
 //!
-//! The engine (`kanrepo`) never depends on this crate nor on kube: Kubernetes concerns stay
-//! here. This crate uses the engine only to check a Profile's bucket access with the very
-//! backends kando uses ([`cluster::check_profile_access`]).
+//! This crate must depend neither on kube nor on the repository engine (`kanrepo`): it is
+//! plain data and pure functions, shared by kanctl, the controller and their tests. The
+//! cluster client is `kanister-kube`; kanctl and the controller are their own crates.
 //!
 //! * [`types`]: Blueprint, ActionSet, Profile (and RepositoryServer) exactly as upstream
 //!   serialises them, and the CRD manifests generated from them ([`crd`]).
@@ -13,10 +13,7 @@
 //!   [`validate`] checks blueprints against it as upstream does.
 //! * [`params`]: TemplateParams (`.StatefulSet`, `.Profile`, `.Phases`, …) and [`render`]:
 //!   rendering a blueprint action's phases and artifacts.
-//! * [`cluster`]: reading and creating these objects on a Kubernetes API server (kube, the
-//!   normal kubeconfig rules), with errors that say what to do.
 
-pub mod cluster;
 pub mod crd;
 pub mod functions;
 pub mod load;

@@ -1,15 +1,13 @@
-//! Integration tests of the `kanister` crate: API types against upstream's wire format,
-//! the generated CRDs, the function registry, blueprint/profile validation, and kanctl
-//! offline and against a real API server (`cluster`, `#[ignore]`d without one).
+//! Integration tests of the `kanister` model crate: API types against upstream's wire format,
+//! the generated CRDs, the function registry, blueprint/profile validation and rendering.
+//! (kanctl's tests, offline and on a real API server, are in crates/kanctl.)
 //!
 //! Test data lives in `tests/data/` (upstream blueprints and CRDs, Apache-2.0), so the
 //! tests never depend on anything outside the repository.
 
 mod blueprints;
-mod cluster;
 mod crd;
 mod functions;
-mod kanctl;
 mod render;
 mod types;
 mod validate;

@@ -1,6 +1,6 @@
 //! The kando binary, driven as Kanister drives it.
 
-use crate::support::{data, text};
+use kanrepo::testdata::{pseudo_random as data, text};
 use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

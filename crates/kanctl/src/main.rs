@@ -1,22 +1,25 @@
 //! kanctl: create ActionSets and Profiles, validate blueprints and profiles, and render a
 //! blueprint offline. Flags follow upstream kanctl 0.119; `render` is new.
 //!
-//! The binary is thin: parsing here, the work in the `kanister` library (the cluster half in
-//! `kanister::cluster`).
+//! The binary is thin: parsing here, the work in the `kanister` model crate and the
+//! `kanister_kube` cluster client. kanctl (unlike the controller) may use the repository
+//! engine: `create profile` and `validate profile` check the bucket with kando's own backends
+//! ([`access`]).
 
+mod access;
 mod args;
 mod create;
 mod render_cmd;
 mod validate_cmd;
 
 use clap::Parser;
-use kanister::cluster::Cluster;
+use kanister_kube::Cluster;
 
 fn main() -> std::process::ExitCode {
     let cli = args::Cli::parse();
     let res = match cli.cmd {
-        args::Cmd::Create(c) => kanister::cluster::block_on(create::run(&cli.global, c)),
-        args::Cmd::Validate(v) => kanister::cluster::block_on(validate_cmd::run(&cli.global, v)),
+        args::Cmd::Create(c) => block_on(create::run(&cli.global, c)),
+        args::Cmd::Validate(v) => block_on(validate_cmd::run(&cli.global, v)),
         args::Cmd::Render(r) => render_cmd::run(r),
     };
     match res {
@@ -26,6 +29,16 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Run a future on a fresh runtime: kanctl is a one-shot command.
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(f)
 }
 
 /// Reading a YAML or JSON file (or `-` for stdin) as text.

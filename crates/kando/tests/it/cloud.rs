@@ -6,9 +6,9 @@
 //! them as ignored instead of failing; `scripts/test.sh` runs them with `--include-ignored`,
 //! and then a missing variable is a failure, not a skip.
 
-use crate::support::{data, text};
 use kanrepo::backend::Backend;
 use kanrepo::profile::Profile;
+use kanrepo::testdata::{pseudo_random as data, text};
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};

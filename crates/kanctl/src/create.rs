@@ -2,11 +2,12 @@
 //! `--dry-run` prints the objects instead of creating them, offline unless `--from` or
 //! `--selector` need to read the cluster.
 
+use crate::access::{AccessCheck, check_profile_access};
 use crate::args::{ActionSetArgs, Create, CreateWhat, Global, ProfileArgs, ProfileKind};
 use crate::{connect, offline_namespace, read_input};
 use anyhow::{Context, Result, anyhow, bail};
-use kanister::cluster::{AccessCheck, Cluster, ClusterError, check_profile_access};
 use kanister::types::{ActionSet, ActionSetSpec, ActionSpec, ObjectReference, State};
+use kanister_kube::{Cluster, ClusterError};
 use serde_json::{Value as Json, json};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -479,7 +480,7 @@ pub(crate) async fn validate_profile_stages(
             }
             let cl = cl.context("the bucket checks read the profile's Secret: a cluster is needed")?;
             if resolved.is_none() {
-                match kanister::cluster::resolve_profile(cl, p).await {
+                match kanister_kube::resolve_profile(cl, p).await {
                     Ok(r) => resolved = Some(r),
                     Err(e) => {
                         stage(d, "fail");

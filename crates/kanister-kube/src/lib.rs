@@ -1,22 +1,24 @@
-//! Talking to a Kubernetes API server (kanctl's cluster half), with the `kube` crate and the
-//! normal kubeconfig rules: `KUBECONFIG` or `~/.kube/config` (then the in-cluster service
+//! Talking to a Kubernetes API server for kanctl and the controller, with the `kube` crate and
+//! the normal kubeconfig rules: `KUBECONFIG` or `~/.kube/config` (then the in-cluster service
 //! account), the current context's namespace as the default namespace.
 //!
 //! Kanister objects travel as JSON through kube's dynamic API and are decoded into
-//! [`crate::types`]; core objects use `k8s-openapi`. Every failure becomes a
+//! [`kanister::types`]; core objects use `k8s-openapi`. Every failure becomes a
 //! [`ClusterError`] that says what to do: an unreachable server names its URL, a missing
 //! Kanister resource type says to apply `deploy/crds/`, a missing object names kind,
 //! namespace and name, a refused request names the user's permissions.
 //!
-//! The repository engine never depends on this module (nor on kube): only this crate does.
+//! This crate must not depend on the repository engine (`kanrepo`): the controller builds on
+//! it and runs kando only inside pods. Checks that need the engine (a Profile's bucket access)
+//! live in kanctl.
 
-mod access;
+mod profile;
 
-pub use access::{AccessCheck, check_profile_access, resolve_profile};
+pub use profile::resolve_profile;
 
-use crate::types::{ActionSet, Blueprint, ObjectReference, Profile, RepositoryServer, Resource};
 use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, PersistentVolumeClaim, Secret};
+use kanister::types::{ActionSet, Blueprint, ObjectReference, Profile, RepositoryServer, Resource};
 use kube::api::{Api, ApiResource, DeleteParams, DynamicObject, ListParams, PostParams};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -142,9 +144,9 @@ impl std::fmt::Debug for Cluster {
 
 fn gvk<T: Resource>() -> ApiResource {
     ApiResource {
-        group: crate::types::GROUP.into(),
-        version: crate::types::VERSION.into(),
-        api_version: crate::types::API_VERSION.into(),
+        group: kanister::types::GROUP.into(),
+        version: kanister::types::VERSION.into(),
+        api_version: kanister::types::API_VERSION.into(),
         kind: T::KIND.into(),
         plural: T::PLURAL.into(),
     }
@@ -265,7 +267,7 @@ impl Cluster {
     }
 
     fn custom_target<'a, T: Resource>(ns: &'a str, name: &'a str) -> Target<'a> {
-        Target { resource: format!("{}.{}", T::PLURAL, crate::types::GROUP), namespace: ns, name, custom: true }
+        Target { resource: format!("{}.{}", T::PLURAL, kanister::types::GROUP), namespace: ns, name, custom: true }
     }
 
     /// Read a Kanister object (`ActionSet`, `Blueprint`, `Profile`, `RepositoryServer`).
@@ -469,14 +471,4 @@ fn decode<T: DeserializeOwned>(obj: &DynamicObject, t: &Target<'_>) -> Result<T>
     serde_json::to_value(obj)
         .and_then(serde_json::from_value)
         .map_err(|e| ClusterError::Decode(format!("decoding {} '{}' from the API server: {e}", t.resource, t.name)))
-}
-
-/// Run a future on a fresh runtime: kanctl is a one-shot command.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(f)
 }
