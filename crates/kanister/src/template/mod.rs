@@ -40,23 +40,42 @@
 //! approximated; parentheses and `if`/`range`/`with` blocks nest at most 300 deep in the
 //! source, template calls plus blocks 1000 deep at run time (Go allows 10000 and 100000:
 //! its stacks grow).
+//!
+//! Layout, bottom up: a module imports only modules listed before it (inside `gostd`,
+//! `golibs` and `sprig`, as their own docs say), so the imports form a DAG:
+//!
+//! 1. `gostd`'s libraries: ports of Go's standard library, kept faithful to Go (`unicode`,
+//!    `strconv`, `strings`, `path`, `os`, `rand`, `encoding`, `regexp`, `time`, `net/url`),
+//!    and `golibs` on them: the third-party Go libraries sprig calls (goutils, xstrings,
+//!    Masterminds/semver v1.5.0).
+//! 2. `value`: Go values carried in a [`Value`]; then `gostd`'s `fmt` and `encoding/json`,
+//!    which print them; `ev`: values during execution, as `reflect.Value` sees them;
+//!    `registry`: a function's Go signature and implementation, and the registry
+//!    functions are added to.
+//! 3. The function files: `gostd::template::funcs` (Go's builtins) and `sprig` (sprig
+//!    v2.22.0, one file per sprig source file, and Kanister's `ksprig` replacements).
+//! 4. `table`: the assembled function table, built once.
+//! 5. `gostd::template`'s lexer, parse tree and parser (which ask "is this a function?"
+//!    through a callback) and its executor (which looks functions up in `table`).
+//! 6. This module, the crate's API.
+//!
+//! Nothing but this module and the executor imports `table`; nothing imports the executor
+//! but this module.
 
-mod date;
-mod exec;
-mod fmt;
-mod funcs;
-mod json;
-mod lex;
-mod parse;
-mod semver;
+mod ev;
+mod golibs;
+mod gostd;
+mod registry;
 mod sprig;
-mod url;
+mod table;
 mod value;
 
 #[cfg(test)]
 mod tests;
 
-pub use exec::MissingKey;
+use gostd::template::{exec, node, parse};
+
+pub use gostd::template::exec::MissingKey;
 pub use gotmpl::Value;
 
 /// The name Kanister gives every template (`template.New("config")`).
@@ -101,8 +120,8 @@ impl TemplateError {
     }
 }
 
-fn parse_config(src: &str) -> Result<std::collections::BTreeMap<String, parse::List>, TemplateError> {
-    parse::parse(TEMPLATE_NAME, src, &|name| funcs::lookup(name).is_some())
+fn parse_config(src: &str) -> Result<std::collections::BTreeMap<String, node::List>, TemplateError> {
+    parse::parse(TEMPLATE_NAME, src, &|name| table::lookup(name).is_some())
         .map_err(|e| TemplateError { message: e.0, kind: ErrorKind::Parse })
 }
 
@@ -170,5 +189,5 @@ pub fn go_bytes(bytes: &[u8]) -> Value {
 
 /// The names of all template functions (Go builtins and sprig), sorted.
 pub fn function_names() -> Vec<&'static str> {
-    funcs::names()
+    table::names()
 }

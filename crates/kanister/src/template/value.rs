@@ -10,8 +10,12 @@
 //!
 //! Every place that looks inside a map (field access, `range`, `len`, `index`, `keys`,
 //! `toJson`, printing, comparison) goes through [`classify`], so the hidden key never shows.
+//!
+//! Also Go's view of these values: `%T` type names, `reflect.Kind` names, truth and
+//! `reflect.DeepEqual`. A leaf below everything that handles values: it imports only
+//! `gostd::time`, never the executor, the function table or sprig.
 
-use super::date::GoTime;
+use super::gostd::time::GoTime;
 use base64::Engine;
 use gotmpl::Value;
 use std::collections::BTreeMap;
@@ -320,28 +324,6 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
         (View::TypedNil(x), View::TypedNil(y)) => x == y,
         _ => false,
     }
-}
-
-/// Bytes as text, each byte of an invalid UTF-8 sequence becoming U+FFFD (what Go's
-/// `range` over a string and `encoding/json` make of Go's raw bytes).
-pub(crate) fn lossy(b: &[u8]) -> String {
-    let mut out = String::with_capacity(b.len());
-    let mut rest = b;
-    while !rest.is_empty() {
-        match std::str::from_utf8(rest) {
-            Ok(s) => {
-                out.push_str(s);
-                break;
-            }
-            Err(e) => {
-                let good = e.valid_up_to();
-                out.push_str(std::str::from_utf8(&rest[..good]).unwrap_or_default());
-                out.push('\u{FFFD}');
-                rest = &rest[good + 1..];
-            }
-        }
-    }
-    out
 }
 
 /// serde_json → Value (see [`super::from_json`]).

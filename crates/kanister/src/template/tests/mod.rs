@@ -1,6 +1,7 @@
-//! Tests. `golden` holds expectations produced by Go itself (see there); the tests below
-//! it pin the behaviours Kanister's blueprints depend on, with outputs written from Go's
-//! and sprig's semantics.
+//! Tests. The golden cases (`tests/data/template-golden.json`, loaded by `golden`) hold
+//! expectations produced by Go itself (`tools/template-golden`); the tests below them pin
+//! the behaviours Kanister's blueprints depend on, with outputs written from Go's and
+//! sprig's semantics. Nothing outside the tests imports this module.
 
 mod golden;
 
@@ -18,27 +19,26 @@ fn json_data(text: &str) -> Value {
     from_json(&serde_json::from_str(text).unwrap())
 }
 
-fn run_table(data: &Value, cases: &[(&str, &str)]) {
+fn run_table<'a>(data: &Value, cases: impl IntoIterator<Item = (&'a str, &'a str)>) {
     let mut failures = Vec::new();
+    let mut count = 0;
     for (src, want) in cases {
+        count += 1;
         let got = out(src, data);
-        if got != *want {
+        if got != want {
             failures.push(format!("template {src:?}\n   want {want:?}\n    got {got:?}"));
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {} cases differ from Go:\n{}",
-        failures.len(),
-        cases.len(),
-        failures.join("\n")
-    );
+    assert!(count > 0, "no cases");
+    assert!(failures.is_empty(), "{} of {} cases differ from Go:\n{}", failures.len(), count, failures.join("\n"));
 }
 
 #[test]
 fn matches_go_on_json_data() {
-    run_table(&json_data(golden::DATA1), golden::GO_CASES1);
-    run_table(&json_data(golden::DATA2), golden::GO_CASES2);
+    let fx = golden::fixture();
+    for (name, data) in &fx.data {
+        run_table(&from_json(data), fx.cases_on(name, false));
+    }
 }
 
 #[test]
@@ -47,11 +47,19 @@ fn matches_go_in_named_zones() {
     if !std::path::Path::new("/usr/share/zoneinfo/America/New_York").exists() {
         return;
     }
-    run_table(&json_data(golden::DATA1), golden::GO_ZONED);
+    let fx = golden::fixture();
+    let zoned: Vec<&golden::Case> = fx.cases.iter().filter(|c| c.zoned).collect();
+    assert!(!zoned.is_empty());
+    for (name, data) in &fx.data {
+        if zoned.iter().any(|c| &c.data == name) {
+            run_table(&from_json(data), fx.cases_on(name, true));
+        }
+    }
 }
 
-/// The Go-side types of `GO_STRUCT_CASES` (there in package `main`, here `param`), as the
-/// TemplateParams builder would make them.
+/// The `params` data set of the golden cases, as the TemplateParams builder would make it:
+/// Go's `param.Example()` in `tools/template-golden/param` builds the same value from the
+/// same Go types.
 fn params() -> Value {
     let s = |x: &str| Value::from(x);
     let f = |k: &str, v: Value| (k.to_string(), v);
@@ -117,7 +125,8 @@ fn params() -> Value {
 
 #[test]
 fn matches_go_on_structs() {
-    run_table(&params(), golden::GO_STRUCT_CASES);
+    let fx = golden::fixture();
+    run_table(&params(), fx.cases_on(golden::PARAMS, false));
 }
 
 #[test]

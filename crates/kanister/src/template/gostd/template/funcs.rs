@@ -1,148 +1,46 @@
-//! The function table a Kanister template sees: Go's builtins plus sprig v2.22's
-//! `TxtFuncMap`, with Kanister's FIPS replacements (`ksprig`). Every function carries its Go
-//! parameter types, because text/template checks arguments against them (`expected string;
-//! found 3`, `wrong type for value; expected string; got int`, `wrong number of args`).
+//! Go's text/template builtins (`text/template/funcs.go`): `and call eq ge gt html index js
+//! le len lt ne not or print printf println urlquery`, with Go's comparison rules and error
+//! texts, `HTMLEscapeString` and `JSEscapeString`. (`slice` is not registered here: sprig's
+//! replaces it, as in Kanister.) Registers into [`Registry`]; must not import the executor,
+//! the assembled table or sprig.
 
-use super::exec::Ev;
-use super::fmt::{sprint, sprintf, sprintln};
-use super::sprig;
-use super::value::{View, classify, deep_equal, map_entries, truth, type_name};
+use crate::template::ev::Ev;
+use crate::template::gostd::fmt::{sprint, sprintf, sprintln};
+use crate::template::gostd::unicode::is_print;
+use crate::template::gostd::url::query_escape;
+use crate::template::registry::{Imp, Registry, Ty::*};
+use crate::template::value::{
+    HIDDEN, View, classify, deep_equal, kind_name, map_elem, map_entries, map_type, truth, type_name, zero_of,
+};
 use gotmpl::Value;
-use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
 
-/// A Go parameter type, as far as argument checking needs it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ty {
-    /// No type (the receiver of a chain `(x).F`).
-    Untyped,
-    /// `interface{}`.
-    Any,
-    /// `reflect.Value` (the builtins that see values unconverted).
-    RValue,
-    Str,
-    Int,
-    Uint32,
-    Float,
-    Bool,
-    /// `map[string]interface{}`.
-    MapSA,
-    /// `time.Time`.
-    Time,
-}
-
-impl Ty {
-    pub fn go_name(self) -> &'static str {
-        match self {
-            Ty::Untyped => "<nil>",
-            Ty::Any => "interface {}",
-            Ty::RValue => "reflect.Value",
-            Ty::Str => "string",
-            Ty::Int => "int",
-            Ty::Uint32 => "uint32",
-            Ty::Float => "float64",
-            Ty::Bool => "bool",
-            Ty::MapSA => "map[string]interface {}",
-            Ty::Time => "time.Time",
-        }
-    }
-
-    pub fn can_be_nil(self) -> bool {
-        matches!(self, Ty::Any | Ty::RValue | Ty::MapSA)
-    }
-
-    pub fn zero(self) -> Ev {
-        match self {
-            Ty::Any => Ev::Iface(Value::Nil),
-            Ty::MapSA => Ev::Val(Value::Map(Arc::new(BTreeMap::new()))),
-            _ => Ev::Invalid,
-        }
-    }
-
-    /// Whether a value of `v`'s dynamic type is assignable to this type. (Integers of any
-    /// Go width are accepted for integer parameters: Go would reject an `int64` result of
-    /// `add` passed to an `int` parameter, we don't track integer widths.)
-    pub fn accepts(self, v: &Value) -> bool {
-        match (self, classify(v)) {
-            (Ty::Any | Ty::RValue | Ty::Untyped, _) => true,
-            (Ty::Str, View::Str(_)) => true,
-            (Ty::Int | Ty::Uint32, View::Int(_) | View::Uint(_)) => true,
-            (Ty::Float, View::Float(_)) => true,
-            (Ty::Bool, View::Bool(_)) => true,
-            (Ty::MapSA, View::Map(m)) => super::value::map_type(m).is_none(),
-            (Ty::Time, View::Time(_)) => true,
-            _ => false,
-        }
-    }
-}
-
-/// A plain function: arguments already checked and converted.
-pub(crate) type PlainFn = fn(&[Value]) -> Result<Value, String>;
-/// A builtin that sees `reflect.Value`s.
-pub(crate) type ReflectFn = fn(&[Ev]) -> Result<Ev, String>;
-
-pub(crate) enum Imp {
-    Plain(PlainFn),
-    Reflect(ReflectFn),
-    Call,
-    And,
-    Or,
-}
-
-pub(crate) struct Func {
-    pub params: &'static [Ty],
-    pub variadic: Option<Ty>,
-    /// The Go function returns `interface{}` (its result is unwrapped by pipelines).
-    pub ret_iface: bool,
-    pub imp: Imp,
-}
-
-static FUNCS: LazyLock<BTreeMap<&'static str, Func>> = LazyLock::new(build);
-
-/// The function called `name`, if Kanister's templates have one.
-pub(crate) fn lookup(name: &str) -> Option<&'static Func> {
-    FUNCS.get(name)
-}
-
-/// Every function name, sorted.
-pub(crate) fn names() -> Vec<&'static str> {
-    FUNCS.keys().copied().collect()
-}
-
-use Ty::*;
-
-fn build() -> BTreeMap<&'static str, Func> {
-    let mut m: BTreeMap<&'static str, Func> = BTreeMap::new();
-    let mut add = |name: &'static str, params: &'static [Ty], variadic: Option<Ty>, ret_iface: bool, imp: Imp| {
-        m.insert(name, Func { params, variadic, ret_iface, imp });
-    };
+/// Registers Go's builtins.
+pub(crate) fn register(r: &mut Registry) {
     // Go's builtins (text/template/funcs.go). sprig's `slice` replaces the builtin below.
-    add("and", &[RValue], Some(RValue), false, Imp::And);
-    add("or", &[RValue], Some(RValue), false, Imp::Or);
-    add("call", &[RValue], Some(RValue), false, Imp::Call);
-    add("html", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(html_escape(&eval_args(a))))));
-    add("js", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(js_escape(&eval_args(a))))));
-    add("urlquery", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(query_escape(&eval_args(a))))));
-    add("index", &[RValue], Some(RValue), false, Imp::Reflect(index));
-    add("len", &[RValue], None, false, Imp::Reflect(length));
-    add("not", &[RValue], None, false, Imp::Reflect(|a| Ok(Ev::Val(Value::Bool(!ev_truth(&a[0]))))));
-    add("print", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(sprint(a)))));
-    add(
+    r.add("and", &[RValue], Some(RValue), false, Imp::And);
+    r.add("or", &[RValue], Some(RValue), false, Imp::Or);
+    r.add("call", &[RValue], Some(RValue), false, Imp::Call);
+    r.add("html", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(html_escape(&eval_args(a))))));
+    r.add("js", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(js_escape(&eval_args(a))))));
+    r.add("urlquery", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(query_escape(&eval_args(a))))));
+    r.add("index", &[RValue], Some(RValue), false, Imp::Reflect(index));
+    r.add("len", &[RValue], None, false, Imp::Reflect(length));
+    r.add("not", &[RValue], None, false, Imp::Reflect(|a| Ok(Ev::Val(Value::Bool(!ev_truth(&a[0]))))));
+    r.add("print", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(sprint(a)))));
+    r.add(
         "printf",
         &[Str],
         Some(Any),
         false,
         Imp::Plain(|a| Ok(Value::from(sprintf(a[0].as_str().unwrap_or(""), &a[1..])))),
     );
-    add("println", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(sprintln(a)))));
-    add("eq", &[RValue], Some(RValue), false, Imp::Reflect(|a| cmp_eq(&a[0], &a[1..]).map(bool_ev)));
-    add("ne", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_eq(&a[0], &a[1..2]).map(|b| bool_ev(!b))));
-    add("lt", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_lt(&a[0], &a[1]).map(bool_ev)));
-    add("le", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_le(&a[0], &a[1]).map(bool_ev)));
-    add("gt", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_le(&a[0], &a[1]).map(|b| bool_ev(!b))));
-    add("ge", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_lt(&a[0], &a[1]).map(|b| bool_ev(!b))));
-    sprig::register(&mut add);
-    m
+    r.add("println", &[], Some(Any), false, Imp::Plain(|a| Ok(Value::from(sprintln(a)))));
+    r.add("eq", &[RValue], Some(RValue), false, Imp::Reflect(|a| cmp_eq(&a[0], &a[1..]).map(bool_ev)));
+    r.add("ne", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_eq(&a[0], &a[1..2]).map(|b| bool_ev(!b))));
+    r.add("lt", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_lt(&a[0], &a[1]).map(bool_ev)));
+    r.add("le", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_le(&a[0], &a[1]).map(bool_ev)));
+    r.add("gt", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_le(&a[0], &a[1]).map(|b| bool_ev(!b))));
+    r.add("ge", &[RValue, RValue], None, false, Imp::Reflect(|a| cmp_lt(&a[0], &a[1]).map(|b| bool_ev(!b))));
 }
 
 fn bool_ev(b: bool) -> Ev {
@@ -167,7 +65,7 @@ fn eval_args(args: &[Value]) -> String {
 }
 
 /// `template.HTMLEscapeString`.
-pub(crate) fn html_escape(s: &str) -> String {
+fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -184,7 +82,7 @@ pub(crate) fn html_escape(s: &str) -> String {
 }
 
 /// `template.JSEscapeString`.
-pub(crate) fn js_escape(s: &str) -> String {
+fn js_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -197,26 +95,12 @@ pub(crate) fn js_escape(s: &str) -> String {
             '=' => out.push_str("\\u003D"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
             c if c.is_ascii() => out.push(c),
-            c if super::fmt::is_print(c) => out.push(c),
+            c if is_print(c) => out.push(c),
             c => out.push_str(&format!("\\u{:04X}", c as u32)),
         }
     }
     out
 }
-
-/// `url.QueryEscape`.
-pub(crate) fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 /// Go's `index` builtin.
 fn index(args: &[Ev]) -> Result<Ev, String> {
     let mut item = args[0].indirect_interface();
@@ -267,11 +151,11 @@ fn index(args: &[Ev]) -> Result<Ev, String> {
                         v => return Err(format!("value has type {}; should be string", type_name(&v))),
                     },
                 };
-                let typed = super::value::map_type(m);
+                let typed = map_type(m);
                 item = match (m.get(key.as_ref()), &typed) {
-                    (Some(e), None) if key.as_ref() != super::value::HIDDEN => Ev::Iface(e.clone()),
-                    (Some(e), Some(_)) if key.as_ref() != super::value::HIDDEN => Ev::val(e.clone()),
-                    (_, Some(t)) => match super::value::zero_of(super::value::map_elem(t)) {
+                    (Some(e), None) if key.as_ref() != HIDDEN => Ev::Iface(e.clone()),
+                    (Some(e), Some(_)) if key.as_ref() != HIDDEN => Ev::val(e.clone()),
+                    (_, Some(t)) => match zero_of(map_elem(t)) {
                         Some(z) => Ev::Val(z),
                         None => Ev::Iface(Value::Nil),
                     },
@@ -397,7 +281,7 @@ fn cmp_eq(a1: &Ev, rest: &[Ev]) -> Result<bool, String> {
                 (BasicKind::Str, Value::String(x), Value::String(y)) => x == y,
                 (BasicKind::Uint, Value::Uint(x), Value::Uint(y)) => x == y,
                 _ => {
-                    let same_kind = super::value::kind_name(&v1) == super::value::kind_name(&v2);
+                    let same_kind = kind_name(&v1) == kind_name(&v2);
                     if !same_kind && !matches!(a1, Ev::Invalid) && !matches!(a, Ev::Invalid) {
                         return Err(format!(
                             "non-comparable types {}: {}, {}: {}",

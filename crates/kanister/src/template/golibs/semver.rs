@@ -1,6 +1,10 @@
 //! Masterminds/semver v1.5.0 (what sprig v2.22's `semver` and `semverCompare` use):
 //! lenient versions (`v1`, `1.2`), constraints with `=`, `!=`, `>`, `<`, `>=`, `<=`, `~`,
-//! `~>`, `^`, wildcards (`1.x`, `*`), hyphen ranges, `,` (and) and `||` (or).
+//! `~>`, `^`, wildcards (`1.x`, `*`), hyphen ranges, `,` (and) and `||` (or). Imports only
+//! `gostd::strconv`; must not import template values, the function table, the executor or
+//! sprig.
+
+use crate::template::gostd::strconv::quote_go;
 
 use regex::Regex;
 use std::cmp::Ordering;
@@ -55,7 +59,7 @@ impl Version {
                 Some(x) => x.as_str().trim_start_matches('.').parse::<i64>().map_err(|_| {
                     format!(
                         "Error parsing version segment: strconv.ParseInt: parsing {}: value out of range",
-                        super::fmt::quote_go(x.as_str().trim_start_matches('.'))
+                        quote_go(x.as_str().trim_start_matches('.'))
                     )
                 }),
             }

@@ -1,9 +1,9 @@
-//! sprig's `urlParse` / `urlJoin` on Go's `net/url` rules (scheme, opaque, userinfo, host,
-//! path unescaping, query, fragment; `URL.String()` escaping).
+//! Go's `net/url`: `url.Parse` (scheme, opaque, userinfo, host, path unescaping, query,
+//! fragment, Go's error texts), `URL.String()` escaping, `URL.Hostname()` and
+//! `url.QueryEscape`. Must not import anything outside `gostd`.
 
-use gotmpl::Value;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use super::strconv::quote_go;
+use super::unicode::lossy;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -80,39 +80,38 @@ fn unescape(s: &str, mode: Mode) -> Result<String, String> {
                 let hex = s.get(i + 1..i + 3).filter(|h| h.bytes().all(|c| c.is_ascii_hexdigit()));
                 let Some(h) = hex else {
                     let bad = s.get(i..(i + 3).min(s.len())).unwrap_or("%");
-                    return Err(format!("invalid URL escape {}", super::fmt::quote_go(bad)));
+                    return Err(format!("invalid URL escape {}", quote_go(bad)));
                 };
                 out.push(u8::from_str_radix(h, 16).unwrap_or(0));
                 i += 3;
             }
             c => {
                 if mode == Mode::Host && c < 0x80 && should_escape(c, mode) {
-                    return Err(format!(
-                        "invalid character {} in host name",
-                        super::fmt::quote_go(&(c as char).to_string())
-                    ));
+                    return Err(format!("invalid character {} in host name", quote_go(&(c as char).to_string())));
                 }
                 out.push(c);
                 i += 1;
             }
         }
     }
-    Ok(super::value::lossy(&out))
+    Ok(lossy(&out))
 }
 
-struct Url {
-    scheme: String,
-    opaque: String,
-    user: Option<(String, Option<String>)>,
-    host: String,
-    path: String,
-    raw_query: String,
-    force_query: bool,
-    fragment: String,
-    omit_host: bool,
+/// A parsed URL (Go's `url.URL`; `user` is the name and the optional password).
+pub(crate) struct Url {
+    pub scheme: String,
+    pub opaque: String,
+    pub user: Option<(String, Option<String>)>,
+    pub host: String,
+    pub path: String,
+    pub raw_query: String,
+    pub force_query: bool,
+    pub fragment: String,
+    pub omit_host: bool,
 }
 
-fn user_string(u: &(String, Option<String>)) -> String {
+/// `Userinfo.String()`.
+pub(crate) fn user_string(u: &(String, Option<String>)) -> String {
     let mut s = escape(&u.0, Mode::UserPassword);
     if let Some(p) = &u.1 {
         s.push(':');
@@ -142,12 +141,12 @@ fn get_scheme(raw: &str) -> Result<(String, &str), String> {
     Ok((String::new(), raw))
 }
 
-fn parse_url(raw: &str) -> Result<Url, String> {
+pub(crate) fn parse_url(raw: &str) -> Result<Url, String> {
     let (u, frag) = match raw.split_once('#') {
         Some((a, b)) => (a, Some(b)),
         None => (raw, None),
     };
-    let wrap = |e: String, what: &str| format!("parse {}: {e}", super::fmt::quote_go(what));
+    let wrap = |e: String, what: &str| format!("parse {}: {e}", quote_go(what));
     if u.bytes().any(|b| b < 0x20 || b == 0x7f) {
         return Err(wrap("net/url: invalid control character in URL".into(), u));
     }
@@ -224,7 +223,8 @@ fn parse_url(raw: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-fn hostname(host: &str) -> String {
+/// `URL.Hostname()`.
+pub(crate) fn hostname(host: &str) -> String {
     if let Some(r) = host.strip_prefix('[') {
         return r.split(']').next().unwrap_or("").to_string();
     }
@@ -234,80 +234,59 @@ fn hostname(host: &str) -> String {
     }
 }
 
-/// sprig's `urlParse`.
-pub(crate) fn parse(v: &str) -> Result<Value, String> {
-    let u = parse_url(v).map_err(|e| format!("unable to parse url: {e}"))?;
-    let mut d: BTreeMap<Arc<str>, Value> = BTreeMap::new();
-    let mut put = |k: &str, v: String| {
-        d.insert(Arc::from(k), Value::from(v));
-    };
-    put("scheme", u.scheme.clone());
-    put("host", u.host.clone());
-    put("hostname", hostname(&u.host));
-    put("path", u.path.clone());
-    put("query", u.raw_query.clone());
-    put("opaque", u.opaque.clone());
-    put("fragment", u.fragment.clone());
-    put("userinfo", u.user.as_ref().map(user_string).unwrap_or_default());
-    Ok(Value::Map(Arc::new(d)))
+impl Url {
+    /// `URL.String()`.
+    pub(crate) fn to_go_string(&self) -> String {
+        let mut buf = String::new();
+        if !self.scheme.is_empty() {
+            buf.push_str(&self.scheme);
+            buf.push(':');
+        }
+        if !self.opaque.is_empty() {
+            buf.push_str(&self.opaque);
+        } else {
+            let has_authority = !self.scheme.is_empty() || !self.host.is_empty() || self.user.is_some();
+            let omitted = self.omit_host && self.host.is_empty() && self.user.is_none();
+            if has_authority && !omitted {
+                if !self.host.is_empty() || !self.path.is_empty() || self.user.is_some() {
+                    buf.push_str("//");
+                }
+                if let Some(ui) = &self.user {
+                    buf.push_str(&user_string(ui));
+                    buf.push('@');
+                }
+                buf.push_str(&escape(&self.host, Mode::Host));
+            }
+            let path = if self.path == "*" { "*".to_string() } else { escape(&self.path, Mode::Path) };
+            if !path.is_empty() && !path.starts_with('/') && !self.host.is_empty() {
+                buf.push('/');
+            }
+            if buf.is_empty() && path.split('/').next().unwrap_or("").contains(':') {
+                buf.push_str("./");
+            }
+            buf.push_str(&path);
+        }
+        if self.force_query || !self.raw_query.is_empty() {
+            buf.push('?');
+            buf.push_str(&self.raw_query);
+        }
+        if !self.fragment.is_empty() {
+            buf.push('#');
+            buf.push_str(&escape(&self.fragment, Mode::Fragment));
+        }
+        buf
+    }
 }
 
-/// sprig's `urlJoin`.
-pub(crate) fn join(d: &BTreeMap<Arc<str>, Value>) -> Result<Value, String> {
-    let get = |k: &str| super::sprig::dict_get_or_empty(d, k);
-    let mut u = Url {
-        scheme: get("scheme")?,
-        host: get("host")?,
-        path: get("path")?,
-        raw_query: get("query")?,
-        opaque: get("opaque")?,
-        fragment: get("fragment")?,
-        user: None,
-        force_query: false,
-        omit_host: false,
-    };
-    let userinfo = get("userinfo")?;
-    if !userinfo.is_empty() {
-        let t = parse_url(&format!("proto://{userinfo}@host"))
-            .map_err(|e| format!("unable to parse userinfo in dict: {e}"))?;
-        u.user = t.user;
-    }
-    let mut buf = String::new();
-    if !u.scheme.is_empty() {
-        buf.push_str(&u.scheme);
-        buf.push(':');
-    }
-    if !u.opaque.is_empty() {
-        buf.push_str(&u.opaque);
-    } else {
-        let has_authority = !u.scheme.is_empty() || !u.host.is_empty() || u.user.is_some();
-        let omitted = u.omit_host && u.host.is_empty() && u.user.is_none();
-        if has_authority && !omitted {
-            if !u.host.is_empty() || !u.path.is_empty() || u.user.is_some() {
-                buf.push_str("//");
-            }
-            if let Some(ui) = &u.user {
-                buf.push_str(&user_string(ui));
-                buf.push('@');
-            }
-            buf.push_str(&escape(&u.host, Mode::Host));
+/// `url.QueryEscape`.
+pub(crate) fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
         }
-        let path = if u.path == "*" { "*".to_string() } else { escape(&u.path, Mode::Path) };
-        if !path.is_empty() && !path.starts_with('/') && !u.host.is_empty() {
-            buf.push('/');
-        }
-        if buf.is_empty() && path.split('/').next().unwrap_or("").contains(':') {
-            buf.push_str("./");
-        }
-        buf.push_str(&path);
     }
-    if u.force_query || !u.raw_query.is_empty() {
-        buf.push('?');
-        buf.push_str(&u.raw_query);
-    }
-    if !u.fragment.is_empty() {
-        buf.push('#');
-        buf.push_str(&escape(&u.fragment, Mode::Fragment));
-    }
-    Ok(Value::from(buf))
+    out
 }

@@ -1,6 +1,10 @@
 //! The lexer of Go's `text/template/parse`, state for state: the same tokens, positions,
 //! line numbers and error texts (`unclosed action`, `bad number syntax: "3x"`, …), so the
-//! parser above it reports syntax errors exactly as Go does.
+//! parser above it reports syntax errors exactly as Go does. Imports only `gostd`'s
+//! `strconv`/`unicode`; must not import the parser or the executor.
+
+use crate::template::gostd::strconv::quote_go;
+use crate::template::gostd::unicode::is_print;
 
 /// Token kinds, in Go's order (keywords after [`Kind::Keyword`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -59,9 +63,9 @@ impl Item {
             k if k > Kind::Keyword => format!("<{}>", self.val),
             _ if self.val.chars().count() > 10 => {
                 let head: String = self.val.chars().take(10).collect();
-                format!("{}...", super::fmt::quote_go(&head))
+                format!("{}...", quote_go(&head))
             }
-            _ => super::fmt::quote_go(&self.val),
+            _ => quote_go(&self.val),
         }
     }
 }
@@ -543,13 +547,13 @@ impl<'a> Lexer<'a> {
     fn lex_number(&mut self) -> Option<State> {
         if !self.scan_number() {
             let s = self.input[self.start..self.pos].to_string();
-            return self.errorf(format!("bad number syntax: {}", super::fmt::quote_go(&s)));
+            return self.errorf(format!("bad number syntax: {}", quote_go(&s)));
         }
         let sign = self.peek();
         if sign == Some('+') || sign == Some('-') {
             if !self.scan_number() || self.input.as_bytes()[self.pos - 1] != b'i' {
                 let s = self.input[self.start..self.pos].to_string();
-                return self.errorf(format!("bad number syntax: {}", super::fmt::quote_go(&s)));
+                return self.errorf(format!("bad number syntax: {}", quote_go(&s)));
             }
             return self.emit(Kind::Complex);
         }
@@ -606,7 +610,7 @@ impl<'a> Lexer<'a> {
 
 /// Go's `%#U`: `U+0040 '@'` (the quoted form only for printable runes).
 fn sharp_u(c: char) -> String {
-    if super::fmt::is_print(c) { format!("U+{:04X} '{}'", c as u32, c) } else { format!("U+{:04X}", c as u32) }
+    if is_print(c) { format!("U+{:04X} '{}'", c as u32, c) } else { format!("U+{:04X}", c as u32) }
 }
 
 fn sharp_u_opt(r: Option<char>) -> String {

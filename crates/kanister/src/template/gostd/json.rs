@@ -1,8 +1,12 @@
 //! Go's `encoding/json` output for template values: `json.Marshal` (sorted map keys, HTML
 //! characters escaped, Go's float format, `[]byte` as base64, `time.Time` as RFC 3339) and
 //! `json.MarshalIndent(v, "", "  ")`. Structs built with `go_struct` emit their own JSON.
+//!
+//! Operates on template values ([`crate::template::value`]); must not import the executor,
+//! the function table or sprig.
 
-use super::value::{View, classify, map_entries};
+use super::strconv::format_float;
+use crate::template::value::{View, classify, map_entries};
 use gotmpl::Value;
 
 /// Appends a JSON string literal the way `encoding/json` writes it (with HTML escaping).
@@ -32,7 +36,7 @@ pub(crate) fn float(f: f64) -> Option<String> {
     }
     let abs = f.abs();
     if abs != 0.0 && !(1e-6..1e21).contains(&abs) {
-        let s = super::fmt::format_float(f, 'e', -1);
+        let s = format_float(f, 'e', -1);
         // Go trims "e-07" to "e-7".
         let (m, e) = s.split_once('e').unwrap_or((&s, "+00"));
         let (sign, digits) = e.split_at(1);
@@ -40,7 +44,7 @@ pub(crate) fn float(f: f64) -> Option<String> {
         let digits = if digits.is_empty() { "0" } else { digits };
         return Some(format!("{m}e{sign}{digits}"));
     }
-    Some(super::fmt::format_float(f, 'f', -1))
+    Some(format_float(f, 'f', -1))
 }
 
 /// Re-escapes the HTML characters in a JSON text produced elsewhere (a struct's own JSON):
