@@ -64,6 +64,10 @@ pub enum ProgressMode {
     Plain,
     /// One JSON object per line every few seconds.
     Json,
+    /// `###Phase-progress###: {json}` lines every 2 s (`KANDO_PROGRESS_INTERVAL` seconds), for
+    /// the Kanister controller, which reads them from pod logs and writes the bytes moved into
+    /// the ActionSet's progress. The controller sets `KANDO_PROGRESS=kanister` in its pods.
+    Kanister,
     /// Nothing.
     None,
 }
@@ -94,7 +98,7 @@ pub enum LocationCmd {
         #[arg(long, env = "KANDO_UPLOADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
         uploads: u16,
         /// Progress display on stderr.
-        #[arg(long, value_enum, default_value = "auto")]
+        #[arg(long, value_enum, env = "KANDO_PROGRESS", default_value = "auto")]
         progress: ProgressMode,
         /// Source file, or '-' for stdin.
         #[arg(required_unless_present = "from_command")]
@@ -123,7 +127,7 @@ pub enum LocationCmd {
         #[arg(long, env = "KANDO_VERIFY_STREAM")]
         verify_stream: bool,
         /// Progress display on stderr.
-        #[arg(long, value_enum, default_value = "auto")]
+        #[arg(long, value_enum, env = "KANDO_PROGRESS", default_value = "auto")]
         progress: ProgressMode,
         /// Target file, or '-' for stdout.
         target: String,

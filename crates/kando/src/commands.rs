@@ -92,7 +92,13 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             let opts = PushOptions { path: path.clone(), tags, uploads: uploads as usize, ..PushOptions::default() };
             let p = Arc::new(Progress::default());
             let t0 = Instant::now();
-            let rep = Reporter::start(progress, Op::Push, p.clone());
+            // The controller shows a percentage: the previous snapshot of this path is the
+            // estimate of this one's size (nightly dumps of one database).
+            let estimate = match progress {
+                ProgressMode::Kanister if !created => r.latest(&path).await.ok().map(|e| e.snapshot.size),
+                _ => None,
+            };
+            let rep = Reporter::start(progress, Op::Push, p.clone(), estimate);
             let res = r.push(reader, &opts, p.clone()).await;
             drop(rep);
             let (id, snap) = res.with_context(|| format!("pushing '{path}' to {}", r.location()))?;
@@ -142,7 +148,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             };
             let r = r.expect("a snapshot comes from an open repository");
             let (out, finish) = open_target(&target)?;
-            let rep = Reporter::start(progress, Op::Pull, p.clone());
+            let rep = Reporter::start(progress, Op::Pull, p.clone(), Some(entry.snapshot.size));
             let popts = PullOptions { threads: downloads as usize, verify_stream, ..PullOptions::default() };
             let res = r.pull(&entry.snapshot, out, &popts, p).await;
             drop(rep);
@@ -204,7 +210,7 @@ async fn pull_legacy(
         "no snapshot of '{path}': restoring the plain object {key} ({size} bytes) written by upstream kando"
     );
     let (mut out, finish) = open_target(target)?;
-    let rep = Reporter::start(progress, Op::Pull, p.clone());
+    let rep = Reporter::start(progress, Op::Pull, p.clone(), Some(size));
     let res = kanrepo::legacy::copy_to(backend, &key, size, out.as_mut(), &p).await;
     drop(rep);
     drop(out);

@@ -1,4 +1,5 @@
-//! Progress on stderr: a bar on a terminal, plain or JSON lines otherwise.
+//! Progress on stderr: a bar on a terminal, plain or JSON lines otherwise, or marker lines for
+//! the Kanister controller (`###Phase-progress###: {json}`, see [`PROGRESS_MARKER`]).
 
 use crate::args::ProgressMode;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -7,6 +8,12 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+/// The marker of a progress line for the Kanister controller. The JSON after it:
+/// `{"op":"push"|"pull","bytes":N,"transferred":N,"total":N}`: stream bytes read (push) or
+/// written (pull) so far, bytes uploaded or downloaded, and the expected stream size (pull: the
+/// snapshot's; push: the previous snapshot of the same path, an estimate; absent if unknown).
+pub const PROGRESS_MARKER: &str = "###Phase-progress###:";
 
 /// What is being reported.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -59,9 +66,33 @@ fn summary(op: Op, p: &Progress, secs: f64) -> (String, serde_json::Value) {
     }
 }
 
+/// The controller's progress line for `p` now.
+pub fn marker_line(op: Op, p: &Progress, total: Option<u64>) -> String {
+    let g = Progress::get;
+    let (name, bytes) = match op {
+        Op::Push => ("push", g(&p.bytes_in)),
+        Op::Pull => ("pull", g(&p.bytes_out)),
+    };
+    let mut j = serde_json::json!({"op": name, "bytes": bytes, "transferred": g(&p.transferred_bytes)});
+    if let Some(t) = total {
+        j["total"] = t.into();
+    }
+    format!("{PROGRESS_MARKER} {j}")
+}
+
+/// Seconds between progress lines for the controller (`KANDO_PROGRESS_INTERVAL`, default 2).
+fn marker_interval() -> Duration {
+    std::env::var("KANDO_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|v| v.parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.05)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(Duration::from_secs(2))
+}
+
 impl Reporter {
-    /// Start reporting `p` in `mode`.
-    pub fn start(mode: ProgressMode, op: Op, p: Arc<Progress>) -> Reporter {
+    /// Start reporting `p` in `mode`; `total` is the expected stream size, if known.
+    pub fn start(mode: ProgressMode, op: Op, p: Arc<Progress>, total: Option<u64>) -> Reporter {
         let mode = match mode {
             ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
             ProgressMode::Auto => ProgressMode::Plain,
@@ -78,7 +109,11 @@ impl Reporter {
                 b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap());
                 b
             });
-            let tick = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(10) };
+            let tick = match mode {
+                ProgressMode::Bar => Duration::from_millis(200),
+                ProgressMode::Kanister => marker_interval(),
+                _ => Duration::from_secs(10),
+            };
             let mut last = Instant::now();
             loop {
                 // Woken early when the Reporter is dropped (the sender goes away).
@@ -90,6 +125,7 @@ impl Reporter {
                     match (&bar, mode) {
                         (Some(b), _) => b.set_message(text),
                         (None, ProgressMode::Json) => eprintln!("{json}"),
+                        (None, ProgressMode::Kanister) => eprintln!("{}", marker_line(op, &p, total)),
                         _ => eprintln!("kando: {text}"),
                     }
                 }

@@ -244,3 +244,60 @@ fn init_records_the_chosen_kdf_cost_and_push_uses_the_default() {
     assert!(!o.status.success());
     assert!(!dir.path().join("bad").exists());
 }
+
+/// The `###Phase-progress###:` lines of a command's stderr, decoded.
+fn progress_lines(o: &Output) -> Vec<serde_json::Value> {
+    stderr(o)
+        .lines()
+        .filter_map(|l| l.strip_prefix("###Phase-progress###: "))
+        .map(|j| serde_json::from_str(j).expect("progress JSON"))
+        .collect()
+}
+
+#[test]
+fn kanister_progress_mode_reports_bytes_and_totals_for_the_controller() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(dir.path());
+    let night0 = text(3_000_000, 7);
+    let run = |args: &[&str], stdin: Option<&[u8]>| {
+        let mut c = Command::new(KANDO);
+        c.args(args)
+            .env("KANDO_REPOSITORY_PASSWORD", "s3cret")
+            .env("KANDO_PROGRESS", "kanister")
+            .env("KANDO_PROGRESS_INTERVAL", "0.05")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut si = child.stdin.take().unwrap();
+        let input = stdin.map(|s| s.to_vec());
+        std::thread::spawn(move || {
+            if let Some(i) = input {
+                let _ = si.write_all(&i);
+            }
+        });
+        child.wait_with_output().unwrap()
+    };
+    // First push: no estimate yet; the last line counts every byte.
+    let o = run(&["location", "push", "-p", &p, "-s", "db", "-"], Some(&night0));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = progress_lines(&o);
+    let last = lines.last().expect("at least the final progress line");
+    assert_eq!(last["op"], "push");
+    assert_eq!(last["bytes"], 3_000_000);
+    assert!(last.get("total").is_none(), "{last}");
+    // Second push of the path: the previous snapshot's size is the estimate.
+    let o = run(&["location", "push", "-p", &p, "-s", "db", "-"], Some(&night0[..2_000_000]));
+    assert!(o.status.success(), "{}", stderr(&o));
+    let last = progress_lines(&o).pop().unwrap();
+    assert_eq!((last["bytes"].as_u64(), last["total"].as_u64()), (Some(2_000_000), Some(3_000_000)));
+    // Pull: the snapshot's size is the total, and every byte is counted.
+    let o = run(&["location", "pull", "-p", &p, "-s", "db", "-"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout.len(), 2_000_000);
+    let last = progress_lines(&o).pop().unwrap();
+    assert_eq!(last["op"], "pull");
+    assert_eq!((last["bytes"].as_u64(), last["total"].as_u64()), (Some(2_000_000), Some(2_000_000)));
+    // The phase output is still the only thing on stdout for a push.
+    assert!(!String::from_utf8_lossy(&o.stdout[..100]).contains("Phase-progress"));
+}
