@@ -1,0 +1,41 @@
+//! `KubeExecAll`: run `command` in every container of `containers` of every pod of `pods`
+//! (both space-separated), concurrently; any failure fails the phase with every error, one per
+//! line; the outputs of all runs are merged (upstream's `execAll`).
+//!
+//! Resume: never (see `KubeExec`).
+
+use super::{Outputs, until_cancelled};
+use crate::args::{self, Args};
+use crate::context::PhaseCtx;
+use crate::exec::exec_outputs;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+
+pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result<Outputs, String>> {
+    async move {
+        let namespace = args::string(a, "namespace")?;
+        let pods = args::string(a, "pods")?;
+        let containers = args::string(a, "containers")?;
+        let command = args::strings(a, "command")?;
+        let targets: Vec<(&str, &str)> =
+            pods.split_whitespace().flat_map(|p| containers.split_whitespace().map(move |c| (p, c))).collect();
+        let mut runs = Vec::with_capacity(targets.len());
+        for (p, c) in &targets {
+            runs.push(exec_outputs(pc, &namespace, p, c, &command));
+        }
+        let results = until_cancelled(pc, async { Ok(futures::future::join_all(runs).await) }).await?;
+        let mut out = Outputs::new();
+        let mut errs = Vec::new();
+        for r in results {
+            match r {
+                Ok(o) => out.extend(o),
+                Err(e) => errs.push(e),
+            }
+        }
+        if !errs.is_empty() {
+            return Err(errs.join("\n"));
+        }
+        Ok(out)
+    }
+    .boxed()
+}
