@@ -61,6 +61,10 @@ struct Args {
     /// Hold a Lease so that only one replica runs ActionSets.
     #[arg(long, env = "KANISTER_LEADER_ELECT", default_value_t = true, action = clap::ArgAction::Set)]
     leader_elect: bool,
+    /// Seconds the leader lease lasts without renewal: how long a successor waits after a
+    /// leader dies without releasing it.
+    #[arg(long, env = "KANISTER_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
     /// Identity in the Lease and in events (default: the pod name, else host and pid).
     #[arg(long, env = "POD_NAME")]
     identity: Option<String>,
@@ -152,9 +156,10 @@ async fn run(a: Args) -> anyhow::Result<()> {
         metrics.leader(true);
         return kanister_controller::controller::run(ctx, shutdown).await.map_err(anyhow::Error::msg);
     }
-    let mut leader = kanister_controller::leader::contend(cluster.client().clone(), &namespace, &id)
+    let contender = kanister_controller::leader::contend(cluster.client().clone(), &namespace, &id, a.lease_seconds)
         .await
         .map_err(anyhow::Error::msg)?;
+    let mut leader = contender.leader.clone();
     tracing::info!(identity = %id, "waiting for the leader lease");
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -162,7 +167,10 @@ async fn run(a: Args) -> anyhow::Result<()> {
             break;
         }
         tokio::select! {
-            _ = &mut shutdown => return Ok(()),
+            _ = &mut shutdown => {
+                contender.release().await;
+                return Ok(());
+            }
             r = leader.changed() => r.map_err(|_| anyhow::anyhow!("leader election stopped"))?,
         }
     }
@@ -182,7 +190,9 @@ async fn run(a: Args) -> anyhow::Result<()> {
             _ = lost => { lost_flag = true; }
         }
     };
-    kanister_controller::controller::run(ctx, stop).await.map_err(anyhow::Error::msg)?;
+    let res = kanister_controller::controller::run(ctx, stop).await.map_err(anyhow::Error::msg);
+    contender.release().await;
+    res?;
     if lost_flag {
         anyhow::bail!("lost the leader lease: exiting so that a restart resumes as a follower");
     }

@@ -79,16 +79,16 @@ pub async fn run(ctx: Arc<Ctx>, namespace: String, name: String, mode: Mode, can
                 decide::failed_status(init.as_ref().unwrap_err())
             }
         };
-        match w
-            .update(|x| {
-                if x.status.is_some() {
-                    return false;
-                }
-                x.status = Some(status.clone());
-                true
-            })
-            .await
-        {
+        let set = |x: &mut ActionSet| {
+            if x.status.is_some() {
+                return false;
+            }
+            x.status = Some(status.clone());
+            true
+        };
+        // A failed initialisation has no actions, which upstream's status check refuses.
+        let written = if init.is_ok() { w.update(set).await } else { w.update_unchecked(set).await };
+        match written {
             Ok(Some(stored)) => a = stored,
             Ok(None) => {
                 a = match w.get().await {

@@ -69,7 +69,25 @@ impl StatusWriter {
 
     /// Apply `f` to the current object (status created if absent) and write it. `f` returns
     /// `false` to skip the write (nothing changed). Returns the object as stored.
-    pub async fn update(&self, mut f: impl FnMut(&mut ActionSet) -> bool) -> Result<Option<ActionSet>, WriteError> {
+    pub async fn update(&self, f: impl FnMut(&mut ActionSet) -> bool) -> Result<Option<ActionSet>, WriteError> {
+        self.write(f, true).await
+    }
+
+    /// [`Self::update`] without upstream's status check: only for the `failed` status of an
+    /// ActionSet whose actions could not even be initialised (upstream writes it with no
+    /// actions, which the check would refuse).
+    pub async fn update_unchecked(
+        &self,
+        f: impl FnMut(&mut ActionSet) -> bool,
+    ) -> Result<Option<ActionSet>, WriteError> {
+        self.write(f, false).await
+    }
+
+    async fn write(
+        &self,
+        mut f: impl FnMut(&mut ActionSet) -> bool,
+        check: bool,
+    ) -> Result<Option<ActionSet>, WriteError> {
         let _g = self.lock.lock().await;
         let mut delay = CONFLICT_BACKOFF_MIN;
         let start = tokio::time::Instant::now();
@@ -78,7 +96,9 @@ impl StatusWriter {
             if !f(&mut a) {
                 return Ok(None);
             }
-            validate_actionset(&a).map_err(|e| WriteError::Invalid(e.to_string()))?;
+            if check {
+                validate_actionset(&a).map_err(|e| WriteError::Invalid(e.to_string()))?;
+            }
             match self.cluster.replace(&self.namespace, &self.name, &a).await {
                 Ok(stored) => return Ok(Some(stored)),
                 Err(ClusterError::Api { code: 409, .. }) => {
