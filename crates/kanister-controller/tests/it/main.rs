@@ -3,5 +3,6 @@
 //! lifecycle, each Kanister function, and the database demos with upstream's blueprints.
 //! Every test runs its own controller process in its own namespace.
 
+mod functions;
 mod lifecycle;
 mod support;
