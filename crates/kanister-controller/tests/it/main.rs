@@ -3,6 +3,11 @@
 //! lifecycle, each Kanister function, and the database demos with upstream's blueprints.
 //! Every test runs its own controller process in its own namespace.
 
+mod databases;
+mod demos;
 mod functions;
 mod lifecycle;
 mod support;
+
+/// The database demos share host ports (pods share the host network): one at a time.
+pub static DB_LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
