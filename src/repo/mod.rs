@@ -305,6 +305,11 @@ impl Repository {
         })
     }
 
+    /// Remove one snapshot. Data is reclaimed by gc.
+    pub async fn delete_snapshot(&self, id: &Id) -> Result<()> {
+        self.backend.delete(&format!("snapshots/{id}")).await
+    }
+
     /// Remove every snapshot of `path`; returns the removed ids. Data is reclaimed by gc.
     pub async fn delete_path(&self, path: &str) -> Result<Vec<Id>> {
         let mut removed = Vec::new();

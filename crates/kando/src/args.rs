@@ -116,7 +116,8 @@ pub enum LocationCmd {
         /// Snapshot path inside the repository.
         #[arg(short = 's', long)]
         path: String,
-        /// A specific snapshot id (or an unambiguous prefix of at least 6 characters).
+        /// A specific snapshot: its id (or an unambiguous prefix of at least 6 characters), or
+        /// the JSON push printed as its phase output (`{"id":…}`, e.g. kept in an artifact).
         #[arg(long)]
         snapshot: Option<String>,
         /// Fetch threads, each with one ranged read in flight (0: twice the cores, at least 4).
@@ -132,13 +133,18 @@ pub enum LocationCmd {
         /// Target file, or '-' for stdout.
         target: String,
     },
-    /// Remove every snapshot of --path. Space is reclaimed by garbage collection.
+    /// Remove every snapshot of --path (or only --snapshot). Space is reclaimed by garbage
+    /// collection.
     Delete {
         #[command(flatten)]
         repo: RepoArgs,
         /// Snapshot path inside the repository.
         #[arg(short = 's', long)]
         path: String,
+        /// Only this snapshot of the path: its id (or a prefix of at least 6 characters), or the
+        /// JSON push printed as its phase output.
+        #[arg(long)]
+        snapshot: Option<String>,
     },
 }
 

@@ -128,7 +128,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             }
             let entry = match (&r, &snapshot) {
                 (Some(r), Some(s)) => {
-                    let e = r.find_snapshot(s).await?;
+                    let e = r.find_snapshot(&snapshot_id(s)?).await?;
                     if e.snapshot.path != path {
                         bail!("snapshot {} has path '{}', not '{path}'", e.id.short(), e.snapshot.path);
                     }
@@ -156,7 +156,20 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             res.with_context(|| format!("pulling '{path}' (snapshot {}) from {}", entry.id.short(), r.location()))?;
             Ok(())
         }
-        LocationCmd::Delete { repo, path } => {
+        LocationCmd::Delete { repo, path, snapshot: Some(snap) } => {
+            let backend = backend(&repo)?;
+            let Some(r) = open_if_any(&repo, &backend).await? else {
+                bail!("no repository at {} (no config object)", backend.location());
+            };
+            let e = r.find_snapshot(&snapshot_id(&snap)?).await?;
+            if e.snapshot.path != path {
+                bail!("snapshot {} has path '{}', not '{path}'", e.id.short(), e.snapshot.path);
+            }
+            r.delete_snapshot(&e.id).await?;
+            eprintln!("kando: deleted snapshot {} of '{path}'", e.id.short());
+            Ok(())
+        }
+        LocationCmd::Delete { repo, path, snapshot: None } => {
             let backend = backend(&repo)?;
             let mut removed = 0;
             if let Some(r) = open_if_any(&repo, &backend).await? {
@@ -170,6 +183,21 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A snapshot id from `--snapshot`: the id (or a prefix) itself, or the `"id"` of the JSON
+/// phase output a push printed (`{"id":"…","path":…}`).
+fn snapshot_id(s: &str) -> Result<String> {
+    let t = s.trim();
+    if !t.starts_with('{') {
+        return Ok(t.to_string());
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(t).with_context(|| format!("--snapshot '{t}' is neither an id nor push's JSON output"))?;
+    match v.get("id").and_then(|i| i.as_str()) {
+        Some(id) => Ok(id.to_string()),
+        None => bail!("--snapshot JSON has no \"id\": {t}"),
     }
 }
 

@@ -301,3 +301,35 @@ fn kanister_progress_mode_reports_bytes_and_totals_for_the_controller() {
     // The phase output is still the only thing on stdout for a push.
     assert!(!String::from_utf8_lossy(&o.stdout[..100]).contains("Phase-progress"));
 }
+
+#[test]
+fn pull_and_delete_one_snapshot_by_id_or_by_pushs_json_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(dir.path());
+    let night = |i: u64| text(200_000, i);
+    let mut outputs = Vec::new();
+    for i in 0..3 {
+        let o = kando(&["location", "push", "-p", &p, "-s", "db/dump.sql", "-"], Some(&night(i)));
+        assert!(o.status.success(), "{}", stderr(&o));
+        let line = String::from_utf8_lossy(&o.stdout).lines().last().unwrap().to_string();
+        let v: serde_json::Value = serde_json::from_str(line.strip_prefix("###Phase-output###: ").unwrap()).unwrap();
+        outputs.push(v["value"].as_str().unwrap().to_string());
+    }
+    // The JSON push printed (as an artifact would keep it) selects that night's snapshot.
+    let o = kando(&["location", "pull", "-p", &p, "-s", "db/dump.sql", "--snapshot", &outputs[1], "-"], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(o.stdout, night(1));
+    // Delete only the first night's snapshot; the others still pull.
+    let o = kando(&["location", "delete", "-p", &p, "-s", "db/dump.sql", "--snapshot", &outputs[0]], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(snapshot_count(&p), 2);
+    let o = kando(&["location", "pull", "-p", &p, "-s", "db/dump.sql", "--snapshot", &outputs[0], "-"], None);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no snapshot"), "{}", stderr(&o));
+    let id2: serde_json::Value = serde_json::from_str(&outputs[2]).unwrap();
+    let o = kando(&["location", "pull", "-p", &p, "-s", "db/dump.sql", "--snapshot", &id2["id"].as_str().unwrap()[..12], "-"], None);
+    assert_eq!(o.stdout, night(2));
+    // A snapshot of another path is refused.
+    let o = kando(&["location", "delete", "-p", &p, "-s", "other", "--snapshot", &outputs[1]], None);
+    assert!(!o.status.success() && stderr(&o).contains("has path 'db/dump.sql'"), "{}", stderr(&o));
+}
