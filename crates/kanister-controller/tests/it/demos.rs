@@ -138,3 +138,10 @@ async fn postgres_with_upstreams_blueprint() {
     let _g = crate::DB_LOCK.lock().await;
     postgres_demo("postgres/postgres-blueprint.yaml", "postgres-bp", "pg-up").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn postgres_with_our_blueprint() {
+    let _g = crate::DB_LOCK.lock().await;
+    postgres_demo("ours:postgres-blueprint.yaml", "postgres-kanrepo", "pg-ours").await;
+}

@@ -101,3 +101,23 @@ fn shared_compat_blueprints_when_present() {
         assert!(check_all(&shared) >= 38);
     }
 }
+
+/// The project's own blueprints (`blueprints/`) validate as upstream would and every template
+/// in them parses.
+#[test]
+fn our_blueprints_validate() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../blueprints");
+    let found = blueprints_in(&dir);
+    assert!(found.len() >= 3, "expected our postgres, mysql and mongodb blueprints, found {}", found.len());
+    for (f, doc) in found {
+        let bp: Blueprint = serde_json::from_value(doc).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        validate_blueprint(&bp).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        kanister::render::check_templates(&bp).unwrap_or_else(|e| panic!("{}: {e}", f.display()));
+        for a in bp.actions.values() {
+            for p in a.phases.iter().chain(a.defer_phase.iter()) {
+                let args = serde_json::to_string(&p.args).unwrap();
+                assert!(!args.contains("gzip"), "{}: gzip in a pipe defeats deduplication", f.display());
+            }
+        }
+    }
+}
