@@ -49,7 +49,8 @@ if [ ! -s "$CORPUS/dump1.sql" ]; then
     echo "== corpus generation $g ($ROWS rows): generate, load into PostgreSQL, pg_dump"
     python3 "$GEN" --rows "$ROWS" --seed 1 --churn 0.005 --generation "$g" > "$CORPUS/gen$g.sql"
     su postgres -c "dropdb --if-exists kanrepo_bench$g && createdb kanrepo_bench$g"
-    su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d kanrepo_bench$g -f $CORPUS/gen$g.sql" >/dev/null
+    # Fed on stdin: the postgres user may not be able to read a file under a 700 home.
+    su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d kanrepo_bench$g" <"$CORPUS/gen$g.sql" >/dev/null
     su postgres -c "pg_dump kanrepo_bench$g" > "$CORPUS/dump$g.sql.tmp"
     mv "$CORPUS/dump$g.sql.tmp" "$CORPUS/dump$g.sql"
     su postgres -c "dropdb kanrepo_bench$g"

@@ -3,6 +3,7 @@
 //! lifecycle, each Kanister function, and the database demos with upstream's blueprints.
 //! Every test runs its own controller process in its own namespace.
 
+mod bench;
 mod databases;
 mod demos;
 mod functions;
