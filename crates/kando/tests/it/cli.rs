@@ -327,7 +327,10 @@ fn pull_and_delete_one_snapshot_by_id_or_by_pushs_json_output() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no snapshot"), "{}", stderr(&o));
     let id2: serde_json::Value = serde_json::from_str(&outputs[2]).unwrap();
-    let o = kando(&["location", "pull", "-p", &p, "-s", "db/dump.sql", "--snapshot", &id2["id"].as_str().unwrap()[..12], "-"], None);
+    let o = kando(
+        &["location", "pull", "-p", &p, "-s", "db/dump.sql", "--snapshot", &id2["id"].as_str().unwrap()[..12], "-"],
+        None,
+    );
     assert_eq!(o.stdout, night(2));
     // A snapshot of another path is refused.
     let o = kando(&["location", "delete", "-p", &p, "-s", "other", "--snapshot", &outputs[1]], None);
