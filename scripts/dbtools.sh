@@ -9,12 +9,14 @@
 #   mongodump, mongorestore        built from the mongo-tools 100.18.0 source tarball the project
 #                                  keeps beside the repository (../shared/thirdparty, or
 #                                  $KANREPO_THIRDPARTY): the Go module proxy does not serve it
+#   pymongo 4.20.0                 PyPI, in a venv: the MongoDB demo seeds and checks its data
 #
 # Knob: KANREPO_DBTOOLS=0 skips all of this (and the e2e tests then fail, loudly).
 
 FERRETDB_VERSION=1.24.2
 MONGO_TOOLS_VERSION=100.18.0
 MONGO_TOOLS_COMMIT=21a342dfee6468ad9350d156d25086da64dd03b1
+PYMONGO_VERSION=4.20.0
 DBTOOLS_ENABLED=${KANREPO_DBTOOLS:-1}
 
 thirdparty_dir() {
@@ -83,6 +85,9 @@ install_dbtools() {
   [[ "$("$CACHE/bin/mongodump" --version 2>/dev/null | awk 'NR == 1 { print $3 }')" == "$MONGO_TOOLS_VERSION" &&
     -x $CACHE/bin/mongorestore ]] ||
     timed "mongodump + mongorestore $MONGO_TOOLS_VERSION (source tarball; about 30 s)" install_mongo_tools
+  # install_venv: scripts/servers.sh
+  [[ -f "$CACHE/pymongo-venv/.installed-pymongo==$PYMONGO_VERSION" ]] ||
+    timed "pymongo $PYMONGO_VERSION (pip)" install_venv "$CACHE/pymongo-venv" "pymongo==$PYMONGO_VERSION"
 }
 
 dbtools_env() {
@@ -90,4 +95,5 @@ dbtools_env() {
   echo "export KANREPO_TEST_PG_BIN=$(shq /usr/lib/postgresql/15/bin)"
   echo "export KANREPO_TEST_FERRETDB_BIN=$(shq "$CACHE/bin/ferretdb")"
   echo "export KANREPO_TEST_MONGO_TOOLS_BIN=$(shq "$CACHE/bin")"
+  echo "export KANREPO_TEST_PYMONGO_PYTHON=$(shq "$CACHE/pymongo-venv/bin/python")"
 }

@@ -409,6 +409,7 @@ write_env() {
     echo "export KANREPO_TEST_GCS_BUCKET=$(shq "$BUCKET")"
     echo "export KANREPO_TEST_GCS_SERVICE_ACCOUNT=$(shq "$sa")"
     kube_env
+    dbtools_env
   } >"$tmp"
   mv -f "$tmp" "$STATE/env"
 }

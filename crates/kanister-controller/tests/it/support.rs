@@ -271,8 +271,9 @@ impl Controller {
         let log = std::fs::OpenOptions::new().create(true).append(true).open(&self.log).unwrap();
         let child = Command::new(CONTROLLER)
             .args(["--namespace", &self.ns, "--health-port", &self.port.to_string(), "--health-address", "127.0.0.1"])
-            .args(["--lease-seconds", "4", "--progress-interval", "500ms", "--log-format", "json"])
+            .args(["--lease-seconds", "4", "--progress-interval", "500ms"])
             .args(&self.extra)
+            .args(if self.extra.iter().any(|a| a == "--log-format") { &[][..] } else { &["--log-format", "json"][..] })
             .env("KUBECONFIG", kubeconfig())
             .env("KANISTER_TOOLS", "kanister-tools")
             .stdin(Stdio::null())
