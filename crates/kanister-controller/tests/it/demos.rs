@@ -111,16 +111,26 @@ async fn setup(tag: &str) -> (Ns, Controller, String, String) {
 const PG_PORT: u16 = 5432;
 const PG_PASSWORD: &str = "pg-Secret-pass";
 
-async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str) {
+/// Rows of the demo table, and whether to kill -9 the controller while the backup runs.
+struct PgRun {
+    rows: i64,
+    kill_mid_backup: bool,
+}
+
+async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str, run: PgRun) {
     let started = Instant::now();
     wait_port_free(PG_PORT, Duration::from_secs(120)).await;
-    let (ns, c, profile, prefix) = setup(tag).await;
+    let (ns, mut c, profile, prefix) = setup(tag).await;
     let _cleanup = DeleteNs(ns.name.clone());
     ns.apply(&databases::postgres("pg", PG_PASSWORD, PG_PORT)).await;
     wait_ready(&ns, "pg-postgresql", 1, Duration::from_secs(120)).await;
     psql(PG_PORT, PG_PASSWORD, "CREATE DATABASE shop");
-    let seed = "CREATE TABLE orders (id int primary key, item text, qty int); \
-                INSERT INTO orders SELECT g, 'item-' || g, g % 7 FROM generate_series(1, 5000) g;";
+    let seed = format!(
+        "CREATE TABLE orders (id int primary key, item text, qty int); \
+         INSERT INTO orders SELECT g, 'item-' || g || repeat(md5(g::text), {pad}), g % 7 FROM generate_series(1, {rows}) g;",
+        rows = run.rows,
+        pad = if run.kill_mid_backup { 4 } else { 0 }
+    );
     let out = std::process::Command::new("psql")
         .args([
             "-h",
@@ -134,7 +144,7 @@ async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str) {
             "-v",
             "ON_ERROR_STOP=1",
             "-c",
-            seed,
+            &seed,
         ])
         .env("PGPASSWORD", PG_PASSWORD)
         .output()
@@ -150,7 +160,7 @@ async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str) {
         (o.status.success(), String::from_utf8_lossy(&o.stdout).trim().to_string())
     };
     let before = q(digest).1;
-    assert!(before.starts_with("5000|"), "{before}");
+    assert!(before.starts_with(&format!("{}|", run.rows)), "{before}");
 
     // Applied as written (the test namespace is filled in for the missing metadata.namespace).
     ns.apply(&blueprint(bp_file)).await;
@@ -160,7 +170,29 @@ async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str) {
         &ns,
         &["--action", "backup", "--blueprint", bp_name, "--statefulset", &sts, "--profile", &prof],
     );
+    if run.kill_mid_backup {
+        // The controller dies (kill -9) while the dump streams; a new one resumes the ActionSet
+        // from its status and re-attaches to the backup pod (upstream's would stay `running`).
+        let a = ns
+            .wait_for(&backup, Duration::from_secs(60), |a| {
+                a.status.as_ref().is_some_and(|s| s.actions[0].phases[0].state == State::Running)
+            })
+            .await;
+        let sel = format!("kanister.kanrepo.io/actionset-uid={}", a.metadata.uid.clone().unwrap());
+        let t0 = Instant::now();
+        while ns.pods(&sel).await.is_empty() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "no backup pod");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        c.kill9();
+        let mid = ns.actionset(&backup).await;
+        assert_eq!(mid.status.as_ref().unwrap().state, State::Running, "killed mid-backup");
+        c.restart();
+    }
     let a = complete(&ns, &c, &backup, Duration::from_secs(180)).await;
+    if run.kill_mid_backup {
+        assert!(c.logs().contains("re-attached to the pod of a resumed phase"), "{}", tail(&c.logs(), 30));
+    }
     let art = &a.status.as_ref().unwrap().actions[0].artifacts["cloudObject"].key_value;
     let location = art.get("backupLocation").cloned().unwrap_or_default();
     assert!(location.starts_with(&format!("pg_backups/{}/pg-postgresql/", ns.name)), "artifact {art:?}");
@@ -186,14 +218,34 @@ async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str) {
 #[ignore = "needs the test cluster: scripts/test.sh starts it"]
 async fn postgres_with_upstreams_blueprint() {
     let _g = crate::DB_LOCK.lock().await;
-    postgres_demo("postgres/postgres-blueprint.yaml", "postgres-bp", "pg-up").await;
+    postgres_demo(
+        "postgres/postgres-blueprint.yaml",
+        "postgres-bp",
+        "pg-up",
+        PgRun { rows: 5000, kill_mid_backup: false },
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test cluster: scripts/test.sh starts it"]
 async fn postgres_with_our_blueprint() {
     let _g = crate::DB_LOCK.lock().await;
-    postgres_demo("ours:postgres-blueprint.yaml", "postgres-kanrepo", "pg-ours").await;
+    postgres_demo(
+        "ours:postgres-blueprint.yaml",
+        "postgres-kanrepo",
+        "pg-ours",
+        PgRun { rows: 5000, kill_mid_backup: false },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn postgres_backup_survives_a_controller_killed_mid_backup() {
+    let _g = crate::DB_LOCK.lock().await;
+    let run = PgRun { rows: 300_000, kill_mid_backup: true };
+    postgres_demo("ours:postgres-blueprint.yaml", "postgres-kanrepo", "pg-kill", run).await;
 }
 
 /// The blueprint's artifact value `artifact.key` of a complete ActionSet.

@@ -55,6 +55,8 @@ impl Ns {
     /// A fresh namespace `<tag>-<random>`.
     pub async fn new(tag: &str) -> Ns {
         let client = client().await;
+        // The CRDs, as a controller installs them at start (tests apply Blueprints first).
+        kanister_controller::controller::apply_crds(&client).await.expect("apply the CRDs");
         let name = format!("{tag}-{}", suffix());
         let api: Api<k8s_openapi::api::core::v1::Namespace> = Api::all(client.clone());
         let ns = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
