@@ -151,9 +151,6 @@ pub async fn run(ctx: &Ctx, w: &StatusWriter, s: Start<'_>) -> bool {
     if ok {
         for (i, p) in bpa.phases.iter().enumerate().skip(first) {
             let resume = s.resume && i == first && rp.was_running;
-            if !resume {
-                ctx.events.normal(&aref, "Started Phase", &format!("Executing phase {}", p.name)).await;
-            }
             let at = Where {
                 action: s.index,
                 phase: PhaseRef::Main(i),
@@ -163,57 +160,9 @@ pub async fn run(ctx: &Ctx, w: &StatusWriter, s: Start<'_>) -> bool {
                 resume,
                 version: &spec.preferred_version,
             };
-            let f = phase::run(ctx, w, &mut tp, at, &action_cancel).await;
-            ctx.metrics.phase(
-                &p.func,
-                f.result.is_ok(),
-                f.seconds,
-                f.transfer.uploaded.max(0) as u64,
-                f.transfer.downloaded.max(0) as u64,
-            );
-            match f.result {
-                Ok(out) => {
-                    let t = f.transfer;
-                    let n = now();
-                    let prog = decide::finished_progress(
-                        t.uploaded,
-                        t.downloaded,
-                        t.estimated_upload,
-                        t.estimated_download,
-                        &n,
-                    );
-                    let out2 = out.clone();
-                    if let Err(e) = w
-                        .status(|st| {
-                            decide::phase_complete(st, s.index, PhaseRef::Main(i), out2.clone(), prog.clone(), &n)
-                        })
-                        .await
-                    {
-                        tracing::warn!(error = %e, "could not record a completed phase");
-                        ok = false;
-                        break;
-                    }
-                    if let Some(pp) = tp.phases.get_mut(&p.name) {
-                        pp.output = out;
-                    }
-                    tp.current = None;
-                    ctx.events.normal(&aref, "Ended Phase", &format!("Completed phase {}", p.name)).await;
-                }
-                Err(e) => {
-                    let e = scrub(ctx, &e);
-                    tracing::warn!(ActionSet = id.1, Phase = %p.name, error = %e, "phase failed");
-                    let _ = w.status(|st| decide::phase_failed(st, s.index, PhaseRef::Main(i), &e)).await;
-                    ctx.events
-                        .warning(
-                            &aref,
-                            &format!("ActionSetFailed Action: {name}"),
-                            &format!("Failed to execute phase {}:", p.name),
-                            &e,
-                        )
-                        .await;
-                    ok = false;
-                    break;
-                }
+            if !run_phase(ctx, w, &mut tp, at, &action_cancel, &aref, &name).await {
+                ok = false;
+                break;
             }
         }
     }
@@ -225,53 +174,16 @@ pub async fn run(ctx: &Ctx, w: &StatusWriter, s: Start<'_>) -> bool {
     if let Some(dp) = &bpa.defer_phase
         && rp.defer != State::Complete
     {
-        let resume = s.resume && rp.defer == State::Running;
-        if !resume {
-            ctx.events.normal(&aref, "Started deferPhase", &format!("Executing deferPhase {}", dp.name)).await;
-        }
         let at = Where {
             action: s.index,
             phase: PhaseRef::Defer,
             bp: dp,
             objects: &defer_objects,
             id,
-            resume,
+            resume: s.resume && rp.defer == State::Running,
             version: &spec.preferred_version,
         };
-        let f = phase::run(ctx, w, &mut tp, at, &s.cancel).await;
-        ctx.metrics.phase(
-            &dp.func,
-            f.result.is_ok(),
-            f.seconds,
-            f.transfer.uploaded.max(0) as u64,
-            f.transfer.downloaded.max(0) as u64,
-        );
-        match f.result {
-            Ok(out) => {
-                let n = now();
-                let t = f.transfer;
-                let prog =
-                    decide::finished_progress(t.uploaded, t.downloaded, t.estimated_upload, t.estimated_download, &n);
-                tp.defer.output = out.clone();
-                let _ = w
-                    .status(|st| decide::phase_complete(st, s.index, PhaseRef::Defer, out.clone(), prog.clone(), &n))
-                    .await;
-                ctx.events.normal(&aref, "Ended deferPhase", &format!("Completed deferPhase {}", dp.name)).await;
-            }
-            Err(e) => {
-                let e = scrub(ctx, &e);
-                let _ = w.status(|st| decide::phase_failed(st, s.index, PhaseRef::Defer, &e)).await;
-                ctx.events
-                    .warning(
-                        &aref,
-                        &format!("ActionSetFailed Action: {name}"),
-                        &format!("Failed to execute defer phase {}:", dp.name),
-                        &e,
-                    )
-                    .await;
-                defer_ok = false;
-            }
-        }
+        defer_ok = run_phase(ctx, w, &mut tp, at, &s.cancel, &aref, &name).await;
     }
     let mut success = ok && defer_ok;
     if success {
@@ -322,6 +234,68 @@ pub async fn run(ctx: &Ctx, w: &StatusWriter, s: Start<'_>) -> bool {
     ctx.metrics.action(&bpname, &name, success, t0.elapsed().as_secs_f64());
     tracing::info!(ActionSet = id.1, Action = %name, success, seconds = t0.elapsed().as_secs_f64(), "action finished");
     success
+}
+
+/// Run one phase (or the deferPhase) with upstream's events around it, record its end in the
+/// status and its outputs in `.Phases` (or `.DeferPhase`); `true` if it succeeded.
+async fn run_phase(
+    ctx: &Ctx,
+    w: &StatusWriter,
+    tp: &mut TemplateParams,
+    at: Where<'_>,
+    cancel: &Cancel,
+    aref: &k8s_openapi::api::core::v1::ObjectReference,
+    action: &str,
+) -> bool {
+    let (index, which, pname, func) = (at.action, at.phase, at.bp.name.clone(), at.bp.func.clone());
+    let (kind, label) = match which {
+        PhaseRef::Main(_) => ("Phase", "phase"),
+        PhaseRef::Defer => ("deferPhase", "deferPhase"),
+    };
+    if !at.resume {
+        ctx.events.normal(aref, &format!("Started {kind}"), &format!("Executing {label} {pname}")).await;
+    }
+    let f = phase::run(ctx, w, tp, at, cancel).await;
+    let t = f.transfer;
+    ctx.metrics.phase(&func, f.result.is_ok(), f.seconds, t.uploaded.max(0) as u64, t.downloaded.max(0) as u64);
+    match f.result {
+        Ok(out) => {
+            let n = now();
+            let prog =
+                decide::finished_progress(t.uploaded, t.downloaded, t.estimated_upload, t.estimated_download, &n);
+            let res = w.status(|st| decide::phase_complete(st, index, which, out.clone(), prog.clone(), &n)).await;
+            if let Err(e) = res {
+                tracing::warn!(error = %e, "could not record a completed phase");
+                return false;
+            }
+            match which {
+                PhaseRef::Main(_) => {
+                    if let Some(pp) = tp.phases.get_mut(&pname) {
+                        pp.output = out;
+                    }
+                }
+                PhaseRef::Defer => tp.defer.output = out,
+            }
+            tp.current = None;
+            ctx.events.normal(aref, &format!("Ended {kind}"), &format!("Completed {label} {pname}")).await;
+            true
+        }
+        Err(e) => {
+            let e = scrub(ctx, &e);
+            tracing::warn!(Phase = %pname, error = %e, "phase failed");
+            let _ = w.status(|st| decide::phase_failed(st, index, which, &e)).await;
+            let what = if which == PhaseRef::Defer { "defer phase" } else { "phase" };
+            ctx.events
+                .warning(
+                    aref,
+                    &format!("ActionSetFailed Action: {action}"),
+                    &format!("Failed to execute {what} {pname}:"),
+                    &e,
+                )
+                .await;
+            false
+        }
+    }
 }
 
 fn scrub(ctx: &Ctx, s: &str) -> String {

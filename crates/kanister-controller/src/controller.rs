@@ -15,21 +15,12 @@ use crate::decide::{Seen, Step, next_step};
 use crate::events::blueprint_ref;
 use crate::runner::{self, Mode};
 use futures::{StreamExt, TryStreamExt};
-use kanister::types::{ActionSet, Blueprint, Resource};
-use kube::api::{Api, ApiResource, DynamicObject, ListParams, Patch, PatchParams};
+use kanister::types::{ActionSet, Blueprint};
+use kanister_kube::api_resource;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-fn kanister_resource<T: Resource>() -> ApiResource {
-    ApiResource {
-        group: kanister::types::GROUP.into(),
-        version: kanister::types::VERSION.into(),
-        api_version: kanister::types::API_VERSION.into(),
-        kind: T::KIND.into(),
-        plural: T::PLURAL.into(),
-    }
-}
 
 /// Create or update the Kanister CRDs (server-side apply).
 pub async fn apply_crds(client: &kube::Client) -> Result<(), String> {
@@ -65,11 +56,7 @@ pub async fn apply_crds(client: &kube::Client) -> Result<(), String> {
 /// Upstream checks at start that it can list its objects in its namespace.
 pub async fn check_access(ctx: &Ctx) -> Result<(), String> {
     let ns = &ctx.settings.namespace;
-    for ar in [
-        kanister_resource::<ActionSet>(),
-        kanister_resource::<Blueprint>(),
-        kanister_resource::<kanister::types::Profile>(),
-    ] {
+    for ar in [api_resource::<ActionSet>(), api_resource::<Blueprint>(), api_resource::<kanister::types::Profile>()] {
         let api: Api<DynamicObject> = Api::namespaced_with(ctx.client(), ns, &ar);
         api.list(&ListParams::default().limit(1)).await.map_err(|e| {
             format!("cannot list {}.{} in namespace '{ns}': {}", ar.plural, ar.group, crate::params::kerr(e))
@@ -90,8 +77,8 @@ fn decode<T: serde::de::DeserializeOwned>(o: &DynamicObject) -> Option<T> {
 /// Watch and run ActionSets until `stop` resolves.
 pub async fn run(ctx: Arc<Ctx>, stop: impl std::future::Future<Output = ()>) -> Result<(), String> {
     let ns = ctx.settings.namespace.clone();
-    let aapi: Api<DynamicObject> = Api::namespaced_with(ctx.client(), &ns, &kanister_resource::<ActionSet>());
-    let bapi: Api<DynamicObject> = Api::namespaced_with(ctx.client(), &ns, &kanister_resource::<Blueprint>());
+    let aapi: Api<DynamicObject> = Api::namespaced_with(ctx.client(), &ns, &api_resource::<ActionSet>());
+    let bapi: Api<DynamicObject> = Api::namespaced_with(ctx.client(), &ns, &api_resource::<Blueprint>());
     let mut asets = watcher(aapi, watcher::Config::default()).default_backoff().boxed();
     let mut bps = watcher(bapi, watcher::Config::default()).default_backoff().boxed();
     let mut tracked: HashMap<String, Tracked> = HashMap::new();

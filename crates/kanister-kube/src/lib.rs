@@ -142,7 +142,8 @@ impl std::fmt::Debug for Cluster {
     }
 }
 
-fn gvk<T: Resource>() -> ApiResource {
+/// The API resource of a Kanister kind (`cr.kanister.io/v1alpha1`).
+pub fn api_resource<T: Resource>() -> ApiResource {
     ApiResource {
         group: kanister::types::GROUP.into(),
         version: kanister::types::VERSION.into(),
@@ -273,7 +274,7 @@ impl Cluster {
     /// Read a Kanister object (`ActionSet`, `Blueprint`, `Profile`, `RepositoryServer`).
     pub async fn get<T: Resource + DeserializeOwned>(&self, ns: &str, name: &str) -> Result<T> {
         let t = Self::custom_target::<T>(ns, name);
-        let obj = self.dyn_api(&gvk::<T>(), ns).get(name).await.map_err(|e| self.map_err(e, &t))?;
+        let obj = self.dyn_api(&api_resource::<T>(), ns).get(name).await.map_err(|e| self.map_err(e, &t))?;
         decode(&obj, &t)
     }
 
@@ -284,8 +285,11 @@ impl Cluster {
         let t = Self::custom_target::<T>(ns, &name);
         let d: DynamicObject =
             serde_json::from_value(json).map_err(|e| ClusterError::Decode(format!("encoding {}: {e}", T::KIND)))?;
-        let created =
-            self.dyn_api(&gvk::<T>(), ns).create(&PostParams::default(), &d).await.map_err(|e| self.map_err(e, &t))?;
+        let created = self
+            .dyn_api(&api_resource::<T>(), ns)
+            .create(&PostParams::default(), &d)
+            .await
+            .map_err(|e| self.map_err(e, &t))?;
         decode(&created, &t)
     }
 
@@ -301,7 +305,7 @@ impl Cluster {
             .and_then(serde_json::from_value)
             .map_err(|e| ClusterError::Decode(format!("encoding {}: {e}", T::KIND)))?;
         let r = self
-            .dyn_api(&gvk::<T>(), ns)
+            .dyn_api(&api_resource::<T>(), ns)
             .replace(name, &PostParams::default(), &d)
             .await
             .map_err(|e| self.map_err(e, &t))?;
@@ -311,7 +315,10 @@ impl Cluster {
     /// Delete a Kanister object.
     pub async fn delete<T: Resource>(&self, ns: &str, name: &str) -> Result<()> {
         let t = Self::custom_target::<T>(ns, name);
-        self.dyn_api(&gvk::<T>(), ns).delete(name, &DeleteParams::default()).await.map_err(|e| self.map_err(e, &t))?;
+        self.dyn_api(&api_resource::<T>(), ns)
+            .delete(name, &DeleteParams::default())
+            .await
+            .map_err(|e| self.map_err(e, &t))?;
         Ok(())
     }
 
