@@ -37,12 +37,22 @@ pub struct Args {
     pub image_commands: Vec<ImageCommand>,
 }
 
+/// Where the `--path-prepend` directories appear inside every container: bound there after
+/// the pod's volumes, so a volume mounted over a parent of a host directory (a shared emptyDir
+/// at `/tmp`, say, with the repository checked out under `/tmp`) cannot hide the tools.
+pub const POD_TOOLS_ROOT: &str = "/usr/local/lib/kanrepo-pod-path";
+
 impl Args {
-    /// PATH for pod processes: the prepended dirs, then the agent's own PATH.
+    /// The host directories put first on every pod process's PATH.
+    pub fn pod_tool_dirs(&self) -> Vec<std::path::PathBuf> {
+        self.path_prepend.split(':').filter(|d| !d.is_empty()).map(std::path::PathBuf::from).collect()
+    }
+
+    /// PATH for pod processes: the prepended dirs (as bound inside the container), then the
+    /// agent's own PATH.
     pub fn pod_path(&self) -> String {
         let own = std::env::var("PATH").unwrap_or_else(|_| "/usr/local/bin:/usr/bin:/bin".into());
-        let mut dirs: Vec<String> =
-            self.path_prepend.split(':').filter(|d| !d.is_empty()).map(str::to_string).collect();
+        let mut dirs: Vec<String> = (0..self.pod_tool_dirs().len()).map(|i| format!("{POD_TOOLS_ROOT}/{i}")).collect();
         dirs.push(own);
         dirs.join(":")
     }

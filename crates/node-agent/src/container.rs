@@ -86,6 +86,7 @@ pub async fn start(
         mounts,
         hosts_file: Some(ctx.hosts_file()),
         hostname: Some(base.hostname.clone()),
+        tools: ctx.tool_dirs.clone(),
         env,
     };
     spec.write(&entry.spec).map_err(|e| StartError::Run(format!("writing {}: {e}", entry.spec.display())))?;

@@ -28,6 +28,8 @@ pub struct Ctx {
     pub state_dir: PathBuf,
     /// PATH of every pod process.
     pub path_env: String,
+    /// Host directories bound at `POD_TOOLS_ROOT/<n>` in every container (on its PATH).
+    pub tool_dirs: Vec<PathBuf>,
     /// `--image-command` defaults.
     pub image_commands: Vec<ImageCommand>,
     /// API server host and port for KUBERNETES_SERVICE_HOST / _PORT.

@@ -1,8 +1,9 @@
 //! The hidden subcommands the agent re-executes itself as, inside a pod's namespaces:
 //!
 //! * `__container-init SPEC` runs as PID 1 of a fresh PID + mount + UTS namespace (made by
-//!   `unshare --mount --pid --uts --fork --mount-proc`): it binds every volume and the hosts
-//!   file, sets the pod's hostname,
+//!   `unshare --mount --pid --uts --fork --mount-proc`): it binds every volume, the hosts
+//!   file and the directories on the pods' PATH (last, so no volume hides them), sets the
+//!   pod's hostname,
 //!   drops to the container's user, starts the container command as its child, forwards
 //!   termination signals to it, reaps orphans and exits with the command's status (which
 //!   tears the namespace down, killing whatever the command left behind). The command is
@@ -47,6 +48,11 @@ pub fn container_init(args: &[String]) -> ! {
     let mut mounts = spec.mounts.clone();
     if let Some(hosts) = &spec.hosts_file {
         mounts.push(MountSpec { source: hosts.clone(), target: "/etc/hosts".into(), read_only: true });
+    }
+    // The tools on PATH last, so no volume hides them.
+    for (i, dir) in spec.tools.iter().enumerate() {
+        let target = std::path::PathBuf::from(format!("{}/{i}", crate::args::POD_TOOLS_ROOT));
+        mounts.push(MountSpec { source: dir.clone(), target, read_only: true });
     }
     // Open every source before the first mount, which could hide a later source's host path.
     let sources: Vec<std::fs::File> = mounts

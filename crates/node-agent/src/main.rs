@@ -104,6 +104,7 @@ async fn run(args: args::Args) -> anyhow::Result<()> {
         node_name: args.node_name.clone(),
         state_dir: state.clone(),
         path_env: args.pod_path(),
+        tool_dirs: args.pod_tool_dirs(),
         image_commands: args.image_commands.clone(),
         api_host,
     });

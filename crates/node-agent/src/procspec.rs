@@ -40,6 +40,10 @@ pub struct ProcSpec {
     /// The pod's hostname, set in the container's UTS namespace.
     #[serde(default)]
     pub hostname: Option<String>,
+    /// Host directories bound read-only at `POD_TOOLS_ROOT/<n>` after the volumes (the
+    /// directories on the pods' PATH).
+    #[serde(default)]
+    pub tools: Vec<PathBuf>,
 }
 
 impl ProcSpec {
