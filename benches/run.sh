@@ -7,6 +7,8 @@
 # Also kando against MinIO on loopback (scripts/servers.sh), through the S3 backend.
 #   benches/run.sh [--quick]      (--quick: 50,000 rows, one round, no RSS runs)
 #   KANREPO_BENCH_TOOLS=kando,kando-s3 benches/run.sh    (a subset of the tools)
+# Then the repository maintenance benchmark, benches/maintenance.sh (with the same --quick),
+# unless KANREPO_BENCH_SKIP_MAINTENANCE=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -35,29 +37,11 @@ export PATH=$CACHE/bin:$PATH
 echo "== building kando (release)"
 cargo build --release -p kando -q
 
-# Corpus: generations 0 and 1, loaded into PostgreSQL and dumped with pg_dump.
+# Corpus: generations 0 and 1, loaded into PostgreSQL and dumped with pg_dump (benches/corpus.sh).
+# shellcheck source=benches/corpus.sh
+source "$ROOT/benches/corpus.sh"
 CORPUS=$CACHE/corpus-$ROWS
-mkdir -p "$CORPUS"
-chmod 755 "$CACHE" "$CORPUS"
-started_pg=0
-if [ ! -s "$CORPUS/dump1.sql" ]; then
-  ver=$(ls /usr/lib/postgresql | sort -n | tail -1)
-  if ! pg_lsclusters -h | grep -q online; then
-    pg_ctlcluster "$ver" main start && started_pg=1
-  fi
-  for g in 0 1; do
-    echo "== corpus generation $g ($ROWS rows): generate, load into PostgreSQL, pg_dump"
-    python3 "$GEN" --rows "$ROWS" --seed 1 --churn 0.005 --generation "$g" > "$CORPUS/gen$g.sql"
-    su postgres -c "dropdb --if-exists kanrepo_bench$g && createdb kanrepo_bench$g"
-    # Fed on stdin: the postgres user may not be able to read a file under a 700 home.
-    su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d kanrepo_bench$g" <"$CORPUS/gen$g.sql" >/dev/null
-    su postgres -c "pg_dump kanrepo_bench$g" > "$CORPUS/dump$g.sql.tmp"
-    mv "$CORPUS/dump$g.sql.tmp" "$CORPUS/dump$g.sql"
-    su postgres -c "dropdb kanrepo_bench$g"
-    rm -f "$CORPUS/gen$g.sql"
-  done
-  if [ "$started_pg" = 1 ]; then pg_ctlcluster "$ver" main stop; fi
-fi
+build_corpus "$CORPUS" "$ROWS" 1
 
 # MinIO (and the other test servers) on loopback for the kando-s3 rows; data on this disk.
 SERVERS=$CACHE/servers
@@ -70,3 +54,9 @@ source "$SERVERS/env"
 python3 "$ROOT/benches/run.py" --kando "$ROOT/target/release/kando" \
   --dump0 "$CORPUS/dump0.sql" --dump1 "$CORPUS/dump1.sql" --work "$CACHE/work" \
   --tools "${KANREPO_BENCH_TOOLS:-kando,kando-s3,restic,borg,rustic}" "${EXTRA[@]}"
+
+# Repository maintenance (issue 11): 30 generations, forget/gc/compact/verify against restic.
+if [ "${KANREPO_BENCH_SKIP_MAINTENANCE:-0}" != 1 ]; then
+  "$ROOT/scripts/servers.sh" stop "$SERVERS" >/dev/null 2>&1 || true
+  "$ROOT/benches/maintenance.sh" "$@"
+fi

@@ -33,6 +33,8 @@ pub enum ErrorKind {
     Producer,
     /// The operation was cancelled because another part of the pipeline failed.
     Cancelled,
+    /// Another process holds what this operation needs (a gc already running).
+    Busy,
 }
 
 /// The engine's error: a kind, a message saying what was being done, and an optional source.

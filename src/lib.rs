@@ -52,4 +52,4 @@ pub mod profile;
 pub mod repo;
 pub mod testdata;
 
-pub use repo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
+pub use repo::{InitOptions, Progress, PullOptions, PushOptions, Repository, StageProgress};

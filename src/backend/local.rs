@@ -189,8 +189,8 @@ fn list_sync(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>> {
                     stack.push((ent.path(), key));
                 }
             } else if key.starts_with(prefix) {
-                let size = ent.metadata().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?.len();
-                out.push(ObjectInfo { key, size });
+                let md = ent.metadata().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?;
+                out.push(ObjectInfo { key, size: md.len(), modified: md.modified().ok() });
             }
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Mutex;
 /// Objects in a map.
 #[derive(Debug, Default)]
 pub struct MemoryBackend {
-    map: Mutex<BTreeMap<String, Bytes>>,
+    map: Mutex<BTreeMap<String, (Bytes, std::time::SystemTime)>>,
 }
 
 impl MemoryBackend {
@@ -31,7 +31,8 @@ impl Backend for MemoryBackend {
         if m.contains_key(key) {
             return Err(Error::new(ErrorKind::AlreadyExists, format!("{key} already exists")));
         }
-        m.insert(key.to_string(), data);
+        // A copy: the pipelines hand out pooled buffers that must come back (Backend::put).
+        m.insert(key.to_string(), (Bytes::copy_from_slice(&data), std::time::SystemTime::now()));
         Ok(())
     }
 
@@ -40,7 +41,7 @@ impl Backend for MemoryBackend {
             .lock()
             .unwrap()
             .get(key)
-            .cloned()
+            .map(|(b, _)| b.clone())
             .ok_or_else(|| Error::new(ErrorKind::NotFound, format!("{key} not found")))
     }
 
@@ -57,7 +58,7 @@ impl Backend for MemoryBackend {
         let m = self.map.lock().unwrap();
         Ok(m.range(prefix.to_string()..)
             .take_while(|(k, _)| k.starts_with(prefix))
-            .map(|(k, v)| ObjectInfo { key: k.clone(), size: v.len() as u64 })
+            .map(|(k, (v, t))| ObjectInfo { key: k.clone(), size: v.len() as u64, modified: Some(*t) })
             .collect())
     }
 

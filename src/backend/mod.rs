@@ -10,7 +10,9 @@
 //!   object untouched; no reader ever sees a partially written object.
 //! * **Read-after-write**: once `put` returns, `get`, `get_range` and `list` see the object.
 //! * **Ranged reads** return exactly the requested bytes or an error.
-//! * **Listing by prefix** returns every complete object under the prefix, with its size.
+//! * **Listing by prefix** returns every complete object under the prefix, with its size and
+//!   the store's modification time (its clock, not ours: garbage collection measures ages
+//!   with it, so that clock skew between writers cannot shorten a safety margin).
 //! * **Delete is idempotent**: deleting a missing key succeeds (S3 cannot tell the two
 //!   apart without an extra request, and maintenance must be safe to repeat);
 //!   `delete_many` removes a batch in as few requests as the store allows.
@@ -37,6 +39,17 @@ pub struct ObjectInfo {
     pub key: String,
     /// Size in bytes.
     pub size: u64,
+    /// When the store last wrote it, by the store's own clock (S3/GCS/Azure `Last-Modified`, a
+    /// file's mtime). Maintenance compares these with each other, never with this machine's
+    /// clock; some stores have one-second granularity. `None` if the store did not say.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl ObjectInfo {
+    /// An entry without a modification time.
+    pub fn new(key: impl Into<String>, size: u64) -> ObjectInfo {
+        ObjectInfo { key: key.into(), size, modified: None }
+    }
 }
 
 /// A content-addressed object written in pieces before its key is known (packs on local
@@ -57,7 +70,9 @@ pub trait StagedObject: Send {
 pub trait Backend: Send + Sync + 'static {
     /// Human-readable location for messages (never includes secrets).
     fn location(&self) -> String;
-    /// Store `data` under `key`, failing if `key` exists.
+    /// Store `data` under `key`, failing if `key` exists. `data` may be a pooled buffer of a
+    /// push: an implementation must not keep it (or a slice of it) after returning, or the
+    /// push waits for the buffer forever; copy what must stay in memory.
     async fn put(&self, key: &str, data: Bytes) -> Result<()>;
     /// Read a whole object.
     async fn get(&self, key: &str) -> Result<Bytes>;

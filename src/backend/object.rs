@@ -389,7 +389,11 @@ impl Backend for ObjectBackend {
             let m = m.map_err(|e| self.err("listing", prefix, e))?;
             let Some(key) = self.key_of(&m.location) else { continue };
             if key.starts_with(prefix) {
-                out.push(ObjectInfo { key, size: m.size });
+                out.push(ObjectInfo {
+                    key,
+                    size: m.size,
+                    modified: Some(std::time::SystemTime::from(m.last_modified)),
+                });
             }
         }
         Ok(out)

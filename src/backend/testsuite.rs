@@ -48,6 +48,16 @@ pub async fn run(b: &dyn Backend) {
     assert_eq!(b.list("nothing/").await.unwrap().len(), 0);
     assert_eq!(b.list("").await.unwrap().len(), 4);
 
+    // Modification times, by the store's clock: present, and a later write is not older
+    // (stores may have one-second granularity, hence the pause).
+    let first = b.list("packs/02/").await.unwrap()[0].modified;
+    assert!(first.is_some(), "{loc}: list must report modification times");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    b.put("packs/03/0345", Bytes::from_static(b"z")).await.unwrap();
+    let later = b.list("packs/03/").await.unwrap()[0].modified;
+    assert!(later > first, "{loc}: a later put must have a later modification time ({first:?} then {later:?})");
+    b.delete("packs/03/0345").await.unwrap();
+
     // Concurrent create-only puts of one key: exactly one wins.
     let puts = (0..8).map(|i| b.put("snapshots/race", Bytes::from(vec![i as u8; 1000])));
     let results = futures_join_all(puts).await;

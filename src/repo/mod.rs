@@ -8,15 +8,28 @@
 //!
 //! This module owns the keys; it never hands them to the backend layer.
 
+pub mod compact;
 mod dedup;
+pub mod forget;
+pub mod gc;
+mod keys;
+pub mod lease;
+mod live;
+pub mod maintenance;
+mod marks;
 mod progress;
 mod pull;
 mod push;
 mod read_index;
 mod recover;
+pub mod repair;
 mod stage;
+pub mod usage;
+pub mod verify;
+mod walk;
 
-pub use progress::Progress;
+pub use keys::{KeyInfo, KeyState, PasswordChange};
+pub use progress::{Progress, StageProgress};
 pub use pull::PullOptions;
 pub use push::PushOptions;
 pub use read_index::ReadIndex;
@@ -105,6 +118,10 @@ pub struct Repository {
     master: MasterKey,
     keys: Arc<Keys>,
     config: Config,
+    /// BLAKE3 of the key object that opened this repository (see keys.rs).
+    key_id: Id,
+    /// Lease TTL and refresh rate (lease.rs).
+    lease_timing: lease::LeaseTiming,
 }
 
 impl std::fmt::Debug for Repository {
@@ -139,7 +156,8 @@ impl Repository {
         let kid = Id::of_bytes(&kb);
         backend.put(&format!("keys/{kid}"), Bytes::from(kb)).await.map_err(|e| e.context("writing the key object"))?;
         let keys = Arc::new(master.derive());
-        let repo = Repository { backend, master, keys, config };
+        let repo =
+            Repository { backend, master, keys, config, key_id: kid, lease_timing: lease::LeaseTiming::from_env() };
         let cfg = repo.seal_meta(CONFIG_MAGIC, &repo.config.to_json());
         match repo.backend.put("config", Bytes::from(cfg)).await {
             Ok(()) => Ok(repo),
@@ -192,7 +210,14 @@ impl Repository {
                 continue;
             };
             let config = Config::from_json(&json).map_err(|e| e.context(format!("config of {loc}")))?;
-            return Ok(Repository { backend, master, keys: Arc::new(keys), config });
+            return Ok(Repository {
+                backend,
+                master,
+                keys: Arc::new(keys),
+                config,
+                key_id: Id::of_bytes(&bytes),
+                lease_timing: lease::LeaseTiming::from_env(),
+            });
         }
         Err(Error::new(
             ErrorKind::WrongPassword,
@@ -226,6 +251,17 @@ impl Repository {
         let id = Id::of_bytes(&kb);
         self.backend.put(&format!("keys/{id}"), Bytes::from(kb)).await?;
         Ok(id)
+    }
+
+    /// Use this lease timing (tests: every process writing the repository must agree).
+    #[doc(hidden)]
+    pub fn set_lease_timing(&mut self, t: lease::LeaseTiming) {
+        self.lease_timing = t;
+    }
+
+    /// The backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
     /// The config.
@@ -322,29 +358,60 @@ impl Repository {
         Ok(removed)
     }
 
-    /// Decode every index object, in parallel, calling `f` on each.
+    /// Decode every index object, in parallel, calling `f` on each. An object that vanishes
+    /// between the listing and the read was replaced by a concurrent index rewrite (gc,
+    /// compaction), which writes its new objects before deleting the old ones: the listing is
+    /// then repeated for the objects not seen yet.
     pub(crate) async fn for_each_index(&self, mut f: impl FnMut(IndexFile)) -> Result<()> {
-        let objs = self.backend.list("index/").await?;
-        let task = |o: ObjectInfo| {
-            let (b, k) = (self.backend.clone(), self.keys.clone());
-            async move {
-                let bytes = b.get(&o.key).await?;
-                tokio::task::spawn_blocking(move || {
-                    if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
-                        return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
-                    }
-                    let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
-                    IndexFile::decode(&plain).map_err(|e| e.context(&o.key))
-                })
-                .await
-                .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
+        let mut done = std::collections::HashSet::new();
+        for round in 0..5 {
+            let objs: Vec<ObjectInfo> =
+                self.backend.list("index/").await?.into_iter().filter(|o| !done.contains(&o.key)).collect();
+            if objs.is_empty() {
+                return Ok(());
             }
-        };
-        for_each_bounded(objs, 8, task, |r| {
-            f(r?);
-            Ok(())
-        })
-        .await
+            let mut vanished = 0usize;
+            let task = |o: ObjectInfo| {
+                let (b, k) = (self.backend.clone(), self.keys.clone());
+                async move {
+                    let bytes = match b.get(&o.key).await {
+                        Ok(bytes) => bytes,
+                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((o.key, None)),
+                        Err(e) => return Err(e),
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
+                            return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
+                        }
+                        let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
+                        let file = IndexFile::decode(&plain).map_err(|e| e.context(&o.key))?;
+                        Ok((o.key, Some(file)))
+                    })
+                    .await
+                    .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
+                }
+            };
+            for_each_bounded(objs, 8, task, |r| {
+                let (key, file) = r?;
+                match file {
+                    Some(file) => f(file),
+                    None => vanished += 1,
+                }
+                done.insert(key);
+                Ok(())
+            })
+            .await?;
+            if vanished == 0 {
+                return Ok(());
+            }
+            tracing::debug!(
+                "{vanished} index object(s) were replaced while being read (round {round}); reading the new ones"
+            );
+        }
+        Err(Error::new(
+            ErrorKind::Transient,
+            "the index kept changing while it was read (concurrent maintenance); retry",
+        ))
     }
 
     /// Ids of every chunk and tree node the index knows.
@@ -354,11 +421,20 @@ impl Repository {
 
     /// Ids of every indexed chunk and tree node, and of every indexed pack.
     pub(crate) async fn load_known(&self) -> Result<(IdSet, IdSet)> {
+        self.load_known_excluding(&IdSet::default()).await
+    }
+
+    /// Like [`Self::load_known`], without the chunks whose only copies are in `exclude`
+    /// (packs marked for deletion); their packs still count as indexed.
+    pub(crate) async fn load_known_excluding(&self, exclude: &IdSet) -> Result<(IdSet, IdSet)> {
         let (mut set, mut packs) = (IdSet::default(), IdSet::default());
         self.for_each_index(|f| {
             set.reserve(f.chunk_count());
             packs.extend(f.packs.iter().copied());
-            for (_, b) in f.blobs {
+            for (p, b) in f.blobs {
+                if exclude.contains(&f.packs[p as usize]) {
+                    continue;
+                }
                 set.extend(b.chunks.into_iter().map(|c| c.0));
             }
         })

@@ -31,3 +31,33 @@ impl Progress {
         c.fetch_add(n, Ordering::Relaxed);
     }
 }
+
+/// Progress of a maintenance command (gc, compact): the stage it is in and how far along it
+/// is. Stages: "leases", "trees" (`done`/`total` snapshots), "sweeping", "marking",
+/// "repacking" (`done`/`total` packs), "index".
+#[derive(Debug, Default)]
+pub struct StageProgress {
+    stage: std::sync::Mutex<&'static str>,
+    /// Units done in the current stage.
+    pub done: AtomicU64,
+    /// Units in the current stage (0 when unknown).
+    pub total: AtomicU64,
+    /// Bytes read from the backend so far (all stages).
+    pub bytes_read: AtomicU64,
+    /// Bytes written to the backend so far (all stages).
+    pub bytes_written: AtomicU64,
+}
+
+impl StageProgress {
+    /// The current stage ("" before the first).
+    pub fn stage(&self) -> &'static str {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Enter a stage of `total` units.
+    pub(crate) fn enter(&self, stage: &'static str, total: u64) {
+        *self.stage.lock().unwrap_or_else(|e| e.into_inner()) = stage;
+        self.done.store(0, Ordering::Relaxed);
+        self.total.store(total, Ordering::Relaxed);
+    }
+}

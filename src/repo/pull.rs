@@ -299,7 +299,27 @@ impl Repository {
         opts: &PullOptions,
         progress: Arc<Progress>,
     ) -> Result<()> {
-        let index = Arc::new(self.load_read_index().await.map_err(|e| e.context("loading the index"))?);
+        // A reader's lease: garbage collection waits for this pull before deleting packs it may
+        // read (compaction leaves copies of live chunks in packs marked for deletion).
+        let lease = self.acquire_lease(super::lease::LeaseKind::Pull, &snap.path).await?;
+        let res = self.pull_leased(snap, out, opts, progress).await;
+        if let Err(e) = lease.release().await {
+            tracing::warn!("removing this pull's lease (it expires by itself): {e}");
+        }
+        res
+    }
+
+    async fn pull_leased(
+        &self,
+        snap: &Snapshot,
+        out: Box<dyn Write + Send>,
+        opts: &PullOptions,
+        progress: Arc<Progress>,
+    ) -> Result<()> {
+        let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
+        let mut ri = ReadIndex::default();
+        self.for_each_index(|f| ri.add_preferring(f, &marked)).await.map_err(|e| e.context("loading the index"))?;
+        let index = Arc::new(ri);
         let threads = if opts.threads == 0 {
             (2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(4)
         } else {

@@ -154,6 +154,10 @@ impl FrameSink {
 impl Repository {
     /// Push a stream as a new snapshot. The snapshot is written only if the whole stream was
     /// read without error and every pack and index object was stored.
+    ///
+    /// The push holds a lease for its whole run (garbage collection then never deletes what it
+    /// deduplicates against), does not deduplicate against packs marked for deletion, and
+    /// checks before committing that its lease never lapsed (docs/maintenance.md).
     pub async fn push(
         &self,
         reader: Box<dyn Read + Send>,
@@ -163,7 +167,25 @@ impl Repository {
         if opts.path.is_empty() {
             return Err(Error::invalid("a snapshot path is required"));
         }
-        let (mut known, indexed_packs) = self.load_known().await.map_err(|e| e.context("loading the index"))?;
+        let lease = self.acquire_lease(super::lease::LeaseKind::Push, &opts.path).await?;
+        let res = self.push_leased(reader, opts, progress, &lease).await;
+        if let Err(e) = lease.release().await {
+            tracing::warn!("removing this push's lease (it expires by itself): {e}");
+        }
+        res
+    }
+
+    async fn push_leased(
+        &self,
+        reader: Box<dyn Read + Send>,
+        opts: &PushOptions,
+        progress: Arc<Progress>,
+        lease: &super::lease::Lease,
+    ) -> Result<(Id, Snapshot)> {
+        // Marks are read after the lease is visible: a gc that marks later waits for this push.
+        let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
+        let (mut known, indexed_packs) =
+            self.load_known_excluding(&marked).await.map_err(|e| e.context("loading the index"))?;
         // Packs an interrupted push stored without an index: index them and reuse their data.
         for (_, b) in self.index_orphan_packs(&indexed_packs).await?.blobs {
             known.extend(b.chunks.into_iter().map(|c| c.0));
@@ -305,6 +327,8 @@ impl Repository {
             stats,
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
         };
+        // The data is stored; commit only if this push was never taken for dead.
+        lease.check_continuous().await?;
         let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
         let id = self.put_named("snapshots", obj).await.map_err(|e| e.context("writing the snapshot"))?;
         Ok((id, snap))

@@ -1,7 +1,9 @@
 //! The in-memory index used to read: chunk id → blob → pack.
 //!
 //! Memory: about 44 bytes per chunk plus hash-table slack, and 17 bytes per blob. Built from
-//! index objects; duplicates (the same chunk in two packs) keep the first location seen.
+//! index objects; duplicates (the same chunk in two packs) keep the first location seen, except
+//! that a copy in a pack marked for deletion gives way to one in an unmarked pack
+//! ([`ReadIndex::add_preferring`]).
 
 use crate::format::index::IndexFile;
 use crate::format::pack::BlobKind;
@@ -47,6 +49,12 @@ pub struct ReadIndex {
 impl ReadIndex {
     /// Merge one index object.
     pub fn add(&mut self, f: IndexFile) {
+        self.add_preferring(f, &crate::id::IdSet::default())
+    }
+
+    /// Merge one index object; a chunk located in a `marked` pack moves to a copy in an
+    /// unmarked pack when one appears.
+    pub fn add_preferring(&mut self, f: IndexFile, marked: &crate::id::IdSet) {
         let local: Vec<u32> = f
             .packs
             .iter()
@@ -67,9 +75,22 @@ impl ReadIndex {
                 raw_len: b.raw_len,
                 kind: b.kind,
             });
+            let here_marked = marked.contains(&self.packs[local[p as usize] as usize]);
             let mut inner = 0u32;
             for (id, len) in b.chunks {
-                self.chunks.entry(id).or_insert(ChunkLoc { blob, inner, len });
+                let loc = ChunkLoc { blob, inner, len };
+                match self.chunks.entry(id) {
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(loc);
+                    }
+                    std::collections::hash_map::Entry::Occupied(mut o) if !here_marked && !marked.is_empty() => {
+                        let old_pack = self.packs[self.blobs[o.get().blob as usize].pack as usize];
+                        if marked.contains(&old_pack) {
+                            o.insert(loc);
+                        }
+                    }
+                    std::collections::hash_map::Entry::Occupied(_) => {}
+                }
                 inner += len;
             }
         }

@@ -24,6 +24,11 @@ impl Repository {
     /// Index packs that `indexed` does not contain; returns the new index (already written)
     /// or an empty one when there was nothing to recover.
     pub(crate) async fn index_orphan_packs(&self, indexed: &IdSet) -> Result<IndexFile> {
+        Ok(self.index_orphan_packs_keyed(indexed).await?.0)
+    }
+
+    /// [`Self::index_orphan_packs`], also returning the key of the index object written.
+    pub(crate) async fn index_orphan_packs_keyed(&self, indexed: &IdSet) -> Result<(IndexFile, Option<String>)> {
         let mut orphans = Vec::new();
         for o in self.backend.list("packs/").await? {
             let Some(name) = o.key.rsplit('/').next() else { continue };
@@ -38,7 +43,7 @@ impl Repository {
         }
         let mut found = IndexFile::default();
         if orphans.is_empty() {
-            return Ok(found);
+            return Ok((found, None));
         }
         let task = |(id, size): (Id, u64)| {
             let (backend, keys) = (self.backend.clone(), self.keys.clone());
@@ -70,6 +75,7 @@ impl Repository {
             Err(e) => Err(e.context("reading the header of an unindexed pack")),
         })
         .await?;
+        let mut key = None;
         if !found.packs.is_empty() {
             let id = self.write_index(&found).await.map_err(|e| e.context("indexing recovered packs"))?;
             tracing::info!(
@@ -77,7 +83,8 @@ impl Repository {
                 found.packs.len(),
                 id.short()
             );
+            key = Some(format!("index/{id}"));
         }
-        Ok(found)
+        Ok((found, key))
     }
 }

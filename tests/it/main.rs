@@ -2,7 +2,11 @@
 //! replay. (The kando binary, and the object stores on real servers, are tested in crates/kando.)
 
 mod engine;
+mod faulty;
+mod fixture;
 mod fuzz_corpus;
 mod large;
+mod maintenance;
 mod properties;
 mod support;
+mod verify;

@@ -97,6 +97,10 @@ pub enum LocationCmd {
         /// Packs uploaded at once (each holds a ~16 MiB buffer; object stores may like 4).
         #[arg(long, env = "KANDO_UPLOADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
         uploads: u16,
+        /// Skip automatic maintenance after this command even if the repository's schedule
+        /// says it is due (see 'kando repository maintenance --help').
+        #[arg(long, env = "KANDO_NO_AUTO_MAINTENANCE")]
+        no_auto_maintenance: bool,
         /// Progress display on stderr.
         #[arg(long, value_enum, env = "KANDO_PROGRESS", default_value = "auto")]
         progress: ProgressMode,
@@ -145,6 +149,10 @@ pub enum LocationCmd {
         /// JSON push printed as its phase output.
         #[arg(long)]
         snapshot: Option<String>,
+        /// Skip automatic maintenance after this command even if the repository's schedule
+        /// says it is due (see 'kando repository maintenance --help').
+        #[arg(long, env = "KANDO_NO_AUTO_MAINTENANCE")]
+        no_auto_maintenance: bool,
     },
 }
 
@@ -183,12 +191,36 @@ pub enum RepoCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Show what the repository stores.
+    /// Add, list, remove or change passwords (key objects).
+    Key {
+        #[command(flatten)]
+        repo: RepoArgs,
+        #[command(subcommand)]
+        cmd: crate::repo_cmds::KeyCmd,
+    },
+    /// Check that every snapshot is complete and, with --read-data, that every stored byte
+    /// decrypts and hashes to its id. Exits non-zero on any problem.
+    Verify(crate::repo_cmds::VerifyArgs),
+    /// Rebuild the index from the packs; optionally rewrite snapshots that lost data.
+    Repair(crate::repo_cmds::RepairArgs),
+    /// Remove snapshots by id, path or retention policy (data is reclaimed by gc).
+    Forget(crate::repo_cmds::ForgetArgs),
+    /// Reclaim the space of packs no snapshot needs, safely beside running pushes.
+    Gc(crate::repo_cmds::GcArgs),
+    /// Repack sparse and small packs and merge index objects.
+    Compact(crate::repo_cmds::CompactArgs),
+    /// Show or change the automatic maintenance schedule, or run maintenance now.
+    Maintenance(crate::repo_cmds::MaintenanceArgs),
+    /// Show what the repository stores: sizes, deduplication and compression ratios, live and
+    /// dead bytes, totals per snapshot path.
     Stats {
         #[command(flatten)]
         repo: RepoArgs,
         /// JSON output.
         #[arg(long)]
         json: bool,
+        /// Progress display on stderr (stats walks every snapshot's tree).
+        #[arg(long, value_enum, env = "KANDO_PROGRESS", default_value = "auto")]
+        progress: ProgressMode,
     },
 }

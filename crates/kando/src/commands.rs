@@ -1,6 +1,6 @@
 //! The commands: resolve arguments, call the library, print results.
 
-use crate::args::{Cli, Cmd, LocationCmd, ProgressMode, RepoArgs, RepoCmd};
+use crate::args::{Cli, Cmd, LocationCmd, ProgressMode, RepoArgs};
 use crate::output;
 use crate::producer::CommandReader;
 use crate::progress::{Op, Reporter};
@@ -8,8 +8,6 @@ use anyhow::{Context, Result, bail};
 use kanrepo::ErrorKind;
 use kanrepo::backend::Backend;
 use kanrepo::backend::cloud::CloudSpec;
-use kanrepo::chunker::ChunkerParams;
-use kanrepo::crypto::keyfile::KdfParams;
 use kanrepo::profile::Profile;
 use kanrepo::{InitOptions, Progress, PullOptions, PushOptions, Repository};
 use std::io::{IsTerminal, Read, Write};
@@ -31,13 +29,13 @@ pub fn run(cli: Cli) -> Result<()> {
         match cli.cmd {
             Cmd::Output { .. } => unreachable!(),
             Cmd::Location { cmd } => location(cmd).await,
-            Cmd::Repository { cmd } => repository(cmd).await,
+            Cmd::Repository { cmd } => crate::repo_cmds::run(cmd).await,
         }
     })
 }
 
 /// The backend that --profile or --repo names.
-fn backend(r: &RepoArgs) -> Result<Arc<dyn Backend>> {
+pub(crate) fn backend(r: &RepoArgs) -> Result<Arc<dyn Backend>> {
     match (&r.profile, &r.repo) {
         (Some(p), _) => Ok(Profile::parse(p)?.backend()?),
         (None, Some(url)) if url.contains("://") => Ok(Arc::new(CloudSpec::from_url(url)?.open()?)),
@@ -46,7 +44,7 @@ fn backend(r: &RepoArgs) -> Result<Arc<dyn Backend>> {
     }
 }
 
-fn password(r: &RepoArgs) -> Result<Vec<u8>> {
+pub(crate) fn password(r: &RepoArgs) -> Result<Vec<u8>> {
     let pw = if let Some(f) = &r.password_file {
         let mut s = std::fs::read(f).with_context(|| format!("reading password file {}", f.display()))?;
         while s.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
@@ -64,14 +62,24 @@ fn password(r: &RepoArgs) -> Result<Vec<u8>> {
     Ok(pw)
 }
 
-async fn open(r: &RepoArgs) -> Result<Repository> {
+pub(crate) async fn open(r: &RepoArgs) -> Result<Repository> {
     let backend = backend(r)?;
     Ok(Repository::open(backend, &password(r)?).await?)
 }
 
 async fn location(cmd: LocationCmd) -> Result<()> {
     match cmd {
-        LocationCmd::Push { repo, path, output_name, from_command, tags, uploads, progress, source } => {
+        LocationCmd::Push {
+            repo,
+            path,
+            output_name,
+            from_command,
+            tags,
+            uploads,
+            no_auto_maintenance,
+            progress,
+            source,
+        } => {
             output::line(&output_name, "")?;
             let backend = backend(&repo)?;
             let (r, created) = Repository::open_or_init(backend, &password(&repo)?, &InitOptions::default()).await?;
@@ -118,7 +126,9 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             let value = serde_json::json!({
                 "id": id.to_hex(), "path": path, "logicalSize": snap.size, "physicalSize": snap.stats.stored_bytes
             });
-            output::print(&output_name, &value.to_string())
+            output::print(&output_name, &value.to_string())?;
+            crate::repo_cmds::auto_maintain(&r, no_auto_maintenance).await;
+            Ok(())
         }
         LocationCmd::Pull { repo, path, snapshot, downloads, verify_stream, progress, target } => {
             let backend = backend(&repo)?;
@@ -156,7 +166,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             res.with_context(|| format!("pulling '{path}' (snapshot {}) from {}", entry.id.short(), r.location()))?;
             Ok(())
         }
-        LocationCmd::Delete { repo, path, snapshot: Some(snap) } => {
+        LocationCmd::Delete { repo, path, snapshot: Some(snap), no_auto_maintenance } => {
             let backend = backend(&repo)?;
             let Some(r) = open_if_any(&repo, &backend).await? else {
                 bail!("no repository at {} (no config object)", backend.location());
@@ -167,12 +177,14 @@ async fn location(cmd: LocationCmd) -> Result<()> {
             }
             r.delete_snapshot(&e.id).await?;
             eprintln!("kando: deleted snapshot {} of '{path}'", e.id.short());
+            crate::repo_cmds::auto_maintain(&r, no_auto_maintenance).await;
             Ok(())
         }
-        LocationCmd::Delete { repo, path, snapshot: None } => {
+        LocationCmd::Delete { repo, path, snapshot: None, no_auto_maintenance } => {
             let backend = backend(&repo)?;
             let mut removed = 0;
-            if let Some(r) = open_if_any(&repo, &backend).await? {
+            let r = open_if_any(&repo, &backend).await?;
+            if let Some(r) = &r {
                 removed += r.delete_path(&path).await?.len();
             }
             let plain = kanrepo::legacy::delete(backend.as_ref(), &path).await?;
@@ -181,6 +193,9 @@ async fn location(cmd: LocationCmd) -> Result<()> {
                 (n, 0) => eprintln!("kando: deleted {n} snapshot(s) of '{path}'"),
                 (n, m) => eprintln!("kando: deleted {n} snapshot(s) and {m} plain object(s) of '{path}'"),
             }
+            if let Some(r) = &r {
+                crate::repo_cmds::auto_maintain(r, no_auto_maintenance).await;
+            }
             Ok(())
         }
     }
@@ -188,7 +203,7 @@ async fn location(cmd: LocationCmd) -> Result<()> {
 
 /// A snapshot id from `--snapshot`: the id (or a prefix) itself, or the `"id"` of the JSON
 /// phase output a push printed (`{"id":"…","path":…}`).
-fn snapshot_id(s: &str) -> Result<String> {
+pub(crate) fn snapshot_id(s: &str) -> Result<String> {
     let t = s.trim();
     if !t.starts_with('{') {
         return Ok(t.to_string());
@@ -281,75 +296,4 @@ fn open_target(target: &str) -> Result<(Box<dyn Write + Send>, Finish)> {
         }
     };
     Ok((Box::new(std::io::BufWriter::with_capacity(1 << 20, f)), Box::new(finish)))
-}
-
-async fn repository(cmd: RepoCmd) -> Result<()> {
-    match cmd {
-        RepoCmd::Init { repo, avg_chunk, level, pack_mib, kdf_memory_mib, kdf_passes, kdf_lanes } => {
-            let backend = backend(&repo)?;
-            let avg = avg_chunk & !1;
-            let opts = InitOptions {
-                chunker: ChunkerParams {
-                    min_size: avg / 2,
-                    avg_size: avg,
-                    max_size: avg.saturating_mul(8),
-                    normalization: 1,
-                },
-                zstd: level.map_or(kanrepo::compress::Params::DATA, kanrepo::compress::Params::level),
-                pack_target: pack_mib.saturating_mul(1 << 20),
-                kdf: KdfParams { memory_kib: kdf_memory_mib * 1024, iterations: kdf_passes, parallelism: kdf_lanes },
-                ..InitOptions::default()
-            };
-            let r = Repository::init(backend, &password(&repo)?, &opts).await?;
-            eprintln!("kando: created repository {} at {}", r.config().id, r.location());
-            Ok(())
-        }
-        RepoCmd::Snapshots { repo, json } => {
-            let r = open(&repo).await?;
-            let snaps = r.snapshots().await?;
-            let mut out = std::io::stdout().lock();
-            if json {
-                let v: Vec<_> = snaps
-                    .iter()
-                    .map(|s| {
-                        let mut j = serde_json::to_value(&s.snapshot).unwrap();
-                        j["id"] = serde_json::Value::String(s.id.to_hex());
-                        j
-                    })
-                    .collect();
-                writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-            } else {
-                writeln!(out, "{:<10} {:<30} {:>14} {:>12}  path", "id", "time", "size", "stored")?;
-                for s in &snaps {
-                    writeln!(
-                        out,
-                        "{:<10} {:<30} {:>14} {:>12}  {}",
-                        s.id.short(),
-                        s.snapshot.time,
-                        s.snapshot.size,
-                        s.snapshot.stats.stored_bytes,
-                        s.snapshot.path
-                    )?;
-                }
-                writeln!(out, "{} snapshot(s)", snaps.len())?;
-            }
-            Ok(())
-        }
-        RepoCmd::Stats { repo, json } => {
-            let r = open(&repo).await?;
-            let s = r.stats().await?;
-            if json {
-                println!("{}", serde_json::to_string_pretty(&s)?);
-            } else {
-                let ratio = if s.total_bytes > 0 { s.logical_bytes as f64 / s.total_bytes as f64 } else { 0.0 };
-                println!("location:      {}", r.location());
-                println!("snapshots:     {} ({} bytes of streams)", s.snapshots, s.logical_bytes);
-                println!("packs:         {} ({} bytes)", s.packs, s.pack_bytes);
-                println!("index objects: {} ({} bytes)", s.index_objects, s.index_bytes);
-                println!("key objects:   {}", s.keys);
-                println!("stored total:  {} bytes (streams / stored = {ratio:.2})", s.total_bytes);
-            }
-            Ok(())
-        }
-    }
 }

@@ -6,6 +6,7 @@ mod commands;
 mod output;
 mod producer;
 mod progress;
+mod repo_cmds;
 
 use clap::Parser;
 use std::process::ExitCode;

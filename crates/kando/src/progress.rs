@@ -149,3 +149,56 @@ impl Drop for Reporter {
         }
     }
 }
+
+/// Progress of a maintenance command ([`kanrepo::StageProgress`]): a spinner with the stage
+/// on a terminal, a line every 5 s otherwise (`json`: as JSON), nothing with `none`.
+pub fn start_stages(mode: ProgressMode, op: &'static str, p: Arc<kanrepo::StageProgress>) -> Reporter {
+    let mode = match mode {
+        ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+        ProgressMode::None => return Reporter { stop: None, handle: None },
+        ProgressMode::Json | ProgressMode::Bar => mode,
+        _ => ProgressMode::Plain,
+    };
+    let (stop, stopped) = mpsc::channel::<()>();
+    let handle = std::thread::spawn(move || {
+        let bar = (mode == ProgressMode::Bar).then(|| {
+            let b = ProgressBar::new_spinner();
+            b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap());
+            b
+        });
+        let tick = if mode == ProgressMode::Bar { Duration::from_millis(200) } else { Duration::from_secs(5) };
+        let mut last = Instant::now();
+        loop {
+            let done =
+                !matches!(stopped.recv_timeout(Duration::from_millis(100)), Err(mpsc::RecvTimeoutError::Timeout));
+            if done || last.elapsed() < tick {
+                if done {
+                    if let Some(b) = &bar {
+                        b.finish_and_clear();
+                    }
+                    return;
+                }
+                continue;
+            }
+            last = Instant::now();
+            let g = Progress::get;
+            let (stage, d, t) = (p.stage(), g(&p.done), g(&p.total));
+            let of = if t > 0 { format!(" {d}/{t}") } else { String::new() };
+            let text = format!(
+                "{op}: {stage}{of}, read {:.1} MB, wrote {:.1} MB",
+                mb(g(&p.bytes_read)),
+                mb(g(&p.bytes_written))
+            );
+            match (&bar, mode) {
+                (Some(b), _) => b.set_message(text),
+                (None, ProgressMode::Json) => eprintln!(
+                    "{}",
+                    serde_json::json!({"op": op, "stage": stage, "done": d, "total": t,
+                        "bytes_read": g(&p.bytes_read), "bytes_written": g(&p.bytes_written)})
+                ),
+                _ => eprintln!("kando: {text}"),
+            }
+        }
+    });
+    Reporter { stop: Some(stop), handle: Some(handle) }
+}

@@ -4,4 +4,7 @@
 
 mod cli;
 mod cloud;
+mod keys;
+mod maintain;
 mod memory;
+mod verify;

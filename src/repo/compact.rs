@@ -1,0 +1,351 @@
+//! Compaction: repack packs that are mostly dead (or small) so their space can be reclaimed,
+//! and merge index objects so that their number stays small.
+//!
+//! A pack whose live fraction (raw bytes of live chunks / raw bytes of all chunks) is below
+//! `min_live_fraction`, or whose size is below `small_pack_bytes` when there are several such,
+//! is rewritten, within `max_repack_bytes` read per run: blobs whose chunks are all live are
+//! copied as they are (still sealed: no decryption); blobs with dead chunks are opened and
+//! their live chunks re-framed with their neighbours and recompressed; tree blobs that are
+//! live are copied. The new packs and one index object for them are written first; then the
+//! old packs are **marked** for deletion (the same two-phase protocol as gc, so a push that
+//! deduplicated against them, or a pull reading them, is safe: docs/maintenance.md) and a
+//! later gc deletes them. Finally the index objects are merged.
+//!
+//! Runs under the gc lease (never beside a gc or another compaction). Memory: one old pack
+//! (≤ its size, 16 MiB by default) and one new pack being built, plus the live set.
+
+use super::gc::INDEX_OBJECT_CHUNKS;
+use super::live::{PackUse, pack_uses};
+use super::progress::{Progress, StageProgress};
+use super::read_index::ReadIndex;
+use super::{Repository, pack_key};
+use crate::compress;
+use crate::error::{Error, Result};
+use crate::format::index::IndexFile;
+use crate::format::pack::{BlobHeader, BlobKind, PackBuilder, open_blob, seal_blob_into};
+use crate::id::{Id, IdMap, IdSet};
+use bytes::Bytes;
+use std::sync::Arc;
+
+/// Options of a compaction.
+#[derive(Debug, Clone)]
+pub struct CompactOptions {
+    /// Read at most this many bytes of old packs per run.
+    pub max_repack_bytes: u64,
+    /// Repack packs whose live fraction is below this.
+    pub min_live_fraction: f64,
+    /// Packs smaller than this are merged (when there are at least two).
+    pub small_pack_bytes: u64,
+    /// Report only.
+    pub dry_run: bool,
+    /// Start no new pack after this instant (the rest is deferred to the next run).
+    pub deadline: Option<std::time::Instant>,
+    /// Updated as the run goes.
+    pub progress: Arc<StageProgress>,
+}
+
+impl Default for CompactOptions {
+    fn default() -> Self {
+        CompactOptions {
+            max_repack_bytes: 4 << 30,
+            min_live_fraction: 0.5,
+            small_pack_bytes: 4 << 20,
+            dry_run: false,
+            deadline: None,
+            progress: Arc::default(),
+        }
+    }
+}
+
+/// What a compaction did.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CompactReport {
+    /// Packs chosen for repacking.
+    pub repacked_packs: usize,
+    /// Bytes of those packs (read).
+    pub repacked_bytes: u64,
+    /// New packs written.
+    pub new_packs: usize,
+    /// Bytes of the new packs.
+    pub new_bytes: u64,
+    /// Blobs copied still sealed.
+    pub blobs_copied: usize,
+    /// Blobs opened and re-framed.
+    pub blobs_reframed: usize,
+    /// Index objects before the merge.
+    pub index_objects_before: usize,
+    /// After.
+    pub index_objects_after: usize,
+    /// Candidates left for a later run (budget).
+    pub deferred_packs: usize,
+}
+
+/// Builds new packs and frames out of live chunks and whole blobs.
+struct Repacker<'a> {
+    repo: &'a Repository,
+    pack: PackBuilder,
+    frame: Vec<u8>,
+    frame_chunks: Vec<(Id, u32)>,
+    index: IndexFile,
+    report: CompactReport,
+    progress: Arc<StageProgress>,
+}
+
+impl<'a> Repacker<'a> {
+    fn new(repo: &'a Repository, progress: Arc<StageProgress>) -> Self {
+        Repacker {
+            repo,
+            pack: PackBuilder::default(),
+            frame: Vec::new(),
+            frame_chunks: Vec::new(),
+            index: IndexFile::default(),
+            report: CompactReport::default(),
+            progress,
+        }
+    }
+
+    async fn add_sealed(&mut self, kind: BlobKind, sealed: &[u8], raw_len: u32, chunks: Vec<(Id, u32)>) -> Result<()> {
+        self.pack.add_sealed(kind, sealed, raw_len, chunks);
+        if self.pack.len() as u64 >= self.repo.config.pack_target as u64 {
+            self.flush_pack().await?;
+        }
+        Ok(())
+    }
+
+    async fn add_chunk(&mut self, id: Id, bytes: &[u8]) -> Result<()> {
+        self.frame.extend_from_slice(bytes);
+        self.frame_chunks.push((id, bytes.len() as u32));
+        if self.frame.len() as u64 >= self.repo.config.compression.frame_target as u64 {
+            self.flush_frame().await?;
+        }
+        Ok(())
+    }
+
+    /// A tree node goes in a blob of its own, as push writes it.
+    async fn add_node(&mut self, id: Id, bytes: &[u8]) -> Result<()> {
+        let mut z = Vec::new();
+        let h = compress::encode_into(bytes, compress::Params::level(0), &mut z);
+        let payload: &[u8] = if z.is_empty() { bytes } else { &z };
+        let mut sealed = Vec::new();
+        seal_blob_into(&self.repo.keys, &h, payload, &mut sealed);
+        self.add_sealed(BlobKind::Tree, &sealed, bytes.len() as u32, vec![(id, bytes.len() as u32)]).await
+    }
+
+    async fn flush_frame(&mut self) -> Result<()> {
+        if self.frame_chunks.is_empty() {
+            return Ok(());
+        }
+        let mut z = Vec::new();
+        let h = compress::encode_into(&self.frame, self.repo.config.compression.params(), &mut z);
+        let payload: &[u8] = if z.is_empty() { &self.frame } else { &z };
+        let mut sealed = Vec::new();
+        seal_blob_into(&self.repo.keys, &h, payload, &mut sealed);
+        let raw_len = self.frame.len() as u32;
+        let chunks = std::mem::take(&mut self.frame_chunks);
+        self.frame.clear();
+        self.add_sealed(BlobKind::Data, &sealed, raw_len, chunks).await
+    }
+
+    async fn flush_pack(&mut self) -> Result<()> {
+        if self.pack.is_empty() {
+            return Ok(());
+        }
+        let pack = std::mem::take(&mut self.pack);
+        let (id, bytes, blobs): (Id, Vec<u8>, Vec<BlobHeader>) = pack.finish(&self.repo.keys);
+        self.report.new_packs += 1;
+        self.report.new_bytes += bytes.len() as u64;
+        Progress::add(&self.progress.bytes_written, bytes.len() as u64);
+        self.repo
+            .backend
+            .put_content_addressed(&pack_key(&id), Bytes::from(bytes))
+            .await
+            .or_else(|e| if e.kind() == crate::ErrorKind::AlreadyExists { Ok(()) } else { Err(e) })?;
+        self.index.add_pack(id, blobs);
+        Ok(())
+    }
+
+    async fn finish(mut self) -> Result<(IndexFile, CompactReport)> {
+        self.flush_frame().await?;
+        self.flush_pack().await?;
+        Ok((self.index, self.report))
+    }
+}
+
+impl Repository {
+    /// Compact (see the module docs).
+    pub async fn compact(&self, opts: &CompactOptions) -> Result<CompactReport> {
+        let (lease, _now) = self.acquire_gc_lease("compact").await?;
+        let res = self.compact_locked(opts).await;
+        if let Err(e) = lease.release().await {
+            tracing::warn!("releasing the gc lease: {e}");
+        }
+        res
+    }
+
+    async fn compact_locked(&self, opts: &CompactOptions) -> Result<CompactReport> {
+        let marked = self.marked_packs().await?;
+        let (files, old_index) = self.index_files().await?;
+        let mut ri = ReadIndex::default();
+        for f in &files {
+            ri.add(f.clone());
+        }
+        let snaps = self.snapshots().await?;
+        let live = self.live_set(&ri, &snaps, &opts.progress).await?;
+        drop(ri);
+        let mut uses: IdMap<PackUse> = IdMap::default();
+        let mut seen = IdSet::default();
+        for f in &files {
+            pack_uses(f, &live, &mut seen, &mut uses);
+        }
+        // Candidates: unmarked packs with something live, sparse first.
+        let fraction = |u: &PackUse| if u.raw == 0 { 1.0 } else { u.live_raw as f64 / u.raw as f64 };
+        let mut sparse: Vec<(Id, PackUse)> = Vec::new();
+        let mut small: Vec<(Id, PackUse)> = Vec::new();
+        for (p, u) in &uses {
+            if marked.contains(p) || u.live_blobs == 0 {
+                continue;
+            }
+            if fraction(u) < opts.min_live_fraction {
+                sparse.push((*p, *u));
+            } else if u.bytes < opts.small_pack_bytes {
+                small.push((*p, *u));
+            }
+        }
+        sparse.sort_by(|a, b| fraction(&a.1).total_cmp(&fraction(&b.1)).then(a.0.cmp(&b.0)));
+        small.sort_by_key(|(p, u)| (u.bytes, *p));
+        let mut chosen: Vec<(Id, PackUse)> = sparse;
+        if small.len() >= 2 {
+            chosen.extend(small);
+        }
+        let mut budget = opts.max_repack_bytes;
+        let mut take = Vec::new();
+        let mut report_deferred = 0;
+        for (p, u) in chosen {
+            if u.bytes <= budget {
+                budget -= u.bytes;
+                take.push(p);
+            } else {
+                report_deferred += 1;
+            }
+        }
+        let mut rep = CompactReport {
+            index_objects_before: old_index.len(),
+            deferred_packs: report_deferred,
+            ..Default::default()
+        };
+        if opts.dry_run {
+            rep.repacked_packs = take.len();
+            rep.repacked_bytes = take.iter().map(|p| uses[p].bytes).sum();
+            rep.index_objects_after = old_index.len();
+            return Ok(rep);
+        }
+        // The blobs of each chosen pack, from the index.
+        let chosen_set: IdSet = take.iter().copied().collect();
+        let mut blobs_of: IdMap<Vec<BlobHeader>> = IdMap::default();
+        let mut seen = IdSet::default();
+        for f in &files {
+            let fresh: Vec<bool> = f.packs.iter().map(|p| chosen_set.contains(p) && !seen.contains(p)).collect();
+            for (i, p) in f.packs.iter().enumerate() {
+                if fresh[i] {
+                    seen.insert(*p);
+                }
+            }
+            for (p, b) in &f.blobs {
+                if fresh[*p as usize] {
+                    blobs_of.entry(f.packs[*p as usize]).or_default().push(b.clone());
+                }
+            }
+        }
+        let mut rp = Repacker::new(self, opts.progress.clone());
+        opts.progress.enter("repacking", take.len() as u64);
+        let mut moved = IdSet::default();
+        let mut done_packs = Vec::with_capacity(take.len());
+        for p in &take {
+            if opts.deadline.is_some_and(|d| std::time::Instant::now() >= d) {
+                rep.deferred_packs += take.len() - done_packs.len();
+                tracing::info!(
+                    "compaction stops at its time limit; {} pack(s) wait for the next run",
+                    take.len() - done_packs.len()
+                );
+                break;
+            }
+            done_packs.push(*p);
+            let key = pack_key(p);
+            let data = self.backend.get(&key).await.map_err(|e| e.context(format!("reading {key} to repack it")))?;
+            if Id::of_bytes(&data) != *p {
+                return Err(Error::corrupt(format!(
+                    "{key}: content does not match its name; not repacking it (run verify)"
+                )));
+            }
+            Progress::add(&opts.progress.bytes_read, data.len() as u64);
+            rp.report.repacked_packs += 1;
+            rp.report.repacked_bytes += data.len() as u64;
+            for b in blobs_of.remove(p).unwrap_or_default() {
+                let (s, e) = (b.offset as usize, b.offset as usize + b.sealed_len as usize);
+                let sealed = data.get(s..e).ok_or_else(|| Error::corrupt(format!("{key}: blob outside the pack")))?;
+                let live_n = b.chunks.iter().filter(|(id, _)| live.contains(id) && !moved.contains(id)).count();
+                if live_n == 0 {
+                    continue;
+                }
+                if live_n == b.chunks.len() {
+                    moved.extend(b.chunks.iter().map(|c| c.0));
+                    rp.report.blobs_copied += 1;
+                    rp.add_sealed(b.kind, sealed, b.raw_len, b.chunks.clone()).await?;
+                    continue;
+                }
+                // Re-frame: keep the live chunks of this frame, in order.
+                let what = format!("{key}, blob at offset {}", b.offset);
+                let frame = open_blob(&self.keys, sealed, &what)?;
+                let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
+                rp.report.blobs_reframed += 1;
+                let mut at = 0usize;
+                for (id, len) in &b.chunks {
+                    let bytes = raw
+                        .get(at..at + *len as usize)
+                        .ok_or_else(|| Error::corrupt(format!("{what}: chunk outside its frame")))?;
+                    at += *len as usize;
+                    if live.contains(id) && moved.insert(*id) {
+                        if self.keys.chunk_id(bytes) != *id {
+                            return Err(Error::corrupt(format!("{what}: chunk {} does not match its id", id.short())));
+                        }
+                        match b.kind {
+                            BlobKind::Data => rp.add_chunk(*id, bytes).await?,
+                            BlobKind::Tree => rp.add_node(*id, bytes).await?,
+                        }
+                    }
+                }
+            }
+            Progress::add(&opts.progress.done, 1);
+        }
+        let (new_index, mut done) = rp.finish().await?;
+        opts.progress.enter("index", 0);
+        done.index_objects_before = rep.index_objects_before;
+        done.deferred_packs = rep.deferred_packs;
+        let mut all = files;
+        let mut old_keys = old_index;
+        if !new_index.packs.is_empty() {
+            let id = self.write_index(&new_index).await.map_err(|e| e.context("indexing repacked packs"))?;
+            old_keys.push(format!("index/{id}"));
+            all.push(new_index);
+        }
+        // The old packs are marked: a later gc deletes them once nothing can still use them.
+        if !done_packs.is_empty() {
+            let m = self.write_mark(&done_packs).await?;
+            tracing::info!(
+                "repacked {} pack(s) into {}; marked the old ones ({})",
+                done_packs.len(),
+                done.new_packs,
+                m.key
+            );
+        }
+        // Merge the index objects (keeping every pack; gc drops swept ones) when fewer would do.
+        let chunks: usize = all.iter().map(|f| f.chunk_count()).sum();
+        let needed = chunks.div_ceil(INDEX_OBJECT_CHUNKS).max(1);
+        done.index_objects_after = if old_keys.len() > needed {
+            self.rewrite_index(all, &old_keys, &IdSet::default()).await?
+        } else {
+            old_keys.len()
+        };
+        Ok(done)
+    }
+}
