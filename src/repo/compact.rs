@@ -185,10 +185,7 @@ impl Repository {
     async fn compact_locked(&self, opts: &CompactOptions) -> Result<CompactReport> {
         let marked = self.marked_packs().await?;
         let (files, old_index) = self.index_files().await?;
-        let mut ri = ReadIndex::default();
-        for f in &files {
-            ri.add(f.clone());
-        }
+        let ri = ReadIndex::of_trees(&files);
         let snaps = self.snapshots().await?;
         let live = self.live_set(&ri, &snaps, &opts.progress).await?;
         drop(ri);

@@ -135,6 +135,24 @@ impl Repository {
         Ok((lease, now))
     }
 
+    /// Delete the objects of writers' leases dead at `now` (crashed pushes and pulls) and of
+    /// dead gc leases. Safe: a dead lease already counts for nothing, and a holder that was only
+    /// stalled finds its objects gone and refuses to commit ([`Lease::check_continuous`]).
+    async fn remove_dead_leases(&self, writers: &[LeaseInfo], now: SystemTime, ttl: Duration) -> Result<()> {
+        let gc_leases = lease::group_at(GC_LEASE_PREFIX, &self.backend.list(GC_LEASE_PREFIX).await?)?;
+        let dead: Vec<String> = writers
+            .iter()
+            .chain(&gc_leases)
+            .filter(|l| !l.alive(now, ttl))
+            .flat_map(|l| l.objects.iter().cloned())
+            .collect();
+        if !dead.is_empty() {
+            tracing::info!("removing {} object(s) of leases dead for more than {:.0} s", dead.len(), ttl.as_secs_f64());
+            self.backend.delete_many(&dead).await.map_err(|e| e.context("removing dead leases"))?;
+        }
+        Ok(())
+    }
+
     /// Rewrite the index: one set of new objects with every indexed pack except `drop` (each
     /// pack once), written before the `old` objects are deleted. Returns the objects written.
     pub(crate) async fn rewrite_index(&self, files: Vec<IndexFile>, old: &[String], drop: &IdSet) -> Result<usize> {
@@ -193,6 +211,9 @@ impl Repository {
         //    listing has its snapshot in the listing below.
         opts.progress.enter("leases", 0);
         let writers = lease::list(self.backend.as_ref()).await?;
+        if !opts.dry_run {
+            self.remove_dead_leases(&writers, now, ttl).await?;
+        }
         let marks = self.marks().await?;
         let mut sweepable: Vec<Mark> = Vec::new();
         for m in &marks {
@@ -228,10 +249,7 @@ impl Repository {
                 old_index.push(k);
             }
         }
-        let mut ri = ReadIndex::default();
-        for f in &files {
-            ri.add(f.clone());
-        }
+        let ri = ReadIndex::of_trees(&files);
         let snaps = self.snapshots().await?;
         rep.snapshots = snaps.len();
         let live = self.live_set(&ri, &snaps, &opts.progress).await?;
@@ -289,10 +307,7 @@ impl Repository {
                 // whose leases ended before this listing: recompute liveness for safety.
                 let snaps2 = self.snapshots().await?;
                 let live2 = if snaps2.len() != snaps.len() || snaps2.iter().zip(&snaps).any(|(a, b)| a.id != b.id) {
-                    let mut ri = ReadIndex::default();
-                    for f in &files {
-                        ri.add(f.clone());
-                    }
+                    let ri = ReadIndex::of_trees(&files);
                     Some(self.live_set(&ri, &snaps2, &opts.progress).await?)
                 } else {
                     None

@@ -223,7 +223,18 @@ impl Lease {
             return Err(Error::new(ErrorKind::Io, format!("keeping the lease alive failed: {e}")));
         }
         self.refresh().await?;
+        let written = self.seq.load(Ordering::SeqCst);
         let objs = self.backend.list(&format!("{}{}/", self.prefix, self.id)).await?;
+        if (objs.len() as u64) < written {
+            // Garbage collection removes the objects of leases it found dead.
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "this process's lease was taken for dead and removed ({} of its {written} objects are gone); garbage collection may have removed data it deduplicated against, so nothing is committed: run it again",
+                    written - objs.len() as u64
+                ),
+            ));
+        }
         let mut times: Vec<SystemTime> = objs.iter().filter_map(|o| o.modified).collect();
         times.sort();
         for w in times.windows(2) {

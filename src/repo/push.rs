@@ -331,6 +331,16 @@ impl Repository {
         lease.check_continuous().await?;
         let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
         let id = self.put_named("snapshots", obj).await.map_err(|e| e.context("writing the snapshot"))?;
+        // A stall of more than the lease TTL exactly between that check and this write would
+        // let a gc take the push for dead and sweep data the snapshot references: check again
+        // and take the snapshot back if so (docs/maintenance.md, "Stalled writers").
+        if let Err(e) = lease.check_continuous().await {
+            let key = format!("snapshots/{id}");
+            if let Err(d) = self.backend.delete(&key).await {
+                tracing::error!("removing snapshot {key} written after this push's lease lapsed: {d}");
+            }
+            return Err(e);
+        }
         Ok((id, snap))
     }
 

@@ -62,10 +62,7 @@ impl Repository {
         let objects = self.stats().await?;
         let mut files = Vec::new();
         self.for_each_index(|f| files.push(f)).await?;
-        let mut ri = ReadIndex::default();
-        for f in &files {
-            ri.add(f.clone());
-        }
+        let ri = ReadIndex::of_trees(&files);
         let snaps = self.snapshots().await?;
         let live = self.live_set(&ri, &snaps, progress).await?;
         let mut u = Usage { objects, ..Usage::default() };

@@ -36,6 +36,8 @@
 //! * Every call is counted and logged ([`FaultyBackend::count`], [`FaultyBackend::log`]), and
 //!   the most calls in flight at once per operation and top-level directory are recorded
 //!   ([`FaultyBackend::max_in_flight`]): enough to assert that a reader stays memory-bounded.
+//! * [`FaultyBackend::skew_clock`] moves the store's clock (listed modification times) away
+//!   from this machine's.
 //! * Injected errors say `injected fault` and have the [`ErrorKind`] asked for.
 //! * Puts hand the inner backend a copy of the bytes: the push pipeline recycles pack buffers
 //!   when the backend drops them, and `MemoryBackend` alone never would (a push of more than
@@ -192,6 +194,8 @@ struct State {
     rules: Mutex<Vec<Rule>>,
     log: Mutex<Vec<Call>>,
     in_flight: Mutex<HashMap<(Op, String), (u64, u64)>>,
+    /// Seconds added to every modification time a `list` reports (the store's clock, skewed).
+    skew_secs: std::sync::atomic::AtomicI64,
 }
 
 /// What the rules decided for one call.
@@ -407,6 +411,12 @@ impl FaultyBackend {
         self.on(Op::GetRange).prefix(key).always().flip_byte(offset);
     }
 
+    /// From now on, the store's clock (the modification times `list` reports) is `secs` ahead of
+    /// this machine's (behind, if negative).
+    pub fn skew_clock(&self, secs: i64) {
+        self.state.skew_secs.store(secs, Ordering::SeqCst);
+    }
+
     /// Remove every rule (counters and log stay).
     pub fn clear(&self) {
         self.state.rules.lock().unwrap().clear();
@@ -482,6 +492,15 @@ impl Backend for FaultyBackend {
     async fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
         let (plan, mut v) = self.run(Op::List, prefix, None, self.inner.list(prefix)).await?;
         v.retain(|o| !plan.hide.iter().any(|h| o.key.starts_with(h.as_str())));
+        let skew = self.state.skew_secs.load(Ordering::SeqCst);
+        if skew != 0 {
+            for o in &mut v {
+                o.modified = o.modified.map(|t| {
+                    let d = Duration::from_secs(skew.unsigned_abs());
+                    if skew > 0 { t + d } else { t - d }
+                });
+            }
+        }
         Ok(v)
     }
 

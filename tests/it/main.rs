@@ -5,6 +5,7 @@ mod engine;
 mod faulty;
 mod fixture;
 mod fuzz_corpus;
+mod gc_faults;
 mod large;
 mod maintenance;
 mod properties;

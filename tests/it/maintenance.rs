@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Small packs and frames so that a few MiB exercise repacking.
-fn small_init() -> InitOptions {
+pub(crate) fn small_init() -> InitOptions {
     InitOptions {
         kdf: KdfParams::insecure_fast(),
         pack_target: 256 << 10,
@@ -26,7 +26,7 @@ const TABLES: usize = 48;
 const TABLE: usize = 64 << 10;
 
 /// Generation `g` of a "database dump": 48 tables of 64 KiB; each generation rewrites two.
-fn generation(g: u64) -> Vec<u8> {
+pub(crate) fn generation(g: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(TABLES * TABLE);
     for t in 0..TABLES as u64 {
         // The newest generation ≤ g that rewrote table t.
@@ -37,7 +37,7 @@ fn generation(g: u64) -> Vec<u8> {
     out
 }
 
-fn now_gc() -> GcOptions {
+pub(crate) fn now_gc() -> GcOptions {
     GcOptions { min_age: Duration::ZERO, ..GcOptions::default() }
 }
 
@@ -158,7 +158,7 @@ impl Read for Gated {
 }
 
 /// Push that starts (lease written, index loaded), then waits at the gate.
-async fn gated_push(
+pub(crate) async fn gated_push(
     repo: &Arc<Repository>,
     path: &str,
     bytes: Vec<u8>,
@@ -272,4 +272,33 @@ async fn forgetting_by_path_and_id_and_the_last_snapshot_rule() {
     assert_eq!(repo.snapshots().await.unwrap().len(), 1);
     repo.gc(&now_gc()).await.unwrap();
     assert_eq!(pull(&repo, "a").await.unwrap(), data(50_000, 2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_removes_dead_leases_and_a_holder_taken_for_dead_commits_nothing() {
+    use kanrepo::repo::lease::{self, LeaseKind, LeaseTiming};
+    let mut repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap();
+    repo.set_lease_timing(LeaseTiming::with_ttl(Duration::from_millis(1500)));
+    push(&repo, "db", generation(0)).await.unwrap();
+    // A crashed push: its lease objects stay behind (dropped without release).
+    drop(repo.acquire_lease(LeaseKind::Push, "crashed").await.unwrap());
+    let live = repo.acquire_lease(LeaseKind::Push, "running").await.unwrap();
+    assert_eq!(lease::list(repo.backend().as_ref()).await.unwrap().len(), 2);
+    // A gc within the TTL keeps both; after it, only the running one is left.
+    repo.gc(&now_gc()).await.unwrap();
+    assert_eq!(lease::list(repo.backend().as_ref()).await.unwrap().len(), 2);
+    tokio::time::sleep(Duration::from_millis(2600)).await;
+    repo.gc(&now_gc()).await.unwrap();
+    let left = lease::list(repo.backend().as_ref()).await.unwrap();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0].id, live.id());
+    live.check_continuous().await.unwrap();
+    // A holder whose objects were removed (it was stalled for longer than the TTL and gc took
+    // it for dead) refuses to commit.
+    let keys: Vec<String> = left[0].objects.clone();
+    repo.backend().delete_many(&keys).await.unwrap();
+    let e = live.check_continuous().await.unwrap_err();
+    assert!(e.to_string().contains("taken for dead"), "{e}");
+    live.release().await.unwrap();
+    assert_eq!(pull(&repo, "db").await.unwrap(), generation(0));
 }

@@ -98,8 +98,9 @@ pub enum LocationCmd {
         #[arg(long, env = "KANDO_UPLOADS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
         uploads: u16,
         /// Skip automatic maintenance after this command even if the repository's schedule
-        /// says it is due (see 'kando repository maintenance --help').
-        #[arg(long, env = "KANDO_NO_AUTO_MAINTENANCE")]
+        /// says it is due (see 'kando repository maintenance --help'). The variable takes 1/0,
+        /// true/false, yes/no.
+        #[arg(long, env = "KANDO_NO_AUTO_MAINTENANCE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         no_auto_maintenance: bool,
         /// Progress display on stderr.
         #[arg(long, value_enum, env = "KANDO_PROGRESS", default_value = "auto")]
@@ -150,8 +151,9 @@ pub enum LocationCmd {
         #[arg(long)]
         snapshot: Option<String>,
         /// Skip automatic maintenance after this command even if the repository's schedule
-        /// says it is due (see 'kando repository maintenance --help').
-        #[arg(long, env = "KANDO_NO_AUTO_MAINTENANCE")]
+        /// says it is due (see 'kando repository maintenance --help'). The variable takes 1/0,
+        /// true/false, yes/no.
+        #[arg(long, env = "KANDO_NO_AUTO_MAINTENANCE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, require_equals = true, default_missing_value = "true")]
         no_auto_maintenance: bool,
     },
 }

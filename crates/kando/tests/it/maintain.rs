@@ -146,6 +146,40 @@ fn forget_gc_compact_and_stats_reclaim_space_and_keep_what_they_should() {
     assert!(!o.status.success() && String::from_utf8_lossy(&o.stderr).contains("examples"));
     let d = json(&["repository", "forget", "--repo", r, "--path", "logs", "--json"]);
     assert_eq!(d.as_array().unwrap().iter().filter(|x| x["path"] == "logs" && x["keep"] == true).count(), 1);
+
+    // A wrong password: every maintenance command refuses with the same clear error and
+    // changes nothing.
+    let files = |p: &Path| walk(p).len();
+    let n = files(&repo);
+    for args in [
+        vec!["repository", "gc", "--min-age", "0s"],
+        vec!["repository", "compact"],
+        vec!["repository", "forget", "--keep-last", "1"],
+        vec!["repository", "verify"],
+        vec!["repository", "stats"],
+    ] {
+        let mut a = args.clone();
+        a.extend(["--repo", r]);
+        let o = Command::new(KANDO)
+            .args(&a)
+            .env("KANDO_REPOSITORY_PASSWORD", "not-the-password")
+            .env("KANDO_PROGRESS", "none")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(69), "{args:?}");
+        let e = String::from_utf8_lossy(&o.stderr);
+        assert!(e.contains("wrong password"), "{args:?}: {e}");
+    }
+    assert_eq!(files(&repo), n, "a refused command wrote or deleted something");
+}
+
+fn walk(p: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(p).unwrap() {
+        let e = e.unwrap().path();
+        if e.is_dir() { out.extend(walk(&e)) } else { out.push(e) }
+    }
+    out
 }
 
 #[test]

@@ -57,3 +57,107 @@ fn push_memory_does_not_grow_with_stream_length() {
     assert!(big <= small + small / 4, "peak RSS grew from {small} to {big} bytes");
     assert!(big <= 128 << 20, "peak RSS {big} exceeds the 128 MiB ceiling");
 }
+
+/// Peak RSS of one kando run (polling VmHWM like [`push_peak_rss`]), with its stdin.
+fn peak_rss(args: &[&str], stdin: Option<&std::path::Path>) -> u64 {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kando"));
+    c.args(args)
+        .env("KANDO_REPOSITORY_PASSWORD", "pw")
+        .env("KANDO_PROGRESS", "none")
+        .env("KANDO_NO_AUTO_MAINTENANCE", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    if let Some(p) = stdin {
+        c.stdin(std::fs::File::open(p).unwrap());
+    }
+    let mut child = c.spawn().unwrap();
+    let pid = child.id();
+    let mut peak = 0u64;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            peak = peak.max(l.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            assert!(st.success(), "kando {args:?}: {err}");
+            return peak;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
+/// Chunks indexed in the repository (stats).
+fn chunks(repo: &str) -> u64 {
+    let o = Command::new(env!("CARGO_BIN_EXE_kando"))
+        .args(["repository", "stats", "--repo", repo, "--json"])
+        .env("KANDO_REPOSITORY_PASSWORD", "pw")
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()["chunks"].as_u64().unwrap()
+}
+
+/// A repository of about `mib` × 1,500 chunks (512-byte average chunks: many chunks from little
+/// data), half of them dead after a forget. Returns the peak RSS of each maintenance command
+/// and the chunk count before gc.
+fn maintenance_peaks(dir: &std::path::Path, mib: u64) -> (u64, Vec<(&'static str, u64)>) {
+    let repo = dir.join(format!("r{mib}"));
+    let r = repo.to_str().unwrap();
+    let fast = ["--kdf-memory-mib", "1", "--kdf-passes", "1", "--kdf-lanes", "1"];
+    let mut init = vec!["repository", "init", "--repo", r, "--avg-chunk", "512", "--pack-mib", "4"];
+    init.extend(fast);
+    peak_rss(&init, None);
+    let (a, b) = (dir.join(format!("a{mib}")), dir.join(format!("b{mib}")));
+    std::io::copy(&mut Stream::new(mib << 20), &mut std::fs::File::create(&a).unwrap()).unwrap();
+    std::io::copy(&mut Stream::new(mib << 19), &mut std::fs::File::create(&b).unwrap()).unwrap();
+    peak_rss(&["location", "push", "--repo", r, "--path", "a", "-"], Some(&a));
+    peak_rss(&["location", "push", "--repo", r, "--path", "b", "-"], Some(&b));
+    peak_rss(&["location", "push", "--repo", r, "--path", "c", "-"], Some(&a));
+    peak_rss(&["repository", "forget", "--repo", r, "--path", "a", "--path", "c", "--allow-last"], None);
+    let n = chunks(r);
+    let mut out = Vec::new();
+    for (name, args) in [
+        ("stats", vec!["repository", "stats"]),
+        ("gc", vec!["repository", "gc", "--min-age", "0s"]),
+        ("compact", vec!["repository", "compact", "--min-live-fraction", "0.9"]),
+        ("verify", vec!["repository", "verify"]),
+        ("verify --read-data", vec!["repository", "verify", "--read-data"]),
+    ] {
+        let mut a = args.clone();
+        a.extend(["--repo", r]);
+        out.push((name, peak_rss(&a, None)));
+    }
+    (n, out)
+}
+
+/// gc, compact, verify and stats hold a bounded number of bytes per chunk in the repository
+/// (docs/architecture.md §Memory of maintenance), measured as the growth of peak RSS between
+/// two repository sizes, and stay under 128 MiB at ~250,000 chunks.
+#[test]
+fn maintenance_memory_per_chunk_stays_within_its_documented_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let (n1, small) = maintenance_peaks(dir.path(), 24);
+    let (n2, big) = maintenance_peaks(dir.path(), 160);
+    assert!(n2 > n1 * 4, "{n1} → {n2} chunks");
+    // Documented bounds, bytes per chunk (docs/architecture.md).
+    let bound = |name: &str| match name {
+        "stats" => 400,
+        "gc" => 400,
+        "compact" => 400,
+        "verify" => 300,
+        _ => 500,
+    };
+    for ((name, s), (_, b)) in small.iter().zip(&big) {
+        let per_chunk = b.saturating_sub(*s) / (n2 - n1);
+        eprintln!(
+            "{name}: {} MB at {n1} chunks, {} MB at {n2} chunks: {per_chunk} B per chunk",
+            s / 1_000_000,
+            b / 1_000_000
+        );
+        assert!(per_chunk <= bound(name), "{name}: {per_chunk} B per chunk, documented ≤ {}", bound(name));
+        assert!(*b <= 128 << 20, "{name}: peak RSS {b} above 128 MiB");
+    }
+}
