@@ -164,7 +164,7 @@ pub struct Lease {
     prefix: &'static str,
     id: String,
     timing: LeaseTiming,
-    seq: Arc<AtomicU64>,
+    seq: Arc<Seq>,
     sealed: Arc<Vec<u8>>,
     refresher: tokio::task::JoinHandle<()>,
     refresh_error: Arc<std::sync::Mutex<Option<String>>>,
@@ -223,7 +223,8 @@ impl Lease {
             return Err(Error::new(ErrorKind::Io, format!("keeping the lease alive failed: {e}")));
         }
         self.refresh().await?;
-        let written = self.seq.load(Ordering::SeqCst);
+        // Objects whose write returned before the listing starts must be listed.
+        let written = self.seq.stored.load(Ordering::SeqCst);
         let objs = self.backend.list(&format!("{}{}/", self.prefix, self.id)).await?;
         if (objs.len() as u64) < written {
             // Garbage collection removes the objects of leases it found dead.
@@ -268,9 +269,18 @@ impl Drop for Lease {
     }
 }
 
-async fn write_next(backend: &dyn Backend, prefix: &str, id: &str, seq: &AtomicU64, sealed: &[u8]) -> Result<()> {
-    let n = seq.fetch_add(1, Ordering::SeqCst);
-    backend.put(&seq_key(prefix, id, n), bytes::Bytes::copy_from_slice(sealed)).await
+/// A lease's object numbers: the next to use, and how many writes have returned successfully.
+#[derive(Default)]
+struct Seq {
+    next: AtomicU64,
+    stored: AtomicU64,
+}
+
+async fn write_next(backend: &dyn Backend, prefix: &str, id: &str, seq: &Seq, sealed: &[u8]) -> Result<()> {
+    let n = seq.next.fetch_add(1, Ordering::SeqCst);
+    backend.put(&seq_key(prefix, id, n), bytes::Bytes::copy_from_slice(sealed)).await?;
+    seq.stored.fetch_add(1, Ordering::SeqCst);
+    Ok(())
 }
 
 fn hostname() -> String {
@@ -297,7 +307,7 @@ impl Repository {
             path: path.to_string(),
         };
         let sealed = Arc::new(seal_body(&self.keys, &body));
-        let seq = Arc::new(AtomicU64::new(0));
+        let seq = Arc::new(Seq::default());
         let timing = self.lease_timing;
         write_next(self.backend.as_ref(), prefix, &id, &seq, &sealed)
             .await
