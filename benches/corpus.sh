@@ -12,7 +12,6 @@ build_corpus() {
   local corpus=$1 rows=$2 last=$3 g ver started_pg=0
   local missing=()
   mkdir -p "$corpus"
-  chmod 755 "$(dirname "$corpus")" "$corpus"
   for g in $(seq 0 "$last"); do
     [ -s "$corpus/dump$g.sql" ] || missing+=("$g")
   done
@@ -22,16 +21,21 @@ build_corpus() {
     pg_ctlcluster "$ver" main start && started_pg=1
   fi
   for g in "${missing[@]}"; do
-    echo "== corpus generation $g ($rows rows): generate, load into PostgreSQL, pg_dump"
-    su postgres -c "dropdb --if-exists kanrepo_bench$g && createdb kanrepo_bench$g"
+    echo "== corpus generation $g ($rows rows): generate, load into PostgreSQL, pg_dump ($(date +%T))"
+    # The postgres user runs in / (it may not enter the caller's directory) and without the
+    # generator's "does not exist, skipping" notices.
+    (cd / && PGOPTIONS='-c client_min_messages=warning' su postgres -c \
+      "dropdb --if-exists kanrepo_bench$g && createdb kanrepo_bench$g")
     # Fed on stdin: the postgres user may not be able to read a file under a 700 home. Piped
     # straight from the generator, so generating and loading share the two cores (the same
-    # statements in the same order as from a file; callers run with pipefail).
+    # statements in the same order as from a file; callers run with pipefail). pg_dump writes
+    # to our stdout, so the dump is created by the caller, wherever the cache is.
     python3 "$GEN" --rows "$rows" --seed 1 --churn 0.005 --generation "$g" |
-      su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d kanrepo_bench$g" >/dev/null
-    su postgres -c "pg_dump kanrepo_bench$g" > "$corpus/dump$g.sql.tmp"
+      (cd / && PGOPTIONS='-c client_min_messages=warning' \
+        su postgres -c "psql -q -X -v ON_ERROR_STOP=1 -d kanrepo_bench$g") >/dev/null
+    (cd / && su postgres -c "pg_dump kanrepo_bench$g") > "$corpus/dump$g.sql.tmp"
     mv "$corpus/dump$g.sql.tmp" "$corpus/dump$g.sql"
-    su postgres -c "dropdb kanrepo_bench$g"
+    (cd / && su postgres -c "dropdb kanrepo_bench$g")
   done
   if [ "$started_pg" = 1 ]; then pg_ctlcluster "$ver" main stop; fi
 }

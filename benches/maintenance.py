@@ -11,17 +11,22 @@ each repository per round (rounds interleaved, medians):
   restic: forget --keep-last K --prune (one command), then check, then check --read-data
 
 Every command runs under GNU time (wall seconds, peak RSS); repository bytes come from
-`du -sb`. The kept snapshots are then restored by both tools and compared byte for byte with
+`du -sb`; kando's gc, compact and verify run with --json and their reports are printed. The kept snapshots are then restored by both tools and compared byte for byte with
 their dumps, and every kando maintenance command is run once more with `-v info` on another
 copy, to show where its time goes. Prints a table with kando/restic ratios and the targets of
 issue 11, a JSON line (`MAINTENANCE_JSON {...}`), and draws the normalised bars to --plot
-(matplotlib if importable, else a hand-written SVG). Called by benches/maintenance.sh.
+(matplotlib if importable, else a hand-written SVG). Called by benches/maintenance.sh;
+`maintenance.py --replot LOG --plot FILE` redraws the plot from the output of an earlier run.
 """
-import argparse, hashlib, json, os, platform, shutil, statistics, subprocess, sys, time
+import argparse, hashlib, json, os, platform, re, shutil, statistics, subprocess, sys, time
 
 PW = "bench-password"
 TIME_OUT = "/tmp/kanrepo-maint-time"
 TARGET_RSS_MB = 128.0
+GC_NOTE = ("  kando gc runs with --min-age 0s (one writer, so nothing can still need a marked pack), twice: after\n"
+           "  forget (deletes the packs no kept snapshot needs) and after compact (deletes the packs compact repacked);\n"
+           "  pushes run with --no-auto-maintenance. restic: forget --keep-last K --prune (its defaults, max-unused 5%).")
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
 def run(cmd, env, stdin=None, stdout=None, stderr=None):
@@ -88,7 +93,8 @@ class Kando:
         for g, dump in enumerate(dumps):
             out = f"{logs}/push{g}.out"
             pushes.append(run([self.exe, "location", "push", "--repo", self.repo(d), "--path", "db/dump.sql",
-                               "--progress", "none", dump], self.env, stdout=out, stderr=f"{logs}/push{g}.err"))
+                               "--progress", "none", "--no-auto-maintenance", dump], self.env, stdout=out,
+                              stderr=f"{logs}/push{g}.err"))
             line = open(out).read().strip()
             self.ids.append(json.loads(json.loads(line.split(":", 1)[1])["value"])["id"])
         return pushes
@@ -99,11 +105,11 @@ class Kando:
         k = [self.exe, "repository"]
         return [
             ("forget", k + ["forget", "--keep-last", str(keep)] + r),
-            ("gc", k + ["gc", "--min-age", "0s"] + r),
-            ("compact", k + ["compact"] + r),
-            ("gc2", k + ["gc", "--min-age", "0s"] + r),
-            ("verify", k + ["verify"] + r),
-            ("verify_read", k + ["verify", "--read-data"] + r),
+            ("gc", k + ["gc", "--min-age", "0s", "--json"] + r),
+            ("compact", k + ["compact", "--json"] + r),
+            ("gc2", k + ["gc", "--min-age", "0s", "--json"] + r),
+            ("verify", k + ["verify", "--json"] + r),
+            ("verify_read", k + ["verify", "--read-data", "--json"] + r),
         ]
 
     def kept(self, d):
@@ -181,24 +187,33 @@ def fmt_mb(x):
     return f"{x / 1e6:.1f} MB"
 
 
-def plot(path, figs):
+def y_top(figs):
+    """The ratio axis: up to 1.25, or above the highest kando bar and its labels."""
+    return max(1.25, max(f[1] / f[2] for f in figs) * 1.15)
+
+
+def plot(path, figs, title, restic_label):
     """figs: list of (label, kando, restic, target ratio or None, unit formatter)."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: a small SVG that diffs well
+        matplotlib.rcParams["svg.hashsalt"] = "kanrepo-bench"  # the same ids on every run
     except ImportError:
-        return plot_svg(path, figs)
-    fig, ax = plt.subplots(figsize=(9, 4.2))
+        return plot_svg(path, figs, title, restic_label)
+    fig, ax = plt.subplots(figsize=(9, 4.6))
     n = len(figs)
     xs = list(range(n))
     w = 0.36
     kr = [f[1] / f[2] for f in figs]
     ax.bar([x - w / 2 for x in xs], kr, w, label="kando", color="#2a7ab0")
-    ax.bar([x + w / 2 for x in xs], [1.0] * n, w, label="restic 0.14 (= 1)", color="#b9b9b9")
+    ax.bar([x + w / 2 for x in xs], [1.0] * n, w, label=f"{restic_label} (= 1)", color="#b9b9b9")
     for x, f, r in zip(xs, figs, kr):
-        ax.text(x - w / 2, r + 0.02, f"{r:.2f}×\n{f[4](f[1])}", ha="center", va="bottom", fontsize=7.5)
+        # Above the bar, and above the target line when that is higher (the line stays readable).
+        above = max(r, f[3] + 0.02 if f[3] is not None and f[3] > r else 0)
+        ax.text(x - w / 2, above + 0.02, f"{r:.2f}×\n{f[4](f[1])}", ha="center", va="bottom", fontsize=7.5)
         ax.text(x + w / 2, 1.02, f[4](f[2]), ha="center", va="bottom", fontsize=7.5)
         if f[3] is not None:
             ax.plot([x - w, x + w], [f[3], f[3]], color="#c0392b", lw=1.5, ls="--")
@@ -206,25 +221,26 @@ def plot(path, figs):
     ax.set_xticks(xs)
     ax.set_xticklabels([f[0] for f in figs], fontsize=8.5)
     ax.set_ylabel("relative to restic (lower is better)")
-    ax.set_ylim(0, 1.25)
-    ax.legend(fontsize=8, loc="upper right", ncol=3)
-    ax.set_title("Repository maintenance, 30 nightly dumps: kando vs restic", fontsize=10)
+    ax.set_ylim(0, y_top(figs))
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.17), ncol=3, frameon=False)
+    ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, format="svg")
+    fig.savefig(path, format="svg", metadata={"Date": None})
     return "matplotlib"
 
 
-def plot_svg(path, figs):
-    W, H, L, B, T = 760, 360, 60, 300, 40
-    top = 1.25
+def plot_svg(path, figs, title, restic_label):
+    W, H, L, B, T = 760, 380, 60, 300, 40
+    top = y_top(figs)
     y = lambda v: B - (B - T) * v / top
     n = len(figs)
     gw = (W - L - 20) / n
     bw = gw * 0.3
     o = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="11">',
          f'<rect width="{W}" height="{H}" fill="white"/>',
-         f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="13">Repository maintenance, 30 nightly dumps: kando vs restic</text>']
-    for v in (0, 0.25, 0.5, 0.75, 1.0, 1.25):
+         f'<text x="{W / 2}" y="20" text-anchor="middle" font-size="13">{title}</text>']
+    step = 0.25 if top <= 2.5 else 0.5
+    for v in [i * step for i in range(int(top / step) + 1)]:
         o.append(f'<line x1="{L}" x2="{W - 20}" y1="{y(v):.1f}" y2="{y(v):.1f}" stroke="#ddd"/>')
         o.append(f'<text x="{L - 6}" y="{y(v) + 4:.1f}" text-anchor="end">{v:.2f}</text>')
     o.append(f'<text transform="translate(16,{(B + T) / 2}) rotate(-90)" text-anchor="middle">relative to restic (lower is better)</text>')
@@ -233,15 +249,17 @@ def plot_svg(path, figs):
         kr = k / r
         o.append(f'<rect x="{x0 - bw:.1f}" y="{y(kr):.1f}" width="{bw:.1f}" height="{B - y(kr):.1f}" fill="#2a7ab0"/>')
         o.append(f'<rect x="{x0:.1f}" y="{y(1):.1f}" width="{bw:.1f}" height="{B - y(1):.1f}" fill="#b9b9b9"/>')
-        o.append(f'<text x="{x0 - bw / 2:.1f}" y="{y(kr) - 16:.1f}" text-anchor="middle" font-size="10">{kr:.2f}×</text>')
-        o.append(f'<text x="{x0 - bw / 2:.1f}" y="{y(kr) - 4:.1f}" text-anchor="middle" font-size="9">{unit(k)}</text>')
+        above = max(kr, tgt + 0.03 if tgt is not None and tgt > kr else 0)
+        o.append(f'<text x="{x0 - bw / 2:.1f}" y="{y(above) - 16:.1f}" text-anchor="middle" font-size="10">{kr:.2f}×</text>')
+        o.append(f'<text x="{x0 - bw / 2:.1f}" y="{y(above) - 4:.1f}" text-anchor="middle" font-size="9">{unit(k)}</text>')
         o.append(f'<text x="{x0 + bw / 2:.1f}" y="{y(1) - 4:.1f}" text-anchor="middle" font-size="9">{unit(r)}</text>')
         if tgt is not None:
             o.append(f'<line x1="{x0 - bw * 1.3:.1f}" x2="{x0 + bw * 1.3:.1f}" y1="{y(tgt):.1f}" y2="{y(tgt):.1f}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5,3"/>')
-        o.append(f'<text x="{x0:.1f}" y="{B + 16}" text-anchor="middle">{label}</text>')
+        for j, part in enumerate(label.split("\n")):
+            o.append(f'<text x="{x0:.1f}" y="{B + 16 + 13 * j}" text-anchor="middle">{part}</text>')
     lx = L + 10
     o.append(f'<rect x="{lx}" y="{H - 26}" width="12" height="10" fill="#2a7ab0"/><text x="{lx + 16}" y="{H - 17}">kando</text>')
-    o.append(f'<rect x="{lx + 70}" y="{H - 26}" width="12" height="10" fill="#b9b9b9"/><text x="{lx + 86}" y="{H - 17}">restic 0.14 (= 1)</text>')
+    o.append(f'<rect x="{lx + 70}" y="{H - 26}" width="12" height="10" fill="#b9b9b9"/><text x="{lx + 86}" y="{H - 17}">{restic_label} (= 1)</text>')
     o.append(f'<line x1="{lx + 200}" x2="{lx + 224}" y1="{H - 21}" y2="{H - 21}" stroke="#c0392b" stroke-width="1.5" stroke-dasharray="5,3"/><text x="{lx + 230}" y="{H - 17}">target</text>')
     o.append("</svg>")
     with open(path, "w") as f:
@@ -249,17 +267,42 @@ def plot_svg(path, figs):
     return "hand-written SVG"
 
 
+def plot_result(out, path):
+    """Draw the bars of one MAINTENANCE_JSON result to path."""
+    k, r = out["kando"], out["restic"]
+    k_rss = max(v["peak_rss_bytes"] for v in k["steps"].values())
+    r_rss = max(v["peak_rss_bytes"] for v in r["steps"].values())
+    rv = out["restic_version"].split()
+    title = f"Repository maintenance, {out['generations']} nightly dumps, keep-last {out['keep_last']}: kando vs restic"
+    secs = lambda v: f"{v:.2f} s"
+    mb = lambda v: f"{v / 1e6:.0f} MB"
+    return plot(path, [
+        ("forget + gc + compact\nvs forget --prune", k["forget_gc_compact_s"], r["forget_prune_s"], 0.2, secs),
+        ("verify\nvs check", k["verify_s"], r["check_s"], None, secs),
+        ("verify --read-data\nvs check --read-data", k["verify_read_data_s"], r["check_read_data_s"], 0.25, secs),
+        ("repository after\nmaintenance", k["repo_bytes"], r["repo_bytes"], 1 / 3, mb),
+        ("peak RSS (max)", k_rss, r_rss, TARGET_RSS_MB * 1e6 / r_rss, mb),
+    ], title, "restic " + (rv[1] if len(rv) > 1 else ""))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--kando", required=True)
-    ap.add_argument("--corpus", required=True, help="directory holding dump0.sql … dumpN-1.sql")
+    ap.add_argument("--kando")
+    ap.add_argument("--corpus", help="directory holding dump0.sql … dumpN-1.sql")
     ap.add_argument("--generations", type=int, default=30)
     ap.add_argument("--keep-last", type=int, default=7)
-    ap.add_argument("--work", required=True)
+    ap.add_argument("--work")
     ap.add_argument("--repeat", type=int, default=3, help="maintenance rounds on fresh copies; times are medians")
     ap.add_argument("--plot", help="write the normalised bars here (SVG)")
     ap.add_argument("--no-phases", action="store_true", help="skip the -v info run of the kando commands")
+    ap.add_argument("--replot", metavar="LOG", help="only redraw --plot from the MAINTENANCE_JSON line in LOG")
     a = ap.parse_args()
+    if a.replot:
+        line = [l for l in open(a.replot) if l.startswith("MAINTENANCE_JSON ")][-1]
+        print(f"plot ({plot_result(json.loads(line.split(' ', 1)[1]), a.plot)}): {a.plot}")
+        return
+    if not (a.kando and a.corpus and a.work):
+        ap.error("--kando, --corpus and --work are required")
 
     dumps = [os.path.join(a.corpus, f"dump{g}.sql") for g in range(a.generations)]
     for d in dumps:
@@ -274,6 +317,7 @@ def main():
     machine = f"{os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
     print(f"{a.generations} dumps, {sizes[0] / 1e6:.1f} … {sizes[-1] / 1e6:.1f} MB ({sum(sizes) / 1e9:.2f} GB in all); "
           f"keep-last {a.keep_last}; {a.repeat} round(s)\n  {machine}\n  {kv}\n  {rv}", flush=True)
+    print(GC_NOTE, flush=True)
 
     kando, restic = Kando(a.kando, a.work), Restic(a.work)
     pristine = {}
@@ -291,7 +335,9 @@ def main():
     rounds = {"kando": [], "restic": []}
     for i in range(a.repeat):
         for t in (kando, restic):
-            print(f"== {t.name}: maintenance (round {i + 1}/{a.repeat})", flush=True)
+            la = os.getloadavg()
+            print(f"== {t.name}: maintenance (round {i + 1}/{a.repeat}; load average {la[0]:.2f} {la[1]:.2f})",
+                  flush=True)
             d = round_dir(t, i)
             res = maintain(t, pristine[t.name], d, a.keep_last)
             rounds[t.name].append(res)
@@ -318,13 +364,25 @@ def main():
         exact[t.name] = ok
         print(f"== {t.name}: the {a.keep_last} kept snapshots restore byte-exact: {'yes' if ok else 'NO'}", flush=True)
 
+    reports = {}
+    for label, _ in kando.steps(round_dir(kando, a.repeat - 1), a.keep_last):
+        try:
+            reports[label] = json.load(open(f"{round_dir(kando, a.repeat - 1)}/logs/{label}.out"))
+        except ValueError:
+            pass
     print("\n-- reports of the last round (stdout of each command)")
     for t in (kando, restic):
         d = round_dir(t, a.repeat - 1)
         for label, _ in t.steps(d, a.keep_last):
-            out = open(f"{d}/logs/{label}.out", errors="replace").read().strip().splitlines()
+            text = open(f"{d}/logs/{label}.out", errors="replace").read().strip()
+            out = text.splitlines()
             if isinstance(t, Kando) and label == "forget":
                 out = out[-1:]  # one line per snapshot otherwise
+            elif isinstance(t, Kando):
+                try:  # the --json report, on one line
+                    out = [json.dumps(json.loads(text), separators=(",", ":"))]
+                except ValueError:
+                    pass
             print(f"[{t.name} {label}]")
             for line in out[-12:]:
                 print("   " + line)
@@ -341,7 +399,7 @@ def main():
             p = subprocess.run(cmd, env=kando.env, capture_output=True, text=True)
             print(f"[{label}: {time.time() - t0:.2f} s, exit {p.returncode}]")
             for line in p.stderr.strip().splitlines()[-40:]:
-                print("   " + line)
+                print("   " + ANSI.sub("", line))
         shutil.rmtree(d)
 
     med = lambda name, k, f="wall": statistics.median(r[k][f] for r in rounds[name])
@@ -387,17 +445,7 @@ def main():
         print(f"  {n:24} {med('restic', k):7.2f} s  {cpu('restic', k):7.2f} CPU-s  {r_rss[k] / 1e6:7.1f} MB")
     print(f"kept snapshots byte-exact after maintenance: kando {'yes' if exact['kando'] else 'NO'}, "
           f"restic {'yes' if exact['restic'] else 'NO'}")
-
-    if a.plot:
-        how = plot(a.plot, [
-            ("forget + gc + compact\nvs forget --prune", k_fgc, r_fp, 0.2, lambda v: f"{v:.2f} s"),
-            ("verify\nvs check", k_ver, r_chk, None, lambda v: f"{v:.2f} s"),
-            ("verify --read-data\nvs check --read-data", k_vrd, r_crd, 0.25, lambda v: f"{v:.2f} s"),
-            ("repository after\nmaintenance", k_size, r_size, 1 / 3, lambda v: f"{v / 1e6:.0f} MB"),
-            ("peak RSS (max)", k_rss_max, max(r_rss.values()), TARGET_RSS_MB * 1e6 / max(r_rss.values()),
-             lambda v: f"{v / 1e6:.0f} MB"),
-        ])
-        print(f"plot ({how}): {a.plot}")
+    print(GC_NOTE)
 
     out = dict(generations=a.generations, keep_last=a.keep_last, rounds=a.repeat, machine=machine, kando_version=kv,
                restic_version=rv, dump_bytes=sizes, before_bytes=before,
@@ -409,8 +457,10 @@ def main():
                            backup_s=sum(p["wall"] for p in pushes["restic"])),
                targets={"forget_gc_compact_le_fifth": rows[0][5], "verify_read_data_le_quarter": rows[2][5],
                         "repo_le_third": rows[3][5], "rss_le_128mb": rows[4][5]},
-               byte_exact=exact)
+               byte_exact=exact, kando_reports=reports)
     print("MAINTENANCE_JSON " + json.dumps(out))
+    if a.plot:
+        print(f"plot ({plot_result(out, a.plot)}): {a.plot}")
     for t in (kando, restic):
         shutil.rmtree(round_dir(t, a.repeat - 1), ignore_errors=True)
         shutil.rmtree(pristine[t.name], ignore_errors=True)

@@ -22,6 +22,7 @@ if [ "${1:-}" = "--quick" ]; then
   EXTRA=(--repeat 1 --plot "$CACHE/benchmarks-maintenance-quick.svg")
 fi
 mkdir -p "$CACHE"
+echo "== $(date '+%F %T'): maintenance benchmark, $ROWS rows, $GENERATIONS generations, keep-last $KEEP"
 GEN=$ROOT/../shared/bench/gen_corpus.py
 [ -f "$GEN" ] || { echo "missing $GEN"; exit 1; }
 
@@ -51,7 +52,19 @@ KANDO=${CARGO_TARGET_DIR:-$ROOT/target}/release/kando
 # shellcheck source=benches/corpus.sh
 source "$ROOT/benches/corpus.sh"
 CORPUS=$CACHE/corpus-$ROWS
+# Disk: the dumps stay in the cache (0.58-0.64 GB each at 250,000 rows, 18.4 GB for 30); the
+# repositories need up to ~9 GB more (restic's holds ~3.8 GB before its prune, and a fresh copy
+# of each repository is maintained per round) and are deleted at the end.
+missing=0
+for g in $(seq 0 $((GENERATIONS - 1))); do [ -s "$CORPUS/dump$g.sql" ] || missing=$((missing + 1)); done
+need_mb=$(( ROWS / 400 * missing + ROWS * GENERATIONS / 800 ))
+free_mb=$(df -Pm "$CACHE" | awk 'NR==2 {print $4}')
+if [ "$free_mb" -lt "$need_mb" ]; then
+  echo "needs about $need_mb MB free in $CACHE, has $free_mb MB"; exit 1
+fi
 build_corpus "$CORPUS" "$ROWS" $((GENERATIONS - 1))
+echo "== $(date '+%F %T'): corpus ready ($(du -sh "$CORPUS" | cut -f1) in $CORPUS), $SECONDS s so far"
 
 "$PY" "$ROOT/benches/maintenance.py" --kando "$KANDO" --corpus "$CORPUS" --generations "$GENERATIONS" \
   --keep-last "$KEEP" --work "$CACHE/maintenance" "${EXTRA[@]}"
+echo "== $(date '+%F %T'): done in $SECONDS s"

@@ -86,6 +86,9 @@ struct Repacker<'a> {
     pack: PackBuilder,
     frame: Vec<u8>,
     frame_chunks: Vec<(Id, u32)>,
+    /// Compressed and sealed frame, reused from frame to frame.
+    z: Vec<u8>,
+    sealed: Vec<u8>,
     index: IndexFile,
     report: CompactReport,
     progress: Arc<StageProgress>,
@@ -95,13 +98,22 @@ impl<'a> Repacker<'a> {
     fn new(repo: &'a Repository, progress: Arc<StageProgress>) -> Self {
         Repacker {
             repo,
-            pack: PackBuilder::default(),
+            pack: Self::builder(repo),
             frame: Vec::new(),
             frame_chunks: Vec::new(),
+            z: Vec::new(),
+            sealed: Vec::new(),
             index: IndexFile::default(),
             report: CompactReport::default(),
             progress,
         }
+    }
+
+    /// A pack builder whose buffer holds a whole pack from the start: grown by doubling, a
+    /// 16 MiB pack's buffer would reach 32 MiB.
+    fn builder(repo: &Repository) -> PackBuilder {
+        let frame = repo.config.compression.frame_target as usize;
+        PackBuilder::with_buffer(Vec::with_capacity(repo.config.pack_target as usize + 2 * frame + (64 << 10)))
     }
 
     async fn add_sealed(&mut self, kind: BlobKind, sealed: &[u8], raw_len: u32, chunks: Vec<(Id, u32)>) -> Result<()> {
@@ -135,22 +147,26 @@ impl<'a> Repacker<'a> {
         if self.frame_chunks.is_empty() {
             return Ok(());
         }
-        let mut z = Vec::new();
+        let mut z = std::mem::take(&mut self.z);
+        let mut sealed = std::mem::take(&mut self.sealed);
+        z.clear();
+        sealed.clear();
         let h = compress::encode_into(&self.frame, self.repo.config.compression.params(), &mut z);
         let payload: &[u8] = if z.is_empty() { &self.frame } else { &z };
-        let mut sealed = Vec::new();
         seal_blob_into(&self.repo.keys, &h, payload, &mut sealed);
         let raw_len = self.frame.len() as u32;
         let chunks = std::mem::take(&mut self.frame_chunks);
         self.frame.clear();
-        self.add_sealed(BlobKind::Data, &sealed, raw_len, chunks).await
+        let res = self.add_sealed(BlobKind::Data, &sealed, raw_len, chunks).await;
+        (self.z, self.sealed) = (z, sealed);
+        res
     }
 
     async fn flush_pack(&mut self) -> Result<()> {
         if self.pack.is_empty() {
             return Ok(());
         }
-        let pack = std::mem::take(&mut self.pack);
+        let pack = std::mem::replace(&mut self.pack, Self::builder(self.repo));
         let (id, bytes, blobs): (Id, Vec<u8>, Vec<BlobHeader>) = pack.finish(&self.repo.keys);
         self.report.new_packs += 1;
         self.report.new_bytes += bytes.len() as u64;
@@ -184,9 +200,10 @@ impl Repository {
 
     async fn compact_locked(&self, opts: &CompactOptions) -> Result<CompactReport> {
         let marked = self.marked_packs().await?;
+        // Snapshots before the index, so that the index covers every snapshot listed (see gc).
+        let snaps = self.snapshots().await?;
         let (files, old_index) = self.index_files().await?;
         let ri = ReadIndex::of_trees(&files);
-        let snaps = self.snapshots().await?;
         let live = self.live_set(&ri, &snaps, &opts.progress).await?;
         drop(ri);
         let mut uses: IdMap<PackUse> = IdMap::default();

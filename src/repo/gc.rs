@@ -30,6 +30,7 @@ use super::read_index::ReadIndex;
 use super::{Repository, pack_key};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::IndexFile;
+use crate::format::pack::BlobKind;
 use crate::id::{Id, IdMap, IdSet};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -103,11 +104,27 @@ fn age(now: SystemTime, t: SystemTime) -> Duration {
 }
 
 impl Repository {
-    /// Take the gc lease (holding garbage collection and compaction off while it is held), refusing if an older one is alive. Returns the lease and the store's
-    /// time at which it was taken.
+    /// Take the gc lease (holding garbage collection and compaction off while it is held),
+    /// refusing if any other one is alive. Returns the lease and the store's time at which it
+    /// was taken.
+    ///
+    /// Any other, not only an older one: of two gcs starting together, the one whose lease
+    /// became visible second always sees the first, but the first may have listed before the
+    /// second's lease was visible and gone ahead; and store times need not follow visibility
+    /// (a local put's time is when its data was written, before the fsync and link; an S3
+    /// object's may be the request's start, or whole seconds). Two that see each other both
+    /// refuse, which is safe (run again).
     pub async fn acquire_gc_lease(&self, what: &str) -> Result<(Lease, SystemTime)> {
         let lease = self.acquire_lease_at(GC_LEASE_PREFIX, LeaseKind::Gc, what).await?;
-        let all = lease::group_at(GC_LEASE_PREFIX, &self.backend.list(GC_LEASE_PREFIX).await?)?;
+        // On an error the lease goes too: left behind, it would hold every gc off for a TTL.
+        let listed = self.backend.list(GC_LEASE_PREFIX).await.and_then(|o| lease::group_at(GC_LEASE_PREFIX, &o));
+        let all = match listed {
+            Ok(all) => all,
+            Err(e) => {
+                let _ = lease.release().await;
+                return Err(e);
+            }
+        };
         let mine = all.iter().find(|l| l.id == lease.id()).cloned();
         let Some(mine) = mine else {
             let _ = lease.release().await;
@@ -115,11 +132,8 @@ impl Repository {
         };
         let now = mine.last;
         let ttl = self.lease_timing.ttl;
-        let older = all
-            .iter()
-            .filter(|l| l.id != mine.id && l.alive(now, ttl))
-            .find(|l| (l.start, &l.id) < (mine.start, &mine.id));
-        if let Some(o) = older {
+        let other = all.iter().filter(|l| l.id != mine.id && l.alive(now, ttl)).max_by_key(|l| l.last);
+        if let Some(o) = other {
             let _ = lease.release().await;
             return Err(Error::new(
                 ErrorKind::Busy,
@@ -235,7 +249,11 @@ impl Repository {
                 });
             }
         }
-        // 2. Snapshots and the live set.
+        // 2. Snapshots and the live set. Snapshots before the index: a push writes its index
+        //    object before its snapshot, so the index read next covers every snapshot listed
+        //    (one that commits in between would otherwise name tree nodes in no index object).
+        let snaps = self.snapshots().await?;
+        rep.snapshots = snaps.len();
         let (mut files, mut old_index) = self.index_files().await?;
         rep.index_objects_before = old_index.len();
         // Packs of crashed pushes: indexed now, so that they are marked and reclaimed like any
@@ -250,8 +268,6 @@ impl Repository {
             }
         }
         let ri = ReadIndex::of_trees(&files);
-        let snaps = self.snapshots().await?;
-        rep.snapshots = snaps.len();
         let live = self.live_set(&ri, &snaps, &opts.progress).await?;
         drop(ri);
         let mut uses: IdMap<PackUse> = IdMap::default();
@@ -307,7 +323,13 @@ impl Repository {
                 // whose leases ended before this listing: recompute liveness for safety.
                 let snaps2 = self.snapshots().await?;
                 let live2 = if snaps2.len() != snaps.len() || snaps2.iter().zip(&snaps).any(|(a, b)| a.id != b.id) {
-                    let ri = ReadIndex::of_trees(&files);
+                    // Their tree nodes are in index objects written after `files` was read.
+                    let mut ri = ReadIndex::default();
+                    self.for_each_index(|f| {
+                        let blobs = f.blobs.into_iter().filter(|(_, b)| b.kind == BlobKind::Tree).collect();
+                        ri.add(IndexFile { packs: f.packs, blobs });
+                    })
+                    .await?;
                     Some(self.live_set(&ri, &snaps2, &opts.progress).await?)
                 } else {
                     None

@@ -302,7 +302,12 @@ impl Repository {
         for o in objs {
             let id = Id::from_hex(o.key.trim_start_matches("snapshots/"))
                 .map_err(|_| Error::corrupt(format!("unexpected object {}", o.key)))?;
-            out.push(SnapshotEntry { id, snapshot: self.load_snapshot(&id).await? });
+            match self.load_snapshot(&id).await {
+                Ok(snapshot) => out.push(SnapshotEntry { id, snapshot }),
+                // Forgotten (deleted) between the listing and the read: not a snapshot any more.
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
         }
         out.sort_by(|a, b| a.snapshot.time_key().cmp(&b.snapshot.time_key()).then(a.id.cmp(&b.id)));
         Ok(out)

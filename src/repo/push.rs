@@ -187,7 +187,11 @@ impl Repository {
         let (mut known, indexed_packs) =
             self.load_known_excluding(&marked).await.map_err(|e| e.context("loading the index"))?;
         // Packs an interrupted push stored without an index: index them and reuse their data.
-        for (_, b) in self.index_orphan_packs(&indexed_packs).await?.blobs {
+        // Not marked ones: a gc that deletes them may have dropped them from the index already
+        // (or was killed between the two), and this push must not rely on them.
+        let mut not_orphans = indexed_packs;
+        not_orphans.extend(marked.iter().copied());
+        for (_, b) in self.index_orphan_packs(&not_orphans).await?.blobs {
             known.extend(b.chunks.into_iter().map(|c| c.0));
         }
         let threads = if opts.threads == 0 {
