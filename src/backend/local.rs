@@ -183,13 +183,23 @@ fn list_sync(root: &Path, prefix: &str) -> Result<Vec<ObjectInfo>> {
                 continue;
             }
             let key = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-            let ft = ent.file_type().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?;
+            // An object deleted between the directory read and the stat (a lease released, a
+            // pack swept by gc) is simply not listed.
+            let ft = match ent.file_type() {
+                Ok(ft) => ft,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(format!("stat {}", ent.path().display()), e)),
+            };
             if ft.is_dir() {
                 if key.starts_with(prefix) || prefix.starts_with(&format!("{key}/")) {
                     stack.push((ent.path(), key));
                 }
             } else if key.starts_with(prefix) {
-                let md = ent.metadata().map_err(|e| Error::io(format!("stat {}", ent.path().display()), e))?;
+                let md = match ent.metadata() {
+                    Ok(md) => md,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(Error::io(format!("stat {}", ent.path().display()), e)),
+                };
                 out.push(ObjectInfo { key, size: md.len(), modified: md.modified().ok() });
             }
         }

@@ -60,10 +60,11 @@ impl Repository {
     /// Compute [`Usage`].
     pub async fn usage(&self, progress: &StageProgress) -> Result<Usage> {
         let objects = self.stats().await?;
+        // Snapshots before the index (a push writes its index object first), as gc does.
+        let snaps = self.snapshots().await?;
         let mut files = Vec::new();
         self.for_each_index(|f| files.push(f)).await?;
         let ri = ReadIndex::of_trees(&files);
-        let snaps = self.snapshots().await?;
         let live = self.live_set(&ri, &snaps, progress).await?;
         let mut u = Usage { objects, ..Usage::default() };
         let mut uses: IdMap<PackUse> = IdMap::default();

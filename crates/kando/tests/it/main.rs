@@ -4,6 +4,8 @@
 
 mod cli;
 mod cloud;
+mod concurrency;
+mod crash;
 mod keys;
 mod maintain;
 mod memory;
