@@ -28,8 +28,10 @@ fn kills_wanted() -> usize {
     std::env::var("KANREPO_CRASH_KILLS").ok().and_then(|v| v.parse().ok()).unwrap_or(50)
 }
 /// Lease TTL for every process of the harness: a killed push's or gc's lease stops counting
-/// this long after its last refresh (holders refresh every TTL / 6).
-const TTL_MS: u64 = 1500;
+/// this long after its last refresh (holders refresh every TTL / 6). Long enough that a push
+/// starved of CPU or disk by the rest of the test suite never looks dead (it would then
+/// rightly refuse to commit), short enough that waiting for a killed gc's lease stays cheap.
+const TTL_MS: u64 = 4000;
 
 /// splitmix64: small, deterministic, good enough to pick moments and operations.
 pub(crate) struct Rng(u64);
