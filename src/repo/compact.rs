@@ -15,9 +15,8 @@
 //! (≤ its size, 16 MiB by default) and one new pack being built, plus the live set.
 
 use super::gc::INDEX_OBJECT_CHUNKS;
-use super::live::{PackUse, pack_uses};
+use super::live::PackUse;
 use super::progress::{Progress, StageProgress};
-use super::read_index::ReadIndex;
 use super::{Repository, pack_key};
 use crate::compress;
 use crate::error::{Error, Result};
@@ -203,14 +202,7 @@ impl Repository {
         // Snapshots before the index, so that the index covers every snapshot listed (see gc).
         let snaps = self.snapshots().await?;
         let (files, old_index) = self.index_files().await?;
-        let ri = ReadIndex::of_trees(&files);
-        let live = self.live_set(&ri, &snaps, &opts.progress).await?;
-        drop(ri);
-        let mut uses: IdMap<PackUse> = IdMap::default();
-        let mut seen = IdSet::default();
-        for f in &files {
-            pack_uses(f, &live, &mut seen, &mut uses);
-        }
+        let (live, uses) = self.liveness(&files, &snaps, &opts.progress).await?;
         // Candidates: unmarked packs with something live, sparse first.
         let fraction = |u: &PackUse| if u.raw == 0 { 1.0 } else { u.live_raw as f64 / u.raw as f64 };
         let mut sparse: Vec<(Id, PackUse)> = Vec::new();

@@ -267,14 +267,7 @@ impl Repository {
                 old_index.push(k);
             }
         }
-        let ri = ReadIndex::of_trees(&files);
-        let live = self.live_set(&ri, &snaps, &opts.progress).await?;
-        drop(ri);
-        let mut uses: IdMap<PackUse> = IdMap::default();
-        let mut seen = IdSet::default();
-        for f in &files {
-            pack_uses(f, &live, &mut seen, &mut uses);
-        }
+        let (live, uses) = self.liveness(&files, &snaps, &opts.progress).await?;
         rep.packs = uses.len();
         let stored: IdMap<u64> = self
             .backend

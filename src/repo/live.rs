@@ -76,6 +76,23 @@ impl Repository {
         Ok(())
     }
 
+    /// The live set of `snaps` (trees located through the tree nodes of `files`) and what it
+    /// makes of each pack `files` lists.
+    pub(crate) async fn liveness(
+        &self,
+        files: &[IndexFile],
+        snaps: &[SnapshotEntry],
+        progress: &StageProgress,
+    ) -> Result<(IdSet, IdMap<PackUse>)> {
+        let live = self.live_set(&ReadIndex::of_trees(files), snaps, progress).await?;
+        let mut uses: IdMap<PackUse> = IdMap::default();
+        let mut seen = IdSet::default();
+        for f in files {
+            pack_uses(f, &live, &mut seen, &mut uses);
+        }
+        Ok((live, uses))
+    }
+
     /// The live set of `snaps`.
     pub(crate) async fn live_set(
         &self,
