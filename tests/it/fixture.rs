@@ -334,19 +334,22 @@ async fn fixture_repository_v1_opens_lists_and_pulls_byte_exact() {
 }
 
 /// Writes a new fixture repository into `$KANREPO_FIXTURE_OUT` (which must not exist) and
-/// prints its manifest for the README. Run by hand only, for a NEW fixture directory:
+/// prints its manifest for the README. To make a NEW fixture directory, by hand:
 ///
 /// ```sh
 /// KANREPO_FIXTURE_OUT=$PWD/tests/fixtures/repo-vN cargo test -p kanrepo --test it \
-///     generate_fixture_repository -- --ignored --nocapture
+///     generate_fixture_repository -- --nocapture
 /// ```
+///
+/// Without the variable (every test run) it writes into a temporary directory, so the
+/// generator itself stays working.
 ///
 /// Chunk ids, tree shapes and every stored byte depend on the random master key, so the
 /// generator retries until the repository has the shape [`check_shape`] asks for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "writes a new fixture repository; run by hand (tests/fixtures/README.md)"]
 async fn generate_fixture_repository() {
-    let out = PathBuf::from(std::env::var_os(OUT_ENV).unwrap_or_else(|| panic!("set {OUT_ENV} to the new directory")));
+    let scratch = tempfile::tempdir().unwrap();
+    let out = std::env::var_os(OUT_ENV).map(PathBuf::from).unwrap_or_else(|| scratch.path().join("repo-new"));
     assert!(!out.exists(), "{} exists: a fixture is never regenerated in place", out.display());
     for (want, got) in STREAMS.iter().map(|s| (s, (s.make)())) {
         println!("{}: {} bytes, BLAKE3 {}", want.path, got.len(), blake3::hash(&got).to_hex());
