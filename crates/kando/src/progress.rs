@@ -31,7 +31,7 @@ pub struct Reporter {
     handle: Option<std::thread::JoinHandle<()>>,
 }
 
-fn mb(b: u64) -> f64 {
+pub(crate) fn mb(b: u64) -> f64 {
     b as f64 / 1e6
 }
 
@@ -150,9 +150,26 @@ impl Drop for Reporter {
     }
 }
 
-/// Progress of a maintenance command ([`kanrepo::StageProgress`]): a spinner with the stage
-/// on a terminal, a line every 5 s otherwise (`json`: as JSON), nothing with `none`.
+/// Progress of a maintenance command ([`kanrepo::StageProgress`]): see [`start_lines`].
 pub fn start_stages(mode: ProgressMode, op: &'static str, p: Arc<kanrepo::StageProgress>) -> Reporter {
+    start_lines(mode, move || {
+        let g = Progress::get;
+        let (stage, d, t) = (p.stage(), g(&p.done), g(&p.total));
+        let of = if t > 0 { format!(" {d}/{t}") } else { String::new() };
+        let text =
+            format!("{op}: {stage}{of}, read {:.1} MB, wrote {:.1} MB", mb(g(&p.bytes_read)), mb(g(&p.bytes_written)));
+        let json = serde_json::json!({"op": op, "stage": stage, "done": d, "total": t,
+            "bytes_read": g(&p.bytes_read), "bytes_written": g(&p.bytes_written)});
+        (text, json)
+    })
+}
+
+/// A spinner with `line()`'s text on a terminal, a line every 5 s otherwise (`json`: its JSON),
+/// nothing with `none`, until the returned reporter is dropped.
+pub fn start_lines<F>(mode: ProgressMode, line: F) -> Reporter
+where
+    F: Fn() -> (String, serde_json::Value) + Send + 'static,
+{
     let mode = match mode {
         ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
         ProgressMode::None => return Reporter { stop: None, handle: None },
@@ -166,37 +183,25 @@ pub fn start_stages(mode: ProgressMode, op: &'static str, p: Arc<kanrepo::StageP
             b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap());
             b
         });
-        let tick = if mode == ProgressMode::Bar { Duration::from_millis(200) } else { Duration::from_secs(5) };
+        let tick = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(5) };
         let mut last = Instant::now();
         loop {
             let done =
                 !matches!(stopped.recv_timeout(Duration::from_millis(100)), Err(mpsc::RecvTimeoutError::Timeout));
-            if done || last.elapsed() < tick {
-                if done {
-                    if let Some(b) = &bar {
-                        b.finish_and_clear();
-                    }
-                    return;
+            if done {
+                if let Some(b) = &bar {
+                    b.finish_and_clear();
                 }
-                continue;
+                return;
             }
-            last = Instant::now();
-            let g = Progress::get;
-            let (stage, d, t) = (p.stage(), g(&p.done), g(&p.total));
-            let of = if t > 0 { format!(" {d}/{t}") } else { String::new() };
-            let text = format!(
-                "{op}: {stage}{of}, read {:.1} MB, wrote {:.1} MB",
-                mb(g(&p.bytes_read)),
-                mb(g(&p.bytes_written))
-            );
-            match (&bar, mode) {
-                (Some(b), _) => b.set_message(text),
-                (None, ProgressMode::Json) => eprintln!(
-                    "{}",
-                    serde_json::json!({"op": op, "stage": stage, "done": d, "total": t,
-                        "bytes_read": g(&p.bytes_read), "bytes_written": g(&p.bytes_written)})
-                ),
-                _ => eprintln!("kando: {text}"),
+            if last.elapsed() >= tick {
+                last = Instant::now();
+                let (text, json) = line();
+                match (&bar, mode) {
+                    (Some(b), _) => b.set_message(text),
+                    (None, ProgressMode::Json) => eprintln!("{json}"),
+                    _ => eprintln!("kando: {text}"),
+                }
             }
         }
     });

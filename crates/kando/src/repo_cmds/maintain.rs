@@ -5,6 +5,7 @@
 
 use crate::args::{ProgressMode, RepoArgs};
 use crate::commands::open;
+use crate::progress::mb;
 use crate::progress::start_stages;
 use anyhow::{Result, bail};
 use clap::Args;
@@ -204,10 +205,6 @@ pub async fn forget(a: ForgetArgs) -> Result<()> {
         print_decisions(&ds, a.dry_run)?;
     }
     Ok(())
-}
-
-fn mb(b: u64) -> f64 {
-    b as f64 / 1e6
 }
 
 /// Run gc.

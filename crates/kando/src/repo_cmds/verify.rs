@@ -4,16 +4,14 @@
 
 use crate::args::{ProgressMode, RepoArgs};
 use crate::commands::{backend, password};
+use crate::progress::mb;
 use anyhow::{Result, bail};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use kanrepo::Repository;
 use kanrepo::repo::verify::{ReadData, VerifyOptions, VerifyProgress, VerifyReport};
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
 
 /// `verify` arguments.
 #[derive(Args, Debug)]
@@ -38,10 +36,6 @@ pub struct VerifyArgs {
     pub progress: ProgressMode,
 }
 
-fn mb(b: u64) -> f64 {
-    b as f64 / 1e6
-}
-
 fn progress_line(p: &VerifyProgress) -> (String, serde_json::Value) {
     let g = |c: &std::sync::atomic::AtomicU64| c.load(Ordering::Relaxed);
     let stage = p.stage();
@@ -56,62 +50,6 @@ fn progress_line(p: &VerifyProgress) -> (String, serde_json::Value) {
             "snapshots_done": g(&p.snapshots_done), "snapshots_total": g(&p.snapshots_total),
             "bytes_read": g(&p.bytes_read), "problems": g(&p.problems)}),
     )
-}
-
-/// Renders [`VerifyProgress`] on stderr until dropped.
-struct Reporter {
-    stop: Option<mpsc::Sender<()>>,
-    handle: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Reporter {
-    fn start(mode: ProgressMode, p: Arc<VerifyProgress>) -> Reporter {
-        let mode = match mode {
-            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
-            ProgressMode::None => return Reporter { stop: None, handle: None },
-            ProgressMode::Json | ProgressMode::Bar => mode,
-            _ => ProgressMode::Plain,
-        };
-        let (stop, stopped) = mpsc::channel::<()>();
-        let handle = std::thread::spawn(move || {
-            let bar = (mode == ProgressMode::Bar).then(|| {
-                let b = ProgressBar::new_spinner();
-                b.set_style(ProgressStyle::with_template("{spinner} [{elapsed_precise}] {msg}").unwrap());
-                b
-            });
-            let tick = if bar.is_some() { Duration::from_millis(200) } else { Duration::from_secs(5) };
-            let mut last = Instant::now();
-            loop {
-                let done =
-                    !matches!(stopped.recv_timeout(Duration::from_millis(100)), Err(mpsc::RecvTimeoutError::Timeout));
-                if done {
-                    if let Some(b) = &bar {
-                        b.finish_and_clear();
-                    }
-                    return;
-                }
-                if last.elapsed() >= tick {
-                    last = Instant::now();
-                    let (text, json) = progress_line(&p);
-                    match (&bar, mode) {
-                        (Some(b), _) => b.set_message(text),
-                        (None, ProgressMode::Json) => eprintln!("{json}"),
-                        _ => eprintln!("kando: {text}"),
-                    }
-                }
-            }
-        });
-        Reporter { stop: Some(stop), handle: Some(handle) }
-    }
-}
-
-impl Drop for Reporter {
-    fn drop(&mut self) {
-        drop(self.stop.take());
-        if let Some(h) = self.handle.take() {
-            let _ = h.join();
-        }
-    }
 }
 
 fn print_text(r: &VerifyReport, out: &mut impl Write) -> std::io::Result<()> {
@@ -172,7 +110,10 @@ pub async fn run(a: VerifyArgs) -> Result<()> {
     let location = backend.location();
     let opts = VerifyOptions { read_data, ..VerifyOptions::default() };
     let progress = Arc::new(VerifyProgress::default());
-    let rep = Reporter::start(a.progress, progress.clone());
+    let rep = {
+        let p = progress.clone();
+        crate::progress::start_lines(a.progress, move || progress_line(&p))
+    };
     let res = Repository::verify_at(backend, &password(&a.repo)?, &opts, progress).await;
     drop(rep);
     let report = res.map_err(|e| anyhow::anyhow!(e).context(format!("verifying {location}")))?;
