@@ -1,6 +1,7 @@
 //! `kando`: the Kanister-compatible data mover. A thin shell: arguments → library calls.
 //! Every error exits with code 69, as upstream kando does.
 
+mod alloc;
 mod args;
 mod commands;
 mod output;
@@ -15,6 +16,7 @@ use std::process::ExitCode;
 const EXIT_FAILURE: u8 = 69;
 
 fn main() -> ExitCode {
+    alloc::tune();
     let cli = match args::Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
