@@ -53,6 +53,26 @@ pub fn tree_node(data: &[u8]) {
     }
 }
 
+/// Sorted-table footer plaintext, and the same bytes as block 0 of a small fixed footer.
+pub fn table(data: &[u8]) {
+    use crate::format::table;
+    if let Ok(f) = table::decode_footer(data, [0; 16]) {
+        assert!(f.blocks.iter().all(|b| b.first.len() == f.key_len));
+        assert_eq!(table::encode_footer(&f), data);
+    }
+    let f = table::Footer {
+        table_id: [0; 16],
+        key_len: 2,
+        entries: 3,
+        blocks: vec![table::BlockRef { first: vec![0, 1], offset: 8, sealed_len: 100, entries: 3 }],
+        last: vec![9, 9],
+    };
+    if let Ok(b) = table::decode_block(data.to_vec(), &f, 0) {
+        assert_eq!(b.len(), 3);
+        assert!(b.iter().all(|(k, _)| (&[0u8, 1][..]..=&[9u8, 9][..]).contains(&k)));
+    }
+}
+
 /// Compression frame.
 pub fn frame(data: &[u8]) {
     if let Ok(raw) = crate::compress::decode(data) {
@@ -68,5 +88,6 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
     ("index", index),
     ("snapshot", snapshot),
     ("tree_node", tree_node),
+    ("table", table),
     ("frame", frame),
 ];

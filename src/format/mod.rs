@@ -7,6 +7,7 @@ pub mod config;
 pub mod index;
 pub mod pack;
 pub mod snapshot;
+pub mod table;
 pub mod tree;
 
 use crate::error::{Error, Result};
@@ -29,6 +30,9 @@ impl<'a> Cursor<'a> {
         let (h, t) = self.b.split_at(n);
         self.b = t;
         Ok(h)
+    }
+    pub(crate) fn take_bytes(&mut self, n: usize) -> Result<&'a [u8]> {
+        self.take(n)
     }
     pub(crate) fn u8(&mut self) -> Result<u8> {
         Ok(self.take(1)?[0])

@@ -36,7 +36,7 @@ fn seed_samples_are_valid() {
     use kanrepo::compress::Params;
     use kanrepo::crypto::MasterKey;
     use kanrepo::crypto::keyfile::{KdfParams, KeyFile};
-    use kanrepo::format::{config::Config, index::IndexFile, pack, snapshot::*, tree::Node};
+    use kanrepo::format::{config::Config, index::IndexFile, pack, snapshot::*, table, tree::Node};
     let id = kanrepo::Id::of_bytes(b"x");
     let header = vec![pack::BlobHeader {
         kind: pack::BlobKind::Data,
@@ -77,6 +77,22 @@ fn seed_samples_are_valid() {
         ("snapshot", "garbage", b"{\"version\":1}".to_vec()),
         ("tree_node", "leaf", Node { level: 0, entries: vec![(id, 4), (id, 9)] }.encode()),
         ("tree_node", "inner", Node { level: 1, entries: vec![(id, 4000)] }.encode()),
+        (
+            "table",
+            "footer",
+            table::encode_footer(&table::Footer {
+                table_id: [0; 16],
+                key_len: 2,
+                entries: 5,
+                blocks: vec![
+                    table::BlockRef { first: vec![0, 1], offset: 8, sealed_len: 70, entries: 3 },
+                    table::BlockRef { first: vec![4, 0], offset: 78, sealed_len: 60, entries: 2 },
+                ],
+                last: vec![9, 9],
+            }),
+        ),
+        // Block 0 of the fixed footer in kanrepo::fuzzing::table: keys 0001, 0005, 0909.
+        ("table", "block", vec![0, 1, 1, 0, 0, 0, b'a', 0, 5, 0, 0, 0, 0, 9, 9, 2, 0, 0, 0, b'b', b'c']),
         ("frame", "zstd", kanrepo::compress::encode_vec(&b"abcabcabc".repeat(50), 3)),
         ("frame", "stored", kanrepo::compress::encode_vec(b"xyz", 0)),
     ];
