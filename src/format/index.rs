@@ -66,6 +66,13 @@ impl IndexFile {
 
     /// Parse the plaintext, checking every reference.
     pub fn decode(plain: &[u8]) -> Result<IndexFile> {
+        Self::decode_where(plain, |_, _| true)
+    }
+
+    /// Like [`IndexFile::decode`] (checking everything), keeping only the blobs for which
+    /// `keep(pack id, kind)` holds: readers that need a few blobs per object (tree nodes) do
+    /// not hold every chunk entry. The pack table is kept whole.
+    pub fn decode_where(plain: &[u8], keep: impl Fn(&Id, BlobKind) -> bool) -> Result<IndexFile> {
         let mut c = Cursor::new(plain, "index object");
         let np = c.count(32)?;
         let packs = (0..np).map(|_| c.id()).collect::<Result<Vec<_>>>()?;
@@ -95,7 +102,9 @@ impl IndexFile {
             if sum > raw_len as u64 {
                 return Err(Error::corrupt("index object: chunks overrun their blob"));
             }
-            blobs.push((p, BlobHeader { kind, offset, sealed_len, raw_len, chunks }));
+            if keep(&packs[p as usize], kind) {
+                blobs.push((p, BlobHeader { kind, offset, sealed_len, raw_len, chunks }));
+            }
         }
         c.finish()?;
         Ok(IndexFile { packs, blobs })

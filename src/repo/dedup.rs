@@ -1,30 +1,46 @@
 //! The dedup decision, owned by exactly one thread of the push pipeline.
 //!
-//! Two parts: every id the repository index knew when the push started (memory grows with
-//! the repository), and a fixed-size, direct-mapped table of the ids this push added
-//! (memory fixed by `window` no matter how long the stream is). A new chunk that repeats
-//! after its table slot was reused is stored a second time: a bounded-memory trade-off that
-//! costs space, never correctness. docs/architecture.md gives the numbers.
+//! Two parts, neither of which grows with the repository: the push's dedup sources (cursors
+//! over other snapshots' tree leaves, repo::cursor), and a fixed-size, direct-mapped table of
+//! the ids this push added (memory fixed by `window` no matter how long the stream is). A
+//! chunk that neither knows is stored, also when the repository holds it elsewhere: a
+//! bounded-memory trade-off that costs space, never correctness. docs/architecture.md gives
+//! the numbers.
 
-use crate::id::{Id, IdSet};
+use super::cursor::Sources;
+use crate::error::Result;
+use crate::id::Id;
 
 /// See the module docs.
 pub(crate) struct DedupSet {
-    known: IdSet,
+    sources: Option<Sources>,
     table: Vec<[u8; 32]>,
     mask: usize,
 }
 
 impl DedupSet {
     /// `window` is rounded up to a power of two (32 bytes per slot, allocated lazily by the OS).
-    pub(crate) fn new(known: IdSet, window: usize) -> Self {
+    pub(crate) fn new(sources: Option<Sources>, window: usize) -> Self {
         let n = window.max(1024).next_power_of_two();
-        DedupSet { known, table: vec![[0u8; 32]; n], mask: n - 1 }
+        DedupSet { sources, table: vec![[0u8; 32]; n], mask: n - 1 }
+    }
+
+    /// Before a batch of chunks: let the sources load what the batch may need.
+    pub(crate) fn prepare(&mut self, batch: &[Id]) -> Result<()> {
+        match &mut self.sources {
+            Some(s) => s.prepare(batch),
+            None => Ok(()),
+        }
+    }
+
+    /// The sources, for their counters.
+    pub(crate) fn sources(&self) -> Option<&Sources> {
+        self.sources.as_ref()
     }
 
     /// True if `id` is new (and remember it); false if it is already stored.
     pub(crate) fn insert_if_new(&mut self, id: &Id) -> bool {
-        if self.known.contains(id) {
+        if self.sources.as_mut().is_some_and(|s| s.known(id)) {
             return false;
         }
         if id.0 == [0u8; 32] {
@@ -45,12 +61,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn known_and_window() {
-        let k = Id::of_bytes(b"known");
-        let mut known = IdSet::default();
-        known.insert(k);
-        let mut d = DedupSet::new(known, 4096);
-        assert!(!d.insert_if_new(&k));
+    fn window_remembers_recent_ids() {
+        let mut d = DedupSet::new(None, 4096);
         let n = Id::of_bytes(b"new");
         assert!(d.insert_if_new(&n));
         assert!(!d.insert_if_new(&n));

@@ -89,6 +89,10 @@ pub struct GcReport {
     pub index_objects_after: usize,
     /// Unindexed packs found and indexed (left by interrupted pushes).
     pub recovered_packs: usize,
+    /// Hook tables (dedup hints, one per push) before and after merging.
+    pub hook_tables_before: usize,
+    /// After.
+    pub hook_tables_after: usize,
 }
 
 /// The gc lease prefix (separate from writers' leases).
@@ -371,6 +375,9 @@ impl Repository {
             rep.index_objects_after = rep.index_objects_before;
         }
         self.backend.delete_many(&swept_marks).await?;
+        opts.progress.enter("hooks", 0);
+        (rep.hook_tables_before, rep.hook_tables_after) =
+            self.merge_hooks().await.map_err(|e| e.context("merging the hook tables"))?;
         Ok(rep)
     }
 }

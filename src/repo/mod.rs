@@ -9,9 +9,11 @@
 //! This module owns the keys; it never hands them to the backend layer.
 
 pub mod compact;
+mod cursor;
 mod dedup;
 pub mod forget;
 pub mod gc;
+mod hooks;
 mod keys;
 pub mod lease;
 mod live;
@@ -47,6 +49,9 @@ use crate::format::strip_magic;
 use crate::id::{Id, IdSet};
 use bytes::Bytes;
 use std::sync::Arc;
+
+/// Which blobs of an index object to keep (by pack id and kind).
+pub(crate) type IndexFilter = Arc<dyn Fn(&Id, crate::format::pack::BlobKind) -> bool + Send + Sync>;
 
 /// Options for creating a repository.
 #[derive(Debug, Clone)]
@@ -367,7 +372,18 @@ impl Repository {
     /// between the listing and the read was replaced by a concurrent index rewrite (gc,
     /// compaction), which writes its new objects before deleting the old ones: the listing is
     /// then repeated for the objects not seen yet.
-    pub(crate) async fn for_each_index(&self, mut f: impl FnMut(IndexFile)) -> Result<()> {
+    pub(crate) async fn for_each_index(&self, f: impl FnMut(IndexFile)) -> Result<()> {
+        self.for_each_index_where(8, None, f).await
+    }
+
+    /// [`Self::for_each_index`] with at most `limit` objects in memory at once, each decoded
+    /// keeping only the blobs `keep` accepts (see [`IndexFile::decode_where`]).
+    pub(crate) async fn for_each_index_where(
+        &self,
+        limit: usize,
+        keep: Option<IndexFilter>,
+        mut f: impl FnMut(IndexFile),
+    ) -> Result<()> {
         let mut done = std::collections::HashSet::new();
         for round in 0..5 {
             let objs: Vec<ObjectInfo> =
@@ -377,7 +393,7 @@ impl Repository {
             }
             let mut vanished = 0usize;
             let task = |o: ObjectInfo| {
-                let (b, k) = (self.backend.clone(), self.keys.clone());
+                let (b, k, keep) = (self.backend.clone(), self.keys.clone(), keep.clone());
                 async move {
                     let bytes = match b.get(&o.key).await {
                         Ok(bytes) => bytes,
@@ -389,14 +405,18 @@ impl Repository {
                             return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
                         }
                         let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
-                        let file = IndexFile::decode(&plain).map_err(|e| e.context(&o.key))?;
+                        let file = match keep {
+                            Some(keep) => IndexFile::decode_where(&plain, |p, k| keep(p, k)),
+                            None => IndexFile::decode(&plain),
+                        }
+                        .map_err(|e| e.context(&o.key))?;
                         Ok((o.key, Some(file)))
                     })
                     .await
                     .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
                 }
             };
-            for_each_bounded(objs, 8, task, |r| {
+            for_each_bounded(objs, limit, task, |r| {
                 let (key, file) = r?;
                 match file {
                     Some(file) => f(file),

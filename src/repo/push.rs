@@ -20,7 +20,10 @@
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
 
+use super::cursor::{Sources, TreeCtx};
 use super::dedup::DedupSet;
+use super::hooks::HookCollector;
+use super::read_index::ReadIndex;
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
 use crate::backend::{Backend, StagedObject};
@@ -32,7 +35,7 @@ use crate::format::index::IndexFile;
 use crate::format::pack::{BlobHeader, BlobKind, PackBuilder, seal_blob_into};
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot, SnapshotStats};
 use crate::format::tree::TreeBuilder;
-use crate::id::Id;
+use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
 use bytes::Bytes;
 use crossbeam_channel as cb;
@@ -111,6 +114,19 @@ struct DedupOut {
     hash: blake3::Hash,
     size: u64,
     stats: SnapshotStats,
+    hooks: HookCollector,
+}
+
+/// Index objects a push decodes at once while scanning (each up to ~10 MB decoded: a merged
+/// object lists up to 2^18 chunks).
+const SCAN_OBJECTS: usize = 2;
+
+/// What [`Repository::dedup_scan`] finds.
+#[derive(Default)]
+struct DedupScan {
+    nodes: ReadIndex,
+    packs: IdSet,
+    exclude: IdSet,
 }
 
 /// Hands frames to the compress+seal workers, holding a slot per frame in flight.
@@ -184,16 +200,14 @@ impl Repository {
     ) -> Result<(Id, Snapshot)> {
         // Marks are read after the lease is visible: a gc that marks later waits for this push.
         let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
-        let (mut known, indexed_packs) =
-            self.load_known_excluding(&marked).await.map_err(|e| e.context("loading the index"))?;
-        // Packs an interrupted push stored without an index: index them and reuse their data.
-        // Not marked ones: a gc that deletes them may have dropped them from the index already
-        // (or was killed between the two), and this push must not rely on them.
-        let mut not_orphans = indexed_packs;
+        let scan = self.dedup_scan(&marked).await.map_err(|e| e.context("loading the index"))?;
+        // Packs an interrupted push stored without an index: index them (no snapshot refers to
+        // them, so no dedup source will offer their data). Not marked ones: a gc that deletes
+        // them may have dropped them from the index already (or was killed between the two).
+        let mut not_orphans = scan.packs;
         not_orphans.extend(marked.iter().copied());
-        for (_, b) in self.index_orphan_packs(&not_orphans).await?.blobs {
-            known.extend(b.chunks.into_iter().map(|c| c.0));
-        }
+        self.index_orphan_packs(&not_orphans).await?;
+        let sources = self.dedup_sources(scan.nodes, scan.exclude, &opts.path).await?;
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
@@ -279,7 +293,15 @@ impl Repository {
             let (keys, progress) = (self.keys.clone(), progress.clone());
             let window = opts.dedup_window;
             spawn_stage("dedup", &fail, move || {
-                dedup_stage(&keys, DedupSet::new(known, window), hashed_rx, hash_slot_rx, &sink, &cfg, &progress)
+                dedup_stage(
+                    &keys,
+                    DedupSet::new(Some(sources), window),
+                    hashed_rx,
+                    hash_slot_rx,
+                    &sink,
+                    &cfg,
+                    &progress,
+                )
             })?
         };
 
@@ -311,7 +333,8 @@ impl Repository {
             // The reader may be blocked on a producer that never ends; do not wait for it.
             return Err(e);
         }
-        let dedup = dedup?;
+        let mut dedup = dedup?;
+        let hooks = std::mem::take(&mut dedup.hooks);
         let _ = reader_thread.join();
         if !index.blobs.is_empty() {
             self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
@@ -345,7 +368,61 @@ impl Repository {
             }
             return Err(e);
         }
+        self.write_hooks(hooks, &dedup.root).await;
         Ok((id, snap))
+    }
+
+    /// One pass over the index for a push: tree-node locations (copies in unmarked packs
+    /// preferred), every indexed pack, and the ids whose only copies are in `marked` packs
+    /// (a second pass, only while marks are pending, drops the ids that also have a copy in an
+    /// unmarked pack: compaction leaves every moved chunk in a marked pack too).
+    async fn dedup_scan(&self, marked: &IdSet) -> Result<DedupScan> {
+        let mut scan = DedupScan::default();
+        let m = Arc::new(marked.clone());
+        let keep: super::IndexFilter = Arc::new(move |p, k| k == BlobKind::Tree || m.contains(p));
+        self.for_each_index_where(SCAN_OBJECTS, Some(keep), |f| {
+            scan.packs.extend(f.packs.iter().copied());
+            for (p, b) in &f.blobs {
+                if marked.contains(&f.packs[*p as usize]) {
+                    scan.exclude.extend(b.chunks.iter().map(|c| c.0));
+                }
+            }
+            let trees = f.blobs.into_iter().filter(|(_, b)| b.kind == BlobKind::Tree).collect();
+            scan.nodes.add_preferring(IndexFile { packs: f.packs, blobs: trees }, marked);
+        })
+        .await?;
+        if !scan.exclude.is_empty() {
+            let (m, exclude) = (Arc::new(marked.clone()), &mut scan.exclude);
+            let keep: super::IndexFilter = Arc::new(move |p, _| !m.contains(p));
+            self.for_each_index_where(SCAN_OBJECTS, Some(keep), |f| {
+                for (_, b) in &f.blobs {
+                    for (id, _) in &b.chunks {
+                        exclude.remove(id);
+                    }
+                }
+            })
+            .await?;
+        }
+        Ok(scan)
+    }
+
+    /// The dedup sources of a push to `path`: the latest snapshot of `path` (the parent) and
+    /// the hook tables (repo::cursor).
+    async fn dedup_sources(&self, nodes: ReadIndex, exclude: IdSet, path: &str) -> Result<Sources> {
+        let snaps = self.snapshots().await.map_err(|e| e.context("listing snapshots"))?;
+        let live_roots: IdSet = snaps.iter().map(|s| s.snapshot.root_id()).collect();
+        let parent = snaps.iter().rev().find(|s| s.snapshot.path == path).map(|s| s.snapshot.root_id());
+        let hooks = match self.hook_index().await {
+            Ok(h) if h.tables() > 0 => Some(h),
+            Ok(_) => None,
+            Err(e) => return Err(e.context("reading the hook tables")),
+        };
+        let ctx = Arc::new(TreeCtx { backend: self.backend.clone(), keys: self.keys.clone(), nodes });
+        let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, exclude);
+        if let Some(root) = parent {
+            sources.open(root, 0);
+        }
+        Ok(sources)
     }
 
     /// Store packs as they come, at most `opts.uploads` at once; index them once stored.
@@ -504,8 +581,12 @@ fn dedup_stage(
     let mut raw: Vec<u8> = sink.raw_bufs.take();
     let mut chunks: Vec<(Id, u32)> = Vec::new();
     let mut tree_err: Option<Error> = None;
+    let mut hooks = HookCollector::default();
 
-    let mut emit_tree = |dedup: &mut DedupSet, node: Vec<u8>| -> Id {
+    let mut emit_tree = |dedup: &mut DedupSet, hooks: &mut HookCollector, end: u64, node: Vec<u8>| -> Id {
+        if node.first() == Some(&0) {
+            hooks.leaf_ended(end);
+        }
         let id = keys.chunk_id(&node);
         if dedup.insert_if_new(&id) {
             let len = node.len() as u32;
@@ -530,11 +611,14 @@ fn dedup_stage(
             hasher.update(&block);
             drop(block);
             let _ = hash_slots.try_recv();
+            let ids: Vec<Id> = v.iter().map(|c| c.0).collect();
+            dedup.prepare(&ids)?;
             for (id, data) in v {
                 let len = data.len() as u32;
                 size += len as u64;
                 stats.chunks += 1;
-                tree.add(id, len, &mut |n| emit_tree(&mut dedup, n));
+                hooks.chunk(&id);
+                tree.add(id, len, &mut |n| emit_tree(&mut dedup, &mut hooks, size, n));
                 if dedup.insert_if_new(&id) {
                     stats.new_chunks += 1;
                     stats.new_bytes += len as u64;
@@ -555,11 +639,19 @@ fn dedup_stage(
     if !raw.is_empty() {
         sink.submit(BlobKind::Data, raw, chunks, zstd)?;
     }
-    let root = tree.finish(&mut |n| emit_tree(&mut dedup, n));
+    let root = tree.finish(&mut |n| emit_tree(&mut dedup, &mut hooks, size, n));
     if let Some(e) = tree_err {
         return Err(e);
     }
-    Ok(DedupOut { root, hash: hasher.finalize(), size, stats })
+    if let Some(s) = dedup.sources() {
+        tracing::debug!(
+            "dedup sources: {} cursor(s) opened, {} hook lookup(s), {} leaves read",
+            s.stats.cursors_opened,
+            s.stats.hook_lookups,
+            s.stats.leaves_loaded
+        );
+    }
+    Ok(DedupOut { root, hash: hasher.finalize(), size, stats, hooks })
 }
 
 fn hostname() -> String {

@@ -29,8 +29,8 @@ async fn a_store_clock_hours_away_from_ours_changes_no_decision() {
         let x = generation(2);
         let (old, _) = push(&repo, "db", x.clone()).await.unwrap();
         push(&repo, "keep", data(200_000, 3)).await.unwrap();
-        // A push that loaded the index (and so knows X) is still running.
-        let (gate, h) = gated_push(&repo, "db2", x.clone()).await;
+        // A push whose dedup source is X's snapshot (its parent) is still running.
+        let (gate, h) = gated_push(&repo, "db", x.clone()).await;
         repo.forget(&Selection::Ids(vec![old.to_hex()]), true, false).await.unwrap();
         let r = repo.gc(&GcOptions::default()).await.unwrap();
         assert!(r.marked_packs > 0 && r.deleted_packs == 0, "skew {skew}: {r:?}");
@@ -42,7 +42,7 @@ async fn a_store_clock_hours_away_from_ours_changes_no_decision() {
         assert_eq!(r.deleted_packs, 0, "skew {skew}: swept under a running push: {r:?}");
         gate.send(()).unwrap();
         h.await.unwrap().unwrap();
-        assert_eq!(pull(&repo, "db2").await.unwrap(), x, "skew {skew}");
+        assert_eq!(pull(&repo, "db").await.unwrap(), x, "skew {skew}");
         let r = repo.gc(&now_gc()).await.unwrap();
         assert_eq!(r.deleted_packs, 0, "skew {skew}: X is needed again: {r:?}");
         verify_clean(&repo).await;

@@ -1,6 +1,7 @@
 //! The engine's integration tests: round trips, properties, a multi-GB stream, fuzz corpus
 //! replay. (The kando binary, and the object stores on real servers, are tested in crates/kando.)
 
+mod dedup_sources;
 mod engine;
 mod faulty;
 mod fixture;

@@ -184,13 +184,14 @@ pub(crate) async fn gated_push(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_that_deduplicated_against_packs_gc_then_marks_keeps_its_data() {
-    // The worst interleaving: the push loads the index (data X known), gc marks X's packs
-    // (X's only snapshot was forgotten), then the push commits a snapshot that references X.
+    // The worst interleaving: the push starts with X's snapshot as its parent (its dedup
+    // source), gc marks X's packs (X's only snapshot was forgotten meanwhile), then the push
+    // commits a snapshot that references X.
     let repo = Arc::new(Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap());
     let x = generation(3);
     let (old, _) = push(&repo, "db", x.clone()).await.unwrap();
     push(&repo, "keep", data(100_000, 5)).await.unwrap();
-    let (gate, h) = gated_push(&repo, "db2", x.clone()).await;
+    let (gate, h) = gated_push(&repo, "db", x.clone()).await;
     repo.forget(&Selection::Ids(vec![old.to_hex()]), true, false).await.unwrap();
     let r = repo.gc(&now_gc()).await.unwrap();
     assert!(r.marked_packs > 0, "{r:?}");
@@ -204,7 +205,7 @@ async fn a_push_that_deduplicated_against_packs_gc_then_marks_keeps_its_data() {
     let r = repo.gc(&now_gc()).await.unwrap();
     assert!(r.unmarked_packs > 0 && r.deleted_packs == 0, "{r:?}");
     assert!(repo.marks().await.unwrap().is_empty());
-    assert_eq!(pull(&repo, "db2").await.unwrap(), x);
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
     assert_eq!(pull(&repo, "keep").await.unwrap(), data(100_000, 5));
 }
 

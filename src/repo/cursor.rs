@@ -1,0 +1,290 @@
+//! A push's dedup sources: *cursors*, windows over other snapshots' tree leaves in stream
+//! order, instead of an index of every stored chunk (docs/architecture.md, "Dedup and lookup
+//! without a global index", which gives the measurements behind the parameters below).
+//!
+//! The parent snapshot (the latest of the same path) opens the first cursor at offset 0.
+//! Before each batch of chunks, hooks of the batch that no cursor covers are looked up in the
+//! hook table (repo::hooks), and the best-scoring positions in live snapshots open more cursors.
+//! A chunk is *known* when a cursor's window holds it and it is not in a pack marked for
+//! deletion ([`Sources::new`]'s `exclude`: the same rule as the old whole-index dedup, which
+//! keeps gc's protocol safe, docs/maintenance.md). A hit moves every cursor holding the id
+//! forward; each keeps the leaves from one before its furthest hit to [`AHEAD`] past it.
+//!
+//! Leaves are read by a task per cursor on the runtime, [`AHEAD`] + 2 ahead, so the dedup
+//! thread rarely waits for storage. A source that cannot be read (damaged, deleted meanwhile)
+//! closes its cursor with a warning: sources cost dedup, never correctness, because a chunk
+//! not found is simply stored again. This module never writes anything.
+//!
+//! Memory: at most [`MAX_CURSORS`] × ([`AHEAD`] + 4) leaves of ≤ 4,096 ids (~50 B each with
+//! the map): ≤ 10 MB in the worst case, ~0.5 MB for ~500-chunk leaves; plus `exclude`
+//! (32 B per chunk in marked packs) and the tree-node locations (~0.1 B per stored chunk).
+
+use super::hooks::{HookIndex, HookPos, is_hook};
+use super::pack_key;
+use super::read_index::ReadIndex;
+use crate::backend::Backend;
+use crate::compress;
+use crate::crypto::Keys;
+use crate::error::{Error, Result};
+use crate::format::pack::{BlobKind, open_blob};
+use crate::format::tree::Node;
+use crate::id::{Id, IdMap, IdSet};
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// Leaves a cursor keeps loaded past its furthest hit.
+pub(crate) const AHEAD: u64 = 4;
+/// Cursors open at once.
+pub(crate) const MAX_CURSORS: usize = 8;
+/// Cursors opened through hooks per batch.
+const OPEN_PER_BATCH: usize = 2;
+
+/// What reading source trees needs: storage, keys, and where tree nodes are.
+pub(crate) struct TreeCtx {
+    pub backend: Arc<dyn Backend>,
+    pub keys: Arc<Keys>,
+    /// Locations of tree nodes (see [`ReadIndex::of_trees`]).
+    pub nodes: ReadIndex,
+}
+
+impl TreeCtx {
+    async fn node(&self, id: &Id) -> Result<Node> {
+        let loc = self
+            .nodes
+            .get(id)
+            .ok_or_else(|| Error::corrupt(format!("tree node {} is in no index object", id.short())))?;
+        let b = self.nodes.blobs[loc.blob as usize];
+        if b.kind != BlobKind::Tree {
+            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
+        }
+        let key = pack_key(&self.nodes.packs[b.pack as usize]);
+        let sealed = self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await?;
+        let what = format!("tree node {} in {key}", id.short());
+        let raw = compress::decode(&open_blob(&self.keys, &sealed, &what)?).map_err(|e| e.context(&what))?;
+        let bytes = raw
+            .get(loc.inner as usize..loc.inner as usize + loc.len as usize)
+            .ok_or_else(|| Error::corrupt(format!("{what}: outside its blob")))?;
+        if self.keys.chunk_id(bytes) != *id {
+            return Err(Error::corrupt(format!("{what}: content does not match its id")));
+        }
+        Node::decode(bytes).map_err(|e| e.context(&what))
+    }
+}
+
+/// One leaf of a source tree.
+pub(crate) struct Leaf {
+    /// Stream offset where it starts.
+    pub start: u64,
+    /// Bytes it covers.
+    pub len: u64,
+    /// Its node id, the ids of the inner nodes entered on the way to it, and its chunk ids.
+    pub ids: Vec<Id>,
+}
+
+/// Walk the tree under `root` from the leaf holding stream offset `from`, sending leaves.
+async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Result<Leaf>>) {
+    // Stack of (level, entries, next entry, offset of that entry).
+    let mut stack: Vec<(u8, Vec<(Id, u64)>, usize, u64)> = Vec::new();
+    let mut pending_inner: Vec<Id> = Vec::new();
+    let mut next: Option<(Id, Option<u8>, u64, u64)> = Some((root, None, 0, u64::MAX));
+    loop {
+        if let Some((id, want_level, start, covered)) = next.take() {
+            let node = match ctx.node(&id).await {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = tx.send(Err(e)).await;
+                    return;
+                }
+            };
+            let sum: u64 = node.entries.iter().map(|e| e.1).sum();
+            if want_level.is_some_and(|l| l != node.level) || (covered != u64::MAX && covered != sum) {
+                let _ = tx.send(Err(Error::corrupt(format!("tree node {} does not fit its parent", id.short())))).await;
+                return;
+            }
+            if node.level == 0 {
+                let mut ids = std::mem::take(&mut pending_inner);
+                ids.push(id);
+                ids.extend(node.entries.iter().map(|e| e.0));
+                if tx.send(Ok(Leaf { start, len: sum, ids })).await.is_err() {
+                    return;
+                }
+            } else {
+                pending_inner.push(id);
+                stack.push((node.level, node.entries, 0, start));
+            }
+        }
+        // The next child whose bytes end after `from`.
+        let Some((level, entries, i, off)) = stack.last_mut() else { return };
+        if *i >= entries.len() {
+            stack.pop();
+            continue;
+        }
+        let (child, n) = entries[*i];
+        let child_start = *off;
+        *i += 1;
+        *off += n;
+        if child_start + n <= from {
+            continue;
+        }
+        next = Some((child, Some(*level - 1), child_start, n));
+    }
+}
+
+struct Cursor {
+    root: Id,
+    rx: mpsc::Receiver<Result<Leaf>>,
+    ids: IdMap<u64>,
+    leaves: VecDeque<(u64, u64, Vec<Id>)>,
+    /// Stream offsets of the loaded leaves: [lo, hi).
+    lo: u64,
+    hi: u64,
+    next: u64,
+    furthest: u64,
+    last_use: u64,
+    done: bool,
+}
+
+/// Counters for the push's log line.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct SourceStats {
+    pub cursors_opened: u64,
+    pub hook_lookups: u64,
+    pub leaves_loaded: u64,
+}
+
+/// See the module docs.
+pub(crate) struct Sources {
+    rt: tokio::runtime::Handle,
+    ctx: Arc<TreeCtx>,
+    hooks: Option<HookIndex>,
+    live_roots: IdSet,
+    exclude: IdSet,
+    cursors: Vec<Cursor>,
+    tick: u64,
+    pub stats: SourceStats,
+}
+
+impl Sources {
+    /// Sources over the snapshots whose roots are `live_roots`, never counting ids in
+    /// `exclude` as known.
+    pub(crate) fn new(
+        rt: tokio::runtime::Handle,
+        ctx: Arc<TreeCtx>,
+        hooks: Option<HookIndex>,
+        live_roots: IdSet,
+        exclude: IdSet,
+    ) -> Sources {
+        Sources { rt, ctx, hooks, live_roots, exclude, cursors: Vec::new(), tick: 0, stats: SourceStats::default() }
+    }
+
+    /// Open a cursor on the tree under `root` at stream offset `from`.
+    pub(crate) fn open(&mut self, root: Id, from: u64) {
+        if self.cursors.len() >= MAX_CURSORS {
+            let (victim, _) = self.cursors.iter().enumerate().min_by_key(|(_, c)| c.last_use).expect("cursors exist");
+            self.cursors.swap_remove(victim);
+        }
+        let (tx, rx) = mpsc::channel(AHEAD as usize + 2);
+        self.rt.spawn(read_leaves(self.ctx.clone(), root, from, tx));
+        self.cursors.push(Cursor {
+            root,
+            rx,
+            ids: IdMap::default(),
+            leaves: VecDeque::new(),
+            lo: from,
+            hi: from,
+            next: 0,
+            furthest: 0,
+            last_use: self.tick,
+            done: false,
+        });
+        self.stats.cursors_opened += 1;
+    }
+
+    /// Before a batch: open cursors for hooks that nothing covers, and fill every window.
+    /// Blocking (waits for leaves being read): call from a thread outside the runtime.
+    pub(crate) fn prepare(&mut self, batch: &[Id]) -> Result<()> {
+        self.fill();
+        if let Some(hooks) = &mut self.hooks {
+            let mut score: HashMap<HookPos, usize> = HashMap::new();
+            for id in batch.iter().filter(|id| is_hook(id)) {
+                if self.cursors.iter().any(|c| c.ids.contains_key(id)) {
+                    continue;
+                }
+                self.stats.hook_lookups += 1;
+                for p in hooks.lookup(&self.rt, id)? {
+                    if self.live_roots.contains(&p.root) {
+                        *score.entry(p).or_default() += 1;
+                    }
+                }
+            }
+            let mut best: Vec<(usize, HookPos)> = score.into_iter().map(|(p, s)| (s, p)).collect();
+            best.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.offset.cmp(&b.1.offset)).then(a.1.root.cmp(&b.1.root)));
+            let mut opened = 0;
+            for (_, p) in best {
+                if opened == OPEN_PER_BATCH {
+                    break;
+                }
+                if self.cursors.iter().any(|c| c.root == p.root && c.lo <= p.offset && p.offset < c.hi) {
+                    continue;
+                }
+                self.open(p.root, p.offset);
+                opened += 1;
+            }
+            if opened > 0 {
+                self.fill();
+            }
+        }
+        Ok(())
+    }
+
+    fn fill(&mut self) {
+        for c in &mut self.cursors {
+            while !c.done && c.next <= c.furthest + AHEAD {
+                match c.rx.blocking_recv() {
+                    Some(Ok(leaf)) => {
+                        if c.leaves.is_empty() {
+                            c.lo = leaf.start;
+                        }
+                        c.hi = leaf.start + leaf.len;
+                        for id in &leaf.ids {
+                            c.ids.insert(*id, c.next);
+                        }
+                        c.leaves.push_back((c.next, leaf.start, leaf.ids));
+                        c.next += 1;
+                        self.stats.leaves_loaded += 1;
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!("dedup source {} closed: {e} (its data is stored again)", c.root.short());
+                        c.done = true;
+                    }
+                    None => c.done = true,
+                }
+            }
+            while c.leaves.front().is_some_and(|(ord, _, _)| ord + 1 < c.furthest) {
+                let (ord, _, ids) = c.leaves.pop_front().unwrap();
+                for id in ids {
+                    if c.ids.get(&id) == Some(&ord) {
+                        c.ids.remove(&id);
+                    }
+                }
+                c.lo = c.leaves.front().map_or(c.hi, |l| l.1);
+            }
+        }
+    }
+
+    /// True if `id` is stored and may be referenced (see the module docs); moves the cursors
+    /// that hold it.
+    pub(crate) fn known(&mut self, id: &Id) -> bool {
+        self.tick += 1;
+        let mut hit = false;
+        for c in &mut self.cursors {
+            if let Some(&ord) = c.ids.get(id) {
+                c.furthest = c.furthest.max(ord);
+                c.last_use = self.tick;
+                hit = true;
+            }
+        }
+        hit && !self.exclude.contains(id)
+    }
+}

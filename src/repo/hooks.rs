@@ -1,0 +1,322 @@
+//! The hook table: where in which snapshot a sampled chunk id was seen, so that a push can
+//! find dedup sources other than its parent without any index of every chunk in memory
+//! (docs/architecture.md, "Dedup and lookup without a global index"; docs/format.md §13).
+//!
+//! A *hook* is a chunk id with `u32_le(id[4..8]) mod HOOK_RATE == 0` (one chunk in ~64).
+//! Every push writes, after its snapshot, one table object `hooks/<blake3>` (format::table,
+//! magic `KRHOOK01`) with an entry per hook in its stream: key = the id's first 16 bytes,
+//! value = the snapshot's root node id and the stream offset where the tree leaf holding the
+//! hook starts. gc merges the tables, keeping only entries whose root belongs to a live
+//! snapshot, at most [`KEEP_PER_HOOK`] per key (the newest snapshots).
+//!
+//! Hooks are hints: a missing, damaged or stale table costs dedup, never correctness, so
+//! readers skip what they cannot use (with a warning) and never fail a push for it.
+//! This module never reads or writes chunk data.
+//!
+//! Memory: a push collects 24 B per hook of its own stream (~0.4 B per chunk); the reader
+//! holds each table's footer (~32 B per 64 KiB block) and a cache of [`BLOCK_CACHE`] decoded
+//! blocks (≤ 64 KiB each).
+
+use super::{Repository, for_each_bounded};
+use crate::backend::Backend;
+use crate::crypto::Keys;
+use crate::error::{Error, ErrorKind, Result};
+use crate::format::table::{self, Block, Footer, TableWriter};
+use crate::id::{Id, IdMap};
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+/// Prefix of hook table objects.
+pub const HOOK_PREFIX: &str = "hooks/";
+/// Magic of hook table objects.
+pub const HOOK_MAGIC: &[u8; 8] = b"KRHOOK01";
+/// One chunk in this many (by id) is a hook.
+pub const HOOK_RATE: u32 = 64;
+/// Entries per hook key that a merge keeps (the newest snapshots holding it).
+pub const KEEP_PER_HOOK: usize = 2;
+/// Decoded blocks a reader keeps.
+const BLOCK_CACHE: usize = 64;
+/// Bytes read from a table's end in the first request (trailer and, usually, the footer).
+const TAIL_GUESS: u64 = 64 << 10;
+const KEY: usize = 16;
+/// Times a push lists the tables again after finding one gone.
+const MAX_RELOADS: u32 = 4;
+
+/// True if `id` is a hook.
+pub fn is_hook(id: &Id) -> bool {
+    u32::from_le_bytes(id.0[4..8].try_into().unwrap()).is_multiple_of(HOOK_RATE)
+}
+
+fn key_of(id: &Id) -> [u8; KEY] {
+    id.0[..KEY].try_into().unwrap()
+}
+
+/// Where a hook was seen: a snapshot's root node and the start of the leaf holding it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HookPos {
+    /// Root node id of the snapshot's tree.
+    pub root: Id,
+    /// Stream offset where the leaf holding the hook starts.
+    pub offset: u64,
+}
+
+fn value(p: &HookPos) -> [u8; 40] {
+    let mut v = [0u8; 40];
+    v[..32].copy_from_slice(&p.root.0);
+    v[32..].copy_from_slice(&p.offset.to_le_bytes());
+    v
+}
+
+fn decode_value(v: &[u8]) -> Option<HookPos> {
+    (v.len() == 40)
+        .then(|| HookPos { root: Id::from_slice(&v[..32]), offset: u64::from_le_bytes(v[32..].try_into().unwrap()) })
+}
+
+/// The hooks of one push's stream, collected while its tree is built.
+#[derive(Default)]
+pub(crate) struct HookCollector {
+    entries: Vec<([u8; KEY], u64)>,
+    /// Hooks of the leaf being filled (its start offset is known, its end not yet).
+    leaf_start: u64,
+}
+
+impl HookCollector {
+    /// A chunk of the stream; `leaf_start` is where the tree leaf it goes into starts.
+    pub(crate) fn chunk(&mut self, id: &Id) {
+        if is_hook(id) {
+            self.entries.push((key_of(id), self.leaf_start));
+        }
+    }
+
+    /// The leaf being filled ended at stream offset `end`: the next chunk starts a new leaf.
+    pub(crate) fn leaf_ended(&mut self, end: u64) {
+        self.leaf_start = end;
+    }
+
+    /// The table object for a snapshot whose tree has root `root`, or `None` without hooks.
+    pub(crate) fn into_table(mut self, keys: &Keys, root: &Id) -> Option<Vec<u8>> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        self.entries.sort_unstable();
+        self.entries.dedup_by_key(|e| e.0);
+        let mut w = TableWriter::new(HOOK_MAGIC, KEY);
+        for (k, off) in &self.entries {
+            w.add(keys, k, &value(&HookPos { root: *root, offset: *off }));
+        }
+        Some(w.finish(keys).0)
+    }
+}
+
+/// Reads the hook tables of a repository by ranged requests.
+pub(crate) struct HookIndex {
+    backend: Arc<dyn Backend>,
+    keys: Arc<Keys>,
+    tables: Vec<(String, Footer)>,
+    cache: Mutex<(HashMap<(usize, usize), Arc<Block>>, VecDeque<(usize, usize)>)>,
+    /// Times the tables were listed again because one had gone (a gc merged them).
+    reloads: u32,
+}
+
+/// A reader's view of an unusable hook table: skip it, say so once.
+fn skippable(e: &Error) -> bool {
+    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Corrupt)
+}
+
+impl HookIndex {
+    /// Number of tables read.
+    pub(crate) fn tables(&self) -> usize {
+        self.tables.len()
+    }
+
+    /// Positions stored under the hook `id`, from every table (possibly stale: the caller
+    /// checks that the root belongs to a live snapshot). A table that has gone (merged by a gc
+    /// meanwhile) makes it list the tables again, a few times per push at most. Blocking: call
+    /// from a thread outside the runtime.
+    pub(crate) fn lookup(&mut self, rt: &tokio::runtime::Handle, id: &Id) -> Result<Vec<HookPos>> {
+        let key = key_of(id);
+        let mut out = Vec::new();
+        let mut gone = false;
+        for (t, (name, footer)) in self.tables.iter().enumerate() {
+            for b in footer.blocks_for(&key) {
+                let block = match self.block(rt, t, name, footer, b) {
+                    Ok(b) => b,
+                    Err(e) if e.kind() == ErrorKind::NotFound && self.reloads < MAX_RELOADS => {
+                        gone = true;
+                        continue;
+                    }
+                    Err(e) if skippable(&e) => {
+                        tracing::warn!("hook table {name}: {e} (skipped; costs dedup only)");
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
+                out.extend(block.get(&key).filter_map(decode_value));
+            }
+        }
+        if gone {
+            self.reloads += 1;
+            self.tables = rt.block_on(open_tables(self.backend.clone(), self.keys.clone()))?;
+            *self.cache.lock().unwrap() = Default::default();
+            return self.lookup(rt, id);
+        }
+        Ok(out)
+    }
+
+    fn block(&self, rt: &tokio::runtime::Handle, t: usize, name: &str, f: &Footer, b: usize) -> Result<Arc<Block>> {
+        if let Some(hit) = self.cache.lock().unwrap().0.get(&(t, b)) {
+            return Ok(hit.clone());
+        }
+        let r = f.block_range(b);
+        let sealed = rt.block_on(self.backend.get_range(name, r.start, r.end - r.start))?;
+        let block = Arc::new(table::open_block(&self.keys, HOOK_MAGIC, f, b, &sealed).map_err(|e| e.context(name))?);
+        let mut c = self.cache.lock().unwrap();
+        if c.1.len() >= BLOCK_CACHE
+            && let Some(old) = c.1.pop_front()
+        {
+            c.0.remove(&old);
+        }
+        c.0.insert((t, b), block.clone());
+        c.1.push_back((t, b));
+        Ok(block)
+    }
+}
+
+/// Read the footer of the table object `name` of `size` bytes.
+async fn read_footer(backend: Arc<dyn Backend>, keys: Arc<Keys>, name: String, size: u64) -> Result<Footer> {
+    let guess = TAIL_GUESS.min(size);
+    let tail = backend.get_range(&name, size - guess, guess).await?;
+    let (tid, at) = table::parse_trailer(&tail, size, HOOK_MAGIC).map_err(|e| e.context(&name))?;
+    let sealed = if at.start >= size - guess {
+        tail.slice((at.start - (size - guess)) as usize..(at.end - (size - guess)) as usize)
+    } else {
+        backend.get_range(&name, at.start, at.end - at.start).await?
+    };
+    table::open_footer(&keys, HOOK_MAGIC, tid, &sealed, at).map_err(|e| e.context(&name))
+}
+
+/// List the hook tables and read their footers.
+async fn open_tables(backend: Arc<dyn Backend>, keys: Arc<Keys>) -> Result<Vec<(String, Footer)>> {
+    let objs = backend.list(HOOK_PREFIX).await?;
+    let mut tables = Vec::with_capacity(objs.len());
+    for_each_bounded(
+        objs,
+        8,
+        |o| {
+            let (backend, keys) = (backend.clone(), keys.clone());
+            async move {
+                let r = read_footer(backend, keys, o.key.clone(), o.size).await;
+                Ok((o.key, r))
+            }
+        },
+        |r| {
+            let (name, f) = r?;
+            match f {
+                Ok(f) => tables.push((name, f)),
+                Err(e) if skippable(&e) => tracing::warn!("hook table {name}: {e} (skipped; costs dedup only)"),
+                Err(e) => return Err(e),
+            }
+            Ok(())
+        },
+    )
+    .await?;
+    tables.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(tables)
+}
+
+impl Repository {
+    /// Store the hook table of the snapshot whose root is `root` (after the snapshot: hooks
+    /// only ever point at committed snapshots). A failure is a warning: hooks are hints.
+    pub(crate) async fn write_hooks(&self, hooks: HookCollector, root: &Id) {
+        let Some(obj) = hooks.into_table(&self.keys, root) else { return };
+        if let Err(e) = self.put_named(HOOK_PREFIX.trim_end_matches('/'), obj).await {
+            tracing::warn!("writing this push's hook table (later pushes dedup a little less): {e}");
+        }
+    }
+
+    /// Open every hook table (footers only).
+    pub(crate) async fn hook_index(&self) -> Result<HookIndex> {
+        let tables = open_tables(self.backend.clone(), self.keys.clone()).await?;
+        Ok(HookIndex {
+            backend: self.backend.clone(),
+            keys: self.keys.clone(),
+            tables,
+            cache: Mutex::default(),
+            reloads: 0,
+        })
+    }
+
+    /// gc's part: merge every hook table into one, keeping entries whose root belongs to a
+    /// live snapshot, at most [`KEEP_PER_HOOK`] per key (the newest snapshots first). Returns
+    /// (tables before, tables after). Snapshots are listed *after* the tables: a push writes
+    /// its table after its snapshot, so every listed table's snapshot is seen unless it was
+    /// forgotten. Tables written meanwhile are not in the listing and stay.
+    pub(crate) async fn merge_hooks(&self) -> Result<(usize, usize)> {
+        let objs = self.backend.list(HOOK_PREFIX).await?;
+        if objs.is_empty() {
+            return Ok((0, 0));
+        }
+        let live: IdMap<u64> =
+            self.snapshots().await?.iter().enumerate().map(|(i, s)| (s.snapshot.root_id(), i as u64)).collect();
+        let mut entries: Vec<([u8; KEY], u64, HookPos)> = Vec::new();
+        let mut stale = false;
+        for o in &objs {
+            let bytes = match self.backend.get(&o.key).await {
+                Ok(b) => b,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            let (_, blocks) = match table::open_table(&self.keys, HOOK_MAGIC, &bytes) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!("hook table {}: {e} (dropped by the merge)", o.key);
+                    stale = true;
+                    continue;
+                }
+            };
+            for b in &blocks {
+                for (k, v) in b.iter() {
+                    match decode_value(v) {
+                        Some(p) => match live.get(&p.root) {
+                            Some(rank) => entries.push((k.try_into().unwrap(), *rank, p)),
+                            None => stale = true,
+                        },
+                        None => stale = true,
+                    }
+                }
+            }
+        }
+        if objs.len() == 1 && !stale {
+            return Ok((1, 1));
+        }
+        // Per key: newest first, then keep the first KEEP_PER_HOOK distinct positions.
+        entries.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.offset.cmp(&b.2.offset)));
+        let mut w = TableWriter::new(HOOK_MAGIC, KEY);
+        let mut i = 0;
+        while i < entries.len() {
+            let mut j = i;
+            let mut kept = 0;
+            while j < entries.len() && entries[j].0 == entries[i].0 {
+                if kept < KEEP_PER_HOOK && (j == i || entries[j].2 != entries[j - 1].2) {
+                    w.add(&self.keys, &entries[j].0, &value(&entries[j].2));
+                    kept += 1;
+                }
+                j += 1;
+            }
+            i = j;
+        }
+        let (after, new_key) = if w.is_empty() {
+            (0, String::new())
+        } else {
+            let id = self.put_named(HOOK_PREFIX.trim_end_matches('/'), w.finish(&self.keys).0).await?;
+            (1, format!("{HOOK_PREFIX}{id}"))
+        };
+        for o in &objs {
+            if o.key == new_key {
+                continue;
+            }
+            self.backend.delete(&o.key).await.map_err(|e| e.context(format!("removing merged {}", o.key)))?;
+        }
+        Ok((objs.len(), after))
+    }
+}

@@ -1,0 +1,110 @@
+//! Dedup without an index of every stored chunk (issue 12): a push's sources are its parent
+//! snapshot and, through the hook tables, other live snapshots (src/repo/cursor.rs).
+
+use crate::maintenance::{generation, now_gc, small_init};
+use crate::support::*;
+use kanrepo::backend::{Backend, memory::MemoryBackend};
+use kanrepo::repo::Repository;
+use kanrepo::repo::forget::Selection;
+use std::sync::Arc;
+
+async fn repo() -> (Arc<dyn Backend>, Repository) {
+    let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
+    (be, repo)
+}
+
+async fn hook_tables(be: &Arc<dyn Backend>) -> usize {
+    be.list("hooks/").await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_stream_under_a_second_path_is_found_through_hooks() {
+    let (be, repo) = repo().await;
+    let x = generation(3);
+    let (_, first) = push(&repo, "a", x.clone()).await.unwrap();
+    assert_eq!(first.stats.new_bytes, x.len() as u64);
+    assert_eq!(hook_tables(&be).await, 1, "the push wrote its hook table");
+    let (_, again) = push(&repo, "b", x.clone()).await.unwrap();
+    // Only what lies before the first hook's leaf can be missed.
+    assert!(again.stats.new_bytes * 10 < x.len() as u64, "stored again: {:?}", again.stats);
+    assert_eq!(again.root, first.root, "same stream, same tree");
+    assert_eq!(pull(&repo, "b").await.unwrap(), x);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nightly_generations_dedup_against_their_parent() {
+    let (_, repo) = repo().await;
+    let (_, g0) = push(&repo, "db", generation(0)).await.unwrap();
+    assert_eq!(g0.stats.new_bytes, generation(0).len() as u64);
+    for g in 1..8 {
+        let (_, s) = push(&repo, "db", generation(g)).await.unwrap();
+        // Each generation rewrites two 64 KiB tables; chunks straddling their edges are new too.
+        assert!(s.stats.new_bytes <= 4 * 65536, "generation {g}: {:?}", s.stats);
+        assert!(s.stats.new_bytes >= 2 * 65536 - 16384, "generation {g}: {:?}", s.stats);
+    }
+    assert_eq!(pull(&repo, "db").await.unwrap(), generation(7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_its_parent_forgotten_a_push_finds_another_snapshot_through_hooks() {
+    let (_, repo) = repo().await;
+    for g in 0..4 {
+        push(&repo, "a", generation(g)).await.unwrap();
+    }
+    push(&repo, "b", generation(3)).await.unwrap();
+    repo.forget(&Selection::Paths(vec!["a".into()]), true, false).await.unwrap();
+    repo.gc(&now_gc()).await.unwrap();
+    // "a" has no snapshot left: no parent. Generation 4 differs from "b" by two tables.
+    let (_, s) = push(&repo, "a", generation(4)).await.unwrap();
+    assert!(s.stats.new_bytes <= 6 * 65536, "{:?}", s.stats);
+    assert_eq!(pull(&repo, "a").await.unwrap(), generation(4));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gc_merges_hook_tables_and_drops_forgotten_snapshots() {
+    let (be, repo) = repo().await;
+    for g in 0..5 {
+        push(&repo, "a", generation(g)).await.unwrap();
+    }
+    push(&repo, "b", data(3_000_000, 9)).await.unwrap();
+    assert_eq!(hook_tables(&be).await, 6, "one per push");
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.hook_tables_before, r.hook_tables_after), (6, 1), "{r:?}");
+    let merged = be.list("hooks/").await.unwrap()[0].size;
+    // Forget everything but "b": the merge keeps only b's hooks, a smaller table.
+    repo.forget(&Selection::Paths(vec!["a".into()]), true, false).await.unwrap();
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.hook_tables_before, r.hook_tables_after), (1, 1), "{r:?}");
+    assert!(be.list("hooks/").await.unwrap()[0].size < merged);
+    // A second gc with nothing to drop leaves the one table alone.
+    let before = be.list("hooks/").await.unwrap();
+    repo.gc(&now_gc()).await.unwrap();
+    assert_eq!(be.list("hooks/").await.unwrap()[0].key, before[0].key);
+    // Forget the rest: no table is left.
+    push(&repo, "c", data(1000, 1)).await.unwrap();
+    repo.forget(&Selection::Paths(vec!["b".into()]), true, false).await.unwrap();
+    repo.gc(&now_gc()).await.unwrap();
+    // c's stream is too short to hold a hook (one chunk in 64), so no table remains.
+    assert_eq!(hook_tables(&be).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_hook_table_costs_dedup_not_the_push() {
+    let (be, repo) = repo().await;
+    let x = generation(2);
+    push(&repo, "a", x.clone()).await.unwrap();
+    let t = be.list("hooks/").await.unwrap().remove(0);
+    let mut bytes = be.get(&t.key).await.unwrap().to_vec();
+    bytes[20] ^= 1;
+    be.delete(&t.key).await.unwrap();
+    be.put(&t.key, bytes.into()).await.unwrap();
+    let (_, s) = push(&repo, "b", x.clone()).await.unwrap();
+    assert_eq!(s.stats.new_bytes, x.len() as u64, "nothing to find it through: stored again");
+    assert_eq!(pull(&repo, "b").await.unwrap(), x);
+    // gc drops the damaged table in its merge.
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!(r.hook_tables_after, 1, "{r:?}");
+    let (_, s) = push(&repo, "c", x.clone()).await.unwrap();
+    assert!(s.stats.new_bytes * 10 < x.len() as u64, "found through b's hooks: {:?}", s.stats);
+}
