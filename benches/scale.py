@@ -303,8 +303,8 @@ def print_table(rows):
               f"| {mb(r['incr']['peak_rss_bytes'])} | {r['incr']['added_bytes'] / 1e6:.1f} | {r['fresh']['wall_s']:.2f} "
               f"| {mb(r['fresh']['peak_rss_bytes'])} | {r['pull']['wall_s']:.2f} | {mb(r['pull']['peak_rss_bytes'])} "
               f"| {r['startup']['first_read_s']:.2f} |")
-    lo = next((r for r in rows if r["size_millions"] == 1), rows[0])
     hi = rows[-1]
+    lo = next((r for r in rows[:-1] if r["size_millions"] == 1), rows[0])  # 20M / 1M; --quick: 1M / 0.2M
     if hi is not lo:
         q = lambda k, f: hi[k][f] / lo[k][f]
         print(f"| {hi['size']} / {lo['size']} | {hi['stored_chunks'] / lo['stored_chunks']:.1f}× | "
@@ -338,6 +338,8 @@ def plot(path, out):
 def plot_mpl(path, rows, title):
     import matplotlib
     matplotlib.use("Agg")
+    matplotlib.rcParams["svg.fonttype"] = "none"  # text as text: a small SVG that diffs well
+    matplotlib.rcParams["svg.hashsalt"] = "kanrepo-bench"  # the same ids on every run
     import matplotlib.pyplot as plt
     xs = [r["stored_chunks"] / 1e6 for r in rows]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 4.2))
@@ -377,13 +379,16 @@ def plot_svg(path, rows, title):
                + [("(d) start-up", "#7b4fa0", [r["startup"]["first_read_s"] for r in rows])], TARGET_STARTUP_S)]
     for p, (yl, series, tgt) in enumerate(panels):
         L = 70 + p * (PW_ + 90)
-        top = max([tgt] + [v for _, _, vs in series for v in vs]) * 1.1
-        X = lambda x: L + (PW_ * (math.log10(x) - lx0) / (lx1 - lx0) if lx1 > lx0 else PW_ / 2)
+        hi = max([tgt] + [v for _, _, vs in series for v in vs]) * 1.05
+        mag = 10 ** math.floor(math.log10(hi / 5))
+        step = next(mag * f for f in (1, 2, 5, 10) if hi / (mag * f) <= 6)
+        top = step * math.ceil(hi / step)
+        X = lambda x: L + 20 + ((PW_ - 40) * (math.log10(x) - lx0) / (lx1 - lx0) if lx1 > lx0 else PW_ / 2)
         Y = lambda v: B - (B - T) * v / top
         o.append(f'<rect x="{L}" y="{T}" width="{PW_}" height="{B - T}" fill="none" stroke="#999"/>')
-        for i in range(6):
-            v = top * i / 5
-            o.append(f'<text x="{L - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:.3g}</text>')
+        for i in range(round(top / step) + 1):
+            v = step * i
+            o.append(f'<text x="{L - 6}" y="{Y(v) + 4:.1f}" text-anchor="end">{v:g}</text>')
             o.append(f'<line x1="{L}" x2="{L + PW_}" y1="{Y(v):.1f}" y2="{Y(v):.1f}" stroke="#eee"/>')
         for x in xs:
             o.append(f'<text x="{X(x):.1f}" y="{B + 16}" text-anchor="middle">{x:.2g} M</text>')
