@@ -44,7 +44,7 @@ else
 fi
 
 echo "== building kando and synth_stream (release)"
-cargo build --release -p kando -p kanrepo-benches --bin synth_stream -q
+cargo build --release -p kando -p kanrepo-benches --bin kando --bin synth_stream -q
 BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release
 
 CORPUS=$CACHE/corpus-$ROWS
