@@ -3,8 +3,10 @@
 //! without a global index", which gives the measurements behind the parameters below).
 //!
 //! The parent snapshot (the latest of the same path) opens the first cursor at offset 0.
-//! Before each batch of chunks, hooks of the batch that no cursor covers are looked up in the
-//! hook table (repo::hooks), and the best-scoring positions in live snapshots open more cursors.
+//! Before a batch of chunks is decided, the hooks of that batch and of the few after it
+//! (push.rs, `LOOKAHEAD`) that no cursor covers are looked up in the hook tables (repo::hooks),
+//! and the best-scoring positions in live snapshots open more cursors, from the leaf before the
+//! hook's (a match may start before its first hook).
 //! A chunk is *known* when a cursor's window holds it and it is not in a pack marked for
 //! deletion ([`Sources::new`]'s `exclude`: the same rule as the old whole-index dedup, which
 //! keeps gc's protocol safe, docs/maintenance.md). A hit moves every cursor holding the id
@@ -20,13 +22,10 @@
 //! (32 B per chunk in marked packs) and the tree-node locations (~0.1 B per stored chunk).
 
 use super::hooks::{HookIndex, HookPos, is_hook};
-use super::pack_key;
 use super::read_index::ReadIndex;
 use crate::backend::Backend;
-use crate::compress;
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
-use crate::format::pack::{BlobKind, open_blob};
 use crate::format::tree::Node;
 use crate::id::{Id, IdMap, IdSet};
 use std::collections::{HashMap, VecDeque};
@@ -50,25 +49,7 @@ pub(crate) struct TreeCtx {
 
 impl TreeCtx {
     async fn node(&self, id: &Id) -> Result<Node> {
-        let loc = self
-            .nodes
-            .get(id)
-            .ok_or_else(|| Error::corrupt(format!("tree node {} is in no index object", id.short())))?;
-        let b = self.nodes.blobs[loc.blob as usize];
-        if b.kind != BlobKind::Tree {
-            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
-        }
-        let key = pack_key(&self.nodes.packs[b.pack as usize]);
-        let sealed = self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await?;
-        let what = format!("tree node {} in {key}", id.short());
-        let raw = compress::decode(&open_blob(&self.keys, &sealed, &what)?).map_err(|e| e.context(&what))?;
-        let bytes = raw
-            .get(loc.inner as usize..loc.inner as usize + loc.len as usize)
-            .ok_or_else(|| Error::corrupt(format!("{what}: outside its blob")))?;
-        if self.keys.chunk_id(bytes) != *id {
-            return Err(Error::corrupt(format!("{what}: content does not match its id")));
-        }
-        Node::decode(bytes).map_err(|e| e.context(&what))
+        super::live::read_tree_node(self.backend.as_ref(), &self.keys, &self.nodes, id).await
     }
 }
 
@@ -162,6 +143,7 @@ pub(crate) struct Sources {
     exclude: IdSet,
     cursors: Vec<Cursor>,
     tick: u64,
+    started: bool,
     pub stats: SourceStats,
 }
 
@@ -175,7 +157,17 @@ impl Sources {
         live_roots: IdSet,
         exclude: IdSet,
     ) -> Sources {
-        Sources { rt, ctx, hooks, live_roots, exclude, cursors: Vec::new(), tick: 0, stats: SourceStats::default() }
+        Sources {
+            rt,
+            ctx,
+            hooks,
+            live_roots,
+            exclude,
+            cursors: Vec::new(),
+            tick: 0,
+            started: false,
+            stats: SourceStats::default(),
+        }
     }
 
     /// Open a cursor on the tree under `root` at stream offset `from`.
@@ -207,7 +199,10 @@ impl Sources {
         self.fill();
         if let Some(hooks) = &mut self.hooks {
             let mut score: HashMap<HookPos, usize> = HashMap::new();
-            for id in batch.iter().filter(|id| is_hook(id)) {
+            // The stream's first chunk counts as a hook (repo::hooks).
+            let first = if self.started { None } else { batch.first() };
+            self.started = true;
+            for id in batch.iter().filter(|id| is_hook(id) || Some(*id) == first) {
                 if self.cursors.iter().any(|c| c.ids.contains_key(id)) {
                     continue;
                 }
@@ -228,7 +223,8 @@ impl Sources {
                 if self.cursors.iter().any(|c| c.root == p.root && c.lo <= p.offset && p.offset < c.hi) {
                     continue;
                 }
-                self.open(p.root, p.offset);
+                // From the leaf before the hook's: the match may start before the first hook.
+                self.open(p.root, p.offset.saturating_sub(1));
                 opened += 1;
             }
             if opened > 0 {

@@ -2,7 +2,8 @@
 //! find dedup sources other than its parent without any index of every chunk in memory
 //! (docs/architecture.md, "Dedup and lookup without a global index"; docs/format.md §13).
 //!
-//! A *hook* is a chunk id with `u32_le(id[4..8]) mod HOOK_RATE == 0` (one chunk in ~64).
+//! A *hook* is a chunk id with `u32_le(id[4..8]) mod HOOK_RATE == 0` (one chunk in ~64), and
+//! the first chunk of every stream.
 //! Every push writes, after its snapshot, one table object `hooks/<blake3>` (format::table,
 //! magic `KRHOOK01`) with an entry per hook in its stream: key = the id's first 16 bytes,
 //! value = the snapshot's root node id and the stream offset where the tree leaf holding the
@@ -76,16 +77,20 @@ fn decode_value(v: &[u8]) -> Option<HookPos> {
 #[derive(Default)]
 pub(crate) struct HookCollector {
     entries: Vec<([u8; KEY], u64)>,
-    /// Hooks of the leaf being filled (its start offset is known, its end not yet).
+    /// Where the leaf being filled starts.
     leaf_start: u64,
+    started: bool,
 }
 
 impl HookCollector {
-    /// A chunk of the stream; `leaf_start` is where the tree leaf it goes into starts.
+    /// The next chunk of the stream (it goes into the leaf that started at the last
+    /// [`HookCollector::leaf_ended`]). The stream's first chunk is always a hook too, so that
+    /// the same stream pushed under another path is found from its first byte.
     pub(crate) fn chunk(&mut self, id: &Id) {
-        if is_hook(id) {
+        if is_hook(id) || !self.started {
             self.entries.push((key_of(id), self.leaf_start));
         }
+        self.started = true;
     }
 
     /// The leaf being filled ended at stream offset `end`: the next chunk starts a new leaf.

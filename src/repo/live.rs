@@ -12,7 +12,9 @@
 use super::progress::{Progress, StageProgress};
 use super::read_index::ReadIndex;
 use super::{Repository, SnapshotEntry, pack_key};
+use crate::backend::Backend;
 use crate::compress;
+use crate::crypto::Keys;
 use crate::error::{Error, Result};
 use crate::format::index::IndexFile;
 use crate::format::pack::{BlobKind, open_blob};
@@ -39,23 +41,7 @@ pub struct PackUse {
 impl Repository {
     /// Read one tree node by id.
     pub(crate) async fn read_node(&self, index: &ReadIndex, id: &Id) -> Result<Node> {
-        let loc =
-            index.get(id).ok_or_else(|| Error::corrupt(format!("tree node {} is in no index object", id.short())))?;
-        let b = index.blobs[loc.blob as usize];
-        if b.kind != BlobKind::Tree {
-            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
-        }
-        let key = pack_key(&index.packs[b.pack as usize]);
-        let sealed = self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await?;
-        let what = format!("tree node {} in {key}", id.short());
-        let frame = open_blob(&self.keys, &sealed, &what)?;
-        let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
-        let (s, e) = (loc.inner as usize, loc.inner as usize + loc.len as usize);
-        let bytes = raw.get(s..e).ok_or_else(|| Error::corrupt(format!("{what}: outside its blob")))?;
-        if self.keys.chunk_id(bytes) != *id {
-            return Err(Error::corrupt(format!("{what}: content does not match its id")));
-        }
-        Node::decode(bytes).map_err(|e| e.context(&what))
+        read_tree_node(self.backend.as_ref(), &self.keys, index, id).await
     }
 
     /// Add every node and chunk id reachable from `root` to `live` (skipping subtrees whose
@@ -185,4 +171,24 @@ pub(crate) fn deletable(files: &[IndexFile], live: &IdSet, candidates: &IdSet) -
     let kept: IdSet = needed.into_values().flatten().collect();
     let del = candidates.iter().filter(|p| !kept.contains(*p)).copied().collect();
     (del, kept)
+}
+
+/// Read tree node `id` located through `index`, checking its kind, its id and its encoding.
+pub(crate) async fn read_tree_node(backend: &dyn Backend, keys: &Keys, index: &ReadIndex, id: &Id) -> Result<Node> {
+    let loc = index.get(id).ok_or_else(|| Error::corrupt(format!("tree node {} is in no index object", id.short())))?;
+    let b = index.blobs[loc.blob as usize];
+    if b.kind != BlobKind::Tree {
+        return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
+    }
+    let key = pack_key(&index.packs[b.pack as usize]);
+    let sealed = backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await?;
+    let what = format!("tree node {} in {key}", id.short());
+    let frame = open_blob(keys, &sealed, &what)?;
+    let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
+    let (s, e) = (loc.inner as usize, loc.inner as usize + loc.len as usize);
+    let bytes = raw.get(s..e).ok_or_else(|| Error::corrupt(format!("{what}: outside its blob")))?;
+    if keys.chunk_id(bytes) != *id {
+        return Err(Error::corrupt(format!("{what}: content does not match its id")));
+    }
+    Node::decode(bytes).map_err(|e| e.context(&what))
 }

@@ -117,6 +117,9 @@ struct DedupOut {
     hooks: HookCollector,
 }
 
+/// Batches (1 MiB each) whose hooks a push sees before deciding a batch (module docs).
+const LOOKAHEAD: u64 = 3;
+
 /// Index objects a push decodes at once while scanning (each up to ~10 MB decoded: a merged
 /// object lists up to 2^18 chunks).
 const SCAN_OBJECTS: usize = 2;
@@ -571,6 +574,9 @@ fn dedup_stage(
 ) -> Result<DedupOut> {
     let frame_target = cfg.compression.frame_target as usize;
     let zstd = cfg.compression.params();
+    // Batches decided only once this many later ones have arrived; fewer than the batches the
+    // reader may have in flight (one slot each), or the reader would wait for this stage.
+    let lookahead = (hash_slots.capacity().unwrap_or(4) as u64).saturating_sub(2).min(LOOKAHEAD);
     let mut pending: BTreeMap<u64, (Vec<(Id, Bytes)>, Bytes)> = BTreeMap::new();
     // The whole-stream hash, over each block in one update (wide SIMD path of BLAKE3).
     let mut hasher = blake3::Hasher::new();
@@ -607,11 +613,24 @@ fn dedup_stage(
             }
             Hashed::End(n) => end = Some(n),
         }
-        while let Some((v, block)) = pending.remove(&next) {
+        // A batch is decided once the next `lookahead` ones are here too (or the stream ends
+        // first): the sources then see their hooks, so a cursor opened by a hook a little
+        // further on already covers this batch (one chunk in 64 is a hook: ~400 chunks hold one
+        // with 99.8% odds).
+        let ready = |next: u64, pending: &BTreeMap<u64, _>| {
+            (next..=next + lookahead).all(|k| pending.contains_key(&k) || end.is_some_and(|e| k >= e))
+        };
+        while pending.contains_key(&next) && ready(next, &pending) {
+            let (v, block) = pending.remove(&next).expect("checked above");
             hasher.update(&block);
             drop(block);
             let _ = hash_slots.try_recv();
-            let ids: Vec<Id> = v.iter().map(|c| c.0).collect();
+            let mut ids: Vec<Id> = v.iter().map(|c| c.0).collect();
+            for k in next + 1..=next + lookahead {
+                if let Some((after, _)) = pending.get(&k) {
+                    ids.extend(after.iter().map(|c| c.0));
+                }
+            }
             dedup.prepare(&ids)?;
             for (id, data) in v {
                 let len = data.len() as u32;

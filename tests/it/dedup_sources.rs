@@ -81,11 +81,15 @@ async fn gc_merges_hook_tables_and_drops_forgotten_snapshots() {
     let before = be.list("hooks/").await.unwrap();
     repo.gc(&now_gc()).await.unwrap();
     assert_eq!(be.list("hooks/").await.unwrap()[0].key, before[0].key);
-    // Forget the rest: no table is left.
+    // Forget the rest but one short stream: only its table is left (a stream's first chunk
+    // is always a hook).
     push(&repo, "c", data(1000, 1)).await.unwrap();
     repo.forget(&Selection::Paths(vec!["b".into()]), true, false).await.unwrap();
-    repo.gc(&now_gc()).await.unwrap();
-    // c's stream is too short to hold a hook (one chunk in 64), so no table remains.
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.hook_tables_before, r.hook_tables_after), (2, 1), "{r:?}");
+    repo.forget(&Selection::Paths(vec!["c".into()]), true, false).await.unwrap();
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.hook_tables_before, r.hook_tables_after), (1, 0), "{r:?}");
     assert_eq!(hook_tables(&be).await, 0);
 }
 

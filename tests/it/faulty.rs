@@ -775,9 +775,18 @@ async fn repair_index_leaves_a_pack_with_a_damaged_header_alone_and_keeps_its_da
 async fn a_rewrite_that_fails_to_read_writes_no_snapshot() {
     let (fb, repo, _, _) = faulty_repo().await;
     // Lose a pack of data only (some data of a snapshot is lost, the rest can be kept), rebuild
-    // the index, then make the reads of the rewrite fail.
+    // the index, then make the reads of the rewrite fail. The victim holds "other"'s random
+    // data, which fills several packs (the text of "pg/nightly.sql" may compress into one).
+    let first_snapshot = fb.log().iter().position(|c| c.op == Op::Put && c.key.starts_with("snapshots/")).unwrap();
+    let others: Vec<String> = fb.log()[first_snapshot..]
+        .iter()
+        .filter(|c| c.op == Op::Put && c.key.starts_with("packs/"))
+        .map(|c| c.key.clone())
+        .collect();
     let (_, data_only) = layout(&fb, &repo).await;
-    fb.delete(&data_only[0]).await.unwrap();
+    let victim = data_only.iter().find(|k| others.contains(k)).expect("a data-only pack of the second push");
+    assert!(others.len() >= 2, "the second push fills several packs: {others:?}");
+    fb.delete(victim).await.unwrap();
     repo.repair_index(&RepairIndexOptions::default()).await.unwrap();
     let before = fb.list("snapshots/").await.unwrap().len();
     fb.on(Op::GetRange).prefix("packs/").nth(3).always().fail(ErrorKind::Transient);

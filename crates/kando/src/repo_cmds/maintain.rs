@@ -229,7 +229,10 @@ pub async fn gc(a: GcArgs) -> Result<()> {
     }
     println!("index:        {} → {} object(s)", rep.index_objects_before, rep.index_objects_after);
     if rep.hook_tables_before > 0 {
-        println!("hook tables:  {} → {} (dedup hints of live snapshots)", rep.hook_tables_before, rep.hook_tables_after);
+        println!(
+            "hook tables:  {} → {} (dedup hints of live snapshots)",
+            rep.hook_tables_before, rep.hook_tables_after
+        );
     }
     if rep.pending_marks > 0 {
         println!("waiting:      {} mark(s) deleted by a later run:", rep.pending_marks);

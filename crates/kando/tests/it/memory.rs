@@ -196,13 +196,14 @@ fn push_peaks(dir: &std::path::Path, mib: u64) -> (u64, Vec<(&'static str, u64)>
 
 /// A push holds nothing per chunk already stored (its dedup sources are snapshot trees, not an
 /// index of every chunk: docs/architecture.md, "Dedup and lookup without a global index"):
-/// its peak RSS does not grow between a repository of ~35,000 and one of ~280,000 chunks.
+/// its peak RSS does not grow between a repository of ~35,000 and one of ~350,000 chunks
+/// beyond the allocator's noise (a few MB).
 #[test]
 fn push_memory_does_not_grow_with_the_repository() {
     let dir = tempfile::tempdir().unwrap();
     let (n1, small) = push_peaks(dir.path(), 16);
-    let (n2, big) = push_peaks(dir.path(), 128);
-    assert!(n2 > n1 * 5, "{n1} → {n2} chunks");
+    let (n2, big) = push_peaks(dir.path(), 256);
+    assert!(n2 > n1 * 8, "{n1} → {n2} chunks");
     for ((name, s), (_, b)) in small.iter().zip(&big) {
         let per_chunk = b.saturating_sub(*s) as f64 / (n2 - n1) as f64;
         eprintln!(
@@ -212,8 +213,9 @@ fn push_memory_does_not_grow_with_the_repository() {
         );
         if name.starts_with("push") {
             // The whole-index dedup it replaces held 40–75 B per chunk. What remains: tree-node
-            // locations (one node per ~500 chunks) and the allocator's noise.
-            assert!(per_chunk <= 8.0, "{name}: {per_chunk:.1} B per stored chunk");
+            // locations (one node per ~500 chunks, ~0.2 B per chunk) and the allocator's noise
+            // (±2 MB: ~6 B per chunk over this range).
+            assert!(per_chunk <= 20.0, "{name}: {per_chunk:.1} B per stored chunk");
         }
         assert!(*b <= 128 << 20, "{name}: peak RSS {b} above 128 MiB");
     }
