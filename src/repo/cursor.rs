@@ -19,7 +19,8 @@
 //!
 //! Memory: at most [`MAX_CURSORS`] × ([`AHEAD`] + 4) leaves of ≤ 4,096 ids (~50 B each with
 //! the map): ≤ 10 MB in the worst case, ~0.5 MB for ~500-chunk leaves; plus `exclude`
-//! (32 B per chunk in marked packs) and the tree-node locations (~0.1 B per stored chunk).
+//! (32 B per chunk in marked packs), `resume` (capped by the push) and the tree-node locations
+//! (~0.1 B per stored chunk).
 
 use super::hooks::{HookIndex, HookPos, is_hook};
 use super::read_index::ReadIndex;
@@ -141,6 +142,9 @@ pub(crate) struct Sources {
     hooks: Option<HookIndex>,
     live_roots: IdSet,
     exclude: IdSet,
+    /// Chunks of packs an interrupted push left (indexed by this push; no snapshot refers to
+    /// them): known, to resume that push.
+    resume: IdSet,
     cursors: Vec<Cursor>,
     tick: u64,
     started: bool,
@@ -149,13 +153,14 @@ pub(crate) struct Sources {
 
 impl Sources {
     /// Sources over the snapshots whose roots are `live_roots`, never counting ids in
-    /// `exclude` as known.
+    /// `exclude` as known, and counting those in `resume` as known.
     pub(crate) fn new(
         rt: tokio::runtime::Handle,
         ctx: Arc<TreeCtx>,
         hooks: Option<HookIndex>,
         live_roots: IdSet,
         exclude: IdSet,
+        resume: IdSet,
     ) -> Sources {
         Sources {
             rt,
@@ -163,6 +168,7 @@ impl Sources {
             hooks,
             live_roots,
             exclude,
+            resume,
             cursors: Vec::new(),
             tick: 0,
             started: false,
@@ -281,6 +287,6 @@ impl Sources {
                 hit = true;
             }
         }
-        hit && !self.exclude.contains(id)
+        (hit && !self.exclude.contains(id)) || self.resume.contains(id)
     }
 }

@@ -117,6 +117,11 @@ struct DedupOut {
     hooks: HookCollector,
 }
 
+/// Most chunk ids of an interrupted push's packs that a push keeps to resume it (32 B each
+/// plus hash-set slack: ≤ ~24 MB, the data of ~4 GB of 8 KiB chunks; beyond it, the rest is
+/// stored again and gc reclaims the unreferenced copies).
+const RESUME_IDS: usize = 1 << 19;
+
 /// Batches (1 MiB each) whose hooks a push sees before deciding a batch (module docs).
 const LOOKAHEAD: u64 = 3;
 
@@ -204,13 +209,17 @@ impl Repository {
         // Marks are read after the lease is visible: a gc that marks later waits for this push.
         let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
         let scan = self.dedup_scan(&marked).await.map_err(|e| e.context("loading the index"))?;
-        // Packs an interrupted push stored without an index: index them (no snapshot refers to
-        // them, so no dedup source will offer their data). Not marked ones: a gc that deletes
+        // Packs an interrupted push stored without an index: index them and reuse their data
+        // (this is how a push resumes one that failed). No snapshot refers to them, so their
+        // ids are kept apart, up to RESUME_IDS of them. Not marked ones: a gc that deletes
         // them may have dropped them from the index already (or was killed between the two).
         let mut not_orphans = scan.packs;
         not_orphans.extend(marked.iter().copied());
-        self.index_orphan_packs(&not_orphans).await?;
-        let sources = self.dedup_sources(scan.nodes, scan.exclude, &opts.path).await?;
+        let mut resume = IdSet::default();
+        for (_, b) in self.index_orphan_packs(&not_orphans).await?.blobs {
+            resume.extend(b.chunks.into_iter().map(|c| c.0).take(RESUME_IDS.saturating_sub(resume.len())));
+        }
+        let sources = self.dedup_sources(scan.nodes, scan.exclude, resume, &opts.path).await?;
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
@@ -411,7 +420,7 @@ impl Repository {
 
     /// The dedup sources of a push to `path`: the latest snapshot of `path` (the parent) and
     /// the hook tables (repo::cursor).
-    async fn dedup_sources(&self, nodes: ReadIndex, exclude: IdSet, path: &str) -> Result<Sources> {
+    async fn dedup_sources(&self, nodes: ReadIndex, exclude: IdSet, resume: IdSet, path: &str) -> Result<Sources> {
         let snaps = self.snapshots().await.map_err(|e| e.context("listing snapshots"))?;
         let live_roots: IdSet = snaps.iter().map(|s| s.snapshot.root_id()).collect();
         let parent = snaps.iter().rev().find(|s| s.snapshot.path == path).map(|s| s.snapshot.root_id());
@@ -421,7 +430,7 @@ impl Repository {
             Err(e) => return Err(e.context("reading the hook tables")),
         };
         let ctx = Arc::new(TreeCtx { backend: self.backend.clone(), keys: self.keys.clone(), nodes });
-        let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, exclude);
+        let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, exclude, resume);
         if let Some(root) = parent {
             sources.open(root, 0);
         }

@@ -28,6 +28,8 @@ struct Fx {
     /// Ids in push order: night 1 and night 2 of `pg/nightly.sql` (sharing most chunks), and
     /// `other`.
     ids: Vec<Id>,
+    /// Packs the last push (`other`) wrote.
+    other_packs: Vec<String>,
 }
 
 fn night1() -> Vec<u8> {
@@ -50,12 +52,16 @@ async fn setup() -> Fx {
     let repo = Repository::init(backend.clone(), PASSWORD, &opts).await.unwrap();
     let mut streams = HashMap::new();
     let mut ids = Vec::new();
+    let mut before = Vec::new();
     for (path, d) in [("pg/nightly.sql", night1()), ("pg/nightly.sql", night2()), ("other", data(700_000, 2))] {
+        before = backend.list("packs/").await.unwrap().into_iter().map(|o| o.key).collect();
         let (id, _) = push(&repo, path, d.clone()).await.unwrap();
         streams.insert(id, d);
         ids.push(id);
     }
-    Fx { _dir: dir, root, backend, repo, streams, ids }
+    let other_packs =
+        backend.list("packs/").await.unwrap().into_iter().map(|o| o.key).filter(|k| !before.contains(k)).collect();
+    Fx { _dir: dir, root, backend, repo, streams, ids, other_packs }
 }
 
 impl Fx {
@@ -346,11 +352,16 @@ async fn repair_index_rebuilds_a_deleted_index_from_the_packs() {
 async fn repair_snapshots_replaces_exactly_the_lost_ranges_by_zeros() {
     let fx = setup().await;
     let (_, data_only) = fx.layout().await;
-    // The largest data-only pack: a full pack of the incompressible `other` stream, which
-    // spans several packs. (The compressible nightly dump may fit in one small pack, and a
+    // A data-only pack of the incompressible `other` stream, which spans several packs. (The
+    // compressible nightly dump may fit in one pack, larger or smaller than other's, and a
     // snapshot with nothing left is reported but, rightly, not rewritten.)
     let sizes: HashMap<String, u64> = fx.keys("packs/").await.into_iter().collect();
-    let victim = data_only.iter().max_by_key(|k| (sizes[*k], (*k).clone())).unwrap().clone();
+    let victim = data_only
+        .iter()
+        .filter(|k| fx.other_packs.contains(*k))
+        .max_by_key(|k| (sizes[*k], (*k).clone()))
+        .expect("a data-only pack of `other`")
+        .clone();
     std::fs::remove_file(fx.path(&victim)).unwrap();
     let damaged = damaged_ids(&verify(&fx.repo, ReadData::None).await);
 
