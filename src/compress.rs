@@ -136,6 +136,15 @@ pub fn encode_vec(raw: &[u8], level: i32) -> Vec<u8> {
 
 /// Decode a frame back to its raw bytes, checking the declared length.
 pub fn decode(frame: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    decode_into(frame, &mut out)?;
+    Ok(out)
+}
+
+/// [`decode`] into `out`, which is cleared first and grown only if its capacity is short of
+/// the declared length: a recycled buffer is reused as is.
+pub fn decode_into(frame: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
     if frame.len() < FRAME_HEADER {
         return Err(Error::corrupt("frame shorter than its header"));
     }
@@ -149,22 +158,26 @@ pub fn decode(frame: &[u8]) -> Result<Vec<u8>> {
             if payload.len() != len {
                 return Err(Error::corrupt("stored frame length mismatch"));
             }
-            Ok(payload.to_vec())
+            out.extend_from_slice(payload);
+            Ok(())
         }
         CODEC_ZSTD => DECOMPRESSOR.with(|d| {
             let mut d = d.borrow_mut();
             if d.is_none() {
                 *d = Some(zstd::bulk::Decompressor::new().expect("zstd context"));
             }
-            let out = d
+            out.reserve(len);
+            // Decodes into at most the buffer's capacity (≥ len); more than len is refused below.
+            let n = d
                 .as_mut()
                 .unwrap()
-                .decompress(payload, len)
+                .decompress_to_buffer(payload, out)
                 .map_err(|e| Error::corrupt(format!("zstd frame does not decode: {e}")))?;
-            if out.len() != len {
+            if n != len || out.len() != len {
+                out.clear();
                 return Err(Error::corrupt("zstd frame length mismatch"));
             }
-            Ok(out)
+            Ok(())
         }),
         c => Err(Error::corrupt(format!("unknown frame codec {c}"))),
     }
@@ -217,5 +230,25 @@ mod tests {
         assert!(decode(&[0, 5, 0, 0, 0, 1]).is_err());
         assert!(decode(&[1, 255, 255, 255, 255, 0]).is_err());
         assert!(decode(&[1, 10, 0, 0, 0, 1, 2, 3]).is_err());
+    }
+
+    #[test]
+    fn decode_into_reuses_the_buffer_and_still_refuses_a_wrong_length() {
+        let text = b"hello hello hello hello hello hello hello hello".repeat(100);
+        let f = encode_vec(&text, 1);
+        let mut buf = Vec::with_capacity(3 * text.len());
+        buf.extend_from_slice(b"old contents");
+        let ptr = buf.as_ptr();
+        decode_into(&f, &mut buf).unwrap();
+        assert_eq!(buf, text);
+        assert_eq!(buf.as_ptr(), ptr, "no new allocation");
+        // The header claims one byte less than the payload decodes to: the spare capacity
+        // would hold it, but the frame is refused.
+        let mut short = f.clone();
+        short[1..5].copy_from_slice(&(text.len() as u32 - 1).to_le_bytes());
+        let e = decode_into(&short, &mut buf).unwrap_err();
+        assert!(e.to_string().contains("length mismatch"), "{e}");
+        assert!(buf.is_empty());
+        assert!(decode(&short).is_err());
     }
 }

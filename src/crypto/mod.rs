@@ -105,6 +105,11 @@ impl Keys {
     pub fn open(&self, aad: &[u8], sealed: &[u8], what: &dyn std::fmt::Display) -> Result<Vec<u8>> {
         open(&self.seal_key, aad, sealed).map_err(|e| e.context(what))
     }
+
+    /// [`Keys::open`] into `out` (cleared first; its capacity is reused).
+    pub fn open_into(&self, aad: &[u8], sealed: &[u8], what: &dyn std::fmt::Display, out: &mut Vec<u8>) -> Result<()> {
+        open_into(&self.seal_key, aad, sealed, out).map_err(|e| e.context(what))
+    }
 }
 
 fn cipher_for(key: &[u8; 32], salt: &[u8]) -> Aes256Gcm {
@@ -139,6 +144,14 @@ pub fn seal_into(key: &[u8; 32], aad: &[u8], parts: &[&[u8]], out: &mut Vec<u8>)
 
 /// Open `nonce || ciphertext || tag`; fails with [`crate::ErrorKind::Corrupt`] if it does not authenticate.
 pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    open_into(key, aad, sealed, &mut out)?;
+    Ok(out)
+}
+
+/// [`open`] into `out`, which is cleared first (and left empty on failure).
+pub fn open_into(key: &[u8; 32], aad: &[u8], sealed: &[u8], out: &mut Vec<u8>) -> Result<()> {
+    out.clear();
     if sealed.len() < SEAL_OVERHEAD {
         return Err(Error::corrupt(format!(
             "sealed message is {} bytes, shorter than the {SEAL_OVERHEAD}-byte envelope",
@@ -147,14 +160,15 @@ pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     }
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
     let (ct, tag) = rest.split_at(rest.len() - TAG_LEN);
-    let mut buf = ct.to_vec();
+    out.extend_from_slice(ct);
     let cipher = cipher_for(key, &nonce[..12]);
     let gcm_nonce = Nonce::from(<[u8; 12]>::try_from(&nonce[12..]).unwrap());
     let tag = Tag::from(<[u8; 16]>::try_from(tag).unwrap());
-    cipher
-        .decrypt_inout_detached(&gcm_nonce, aad, buf.as_mut_slice().into(), &tag)
-        .map_err(|_| Error::corrupt("authentication failed (data modified or wrong key)"))?;
-    Ok(buf)
+    if cipher.decrypt_inout_detached(&gcm_nonce, aad, out.as_mut_slice().into(), &tag).is_err() {
+        out.clear();
+        return Err(Error::corrupt("authentication failed (data modified or wrong key)"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

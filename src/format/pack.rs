@@ -136,6 +136,11 @@ pub fn open_blob(keys: &Keys, sealed: &[u8], what: &dyn std::fmt::Display) -> Re
     keys.open(BLOB_AAD, sealed, what)
 }
 
+/// [`open_blob`] into `out` (cleared first; its capacity is reused).
+pub fn open_blob_into(keys: &Keys, sealed: &[u8], what: &dyn std::fmt::Display, out: &mut Vec<u8>) -> Result<()> {
+    keys.open_into(BLOB_AAD, sealed, what, out)
+}
+
 /// Serialise a header's plaintext.
 pub fn encode_header(blobs: &[BlobHeader]) -> Vec<u8> {
     let mut h = Vec::with_capacity(4 + blobs.iter().map(|b| 17 + 36 * b.chunks.len()).sum::<usize>());

@@ -21,6 +21,7 @@ pub mod maintenance;
 mod marks;
 mod progress;
 mod pull;
+mod pull_plan;
 mod push;
 mod read_index;
 mod recover;

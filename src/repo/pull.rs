@@ -1,37 +1,55 @@
 //! The pull pipeline: snapshot tree → blob reads → open + decode + verify → ordered output.
 //!
 //! ```text
-//! planner thread (walks the tree; groups consecutive chunks of one blob into a job)
+//! planner thread (walks the tree a bounded lookahead ahead of the output; one job per frame:
+//!                 the run at the cursor plus the frame's later positions, see pull_plan)
 //!   ──jobs──▶ N fetch threads (ranged read, AES-GCM open, zstd decode, keyed-BLAKE3 check
-//!             of every chunk; small shared cache of decoded frames)
-//!   ──pieces──▶ writer thread (restores order, writes; optionally BLAKE3 of the whole stream)
+//!             of every chunk cut out; small shared cache of decoded frames)
+//!   ──segments──▶ writer thread (restores stream order, writes; optionally BLAKE3 of the
+//!                 whole stream)
 //! ```
 //! Every byte written has passed AEAD authentication and its chunk-id check, and the chunk
 //! list comes from tree nodes checked the same way from the snapshot's (sealed) root id: a
 //! Merkle proof that the stream is the one pushed. At the end the stream length must equal
 //! the snapshot's. With [`PullOptions::verify_stream`] the writer also recomputes the
 //! whole-stream BLAKE3 and compares it with the snapshot's — an end-to-end check independent
-//! of the chunking, at ~15% more CPU. Memory ceiling:
-//! [`PullOptions::window`] (the decoded frames that jobs in flight refer to, 32 MiB by
-//! default) + the frame cache (16 frames) + one
-//! read-ahead per fetch thread (≤ 4 MiB each) + the read index (≈ 60–90 B per chunk in the
-//! repository).
+//! of the chunking, at ~15% more CPU.
+//!
+//! Memory ceiling, each buffer with its default bound (frames of ~1 MiB, 4 fetch threads):
+//! * [`PullOptions::window`], 16 MiB: what jobs in flight hold for the run at the planner's
+//!   cursor (a decoded frame counted once however many jobs slice it; copied pieces at their
+//!   size, rounded up to 64 KiB);
+//! * [`PullOptions::extras`], 24 MiB: pieces cut ahead of need for later positions, counted
+//!   as what they keep alive (the whole frame for slices, their bytes for copies);
+//! * the frame cache, [`FRAME_CACHE`] (4) decoded frames, and the frame pool's idle buffers,
+//!   [`FRAME_POOL_KEEP`] (4) frames;
+//! * per fetch thread: the frame it is cutting, its opened (compressed) frame buffer, and one
+//!   read-ahead request (≤ [`READ_AHEAD_BYTES`], 4 MiB): ≈ 5.5 MiB;
+//! * the lookahead: [`PullOptions::lookahead`] positions of 52 B (32,768: 1.7 MB) and a few
+//!   map entries per distinct frame among them;
+//! * the read index (≈ 60–90 B per chunk in the repository).
+//!
+//! That is ≈ 70 MiB + the read index. Peak RSS is higher by what the allocator keeps in its
+//! per-thread arenas (measured: 30–40 MB on the 30-generation benchmark).
 
-use super::read_index::ReadIndex;
+use super::pull_plan::{Hold, JobPlan, Lookahead};
+use super::read_index::{ChunkLoc, ReadIndex};
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
 use crate::backend::Backend;
 use crate::compress;
 use crate::crypto::Keys;
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::pack::{BlobKind, open_blob};
+use crate::format::pack::{BlobKind, open_blob_into};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::TreeWalker;
 use crate::id::Id;
+use crate::pool::BufPool;
 use bytes::Bytes;
 use crossbeam_channel as cb;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Options of one pull.
@@ -39,34 +57,66 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub struct PullOptions {
     /// Fetch/decode threads (0 = 2 × cores, at least 4).
     pub threads: usize,
-    /// Bytes of decoded frames that the jobs in flight may refer to (each distinct frame
-    /// counted once, however many jobs use it): bounds the output waiting for the writer, and
-    /// sets how far ahead of the writer the fetch threads may work.
+    /// Bytes that the jobs in flight may hold for the run of chunks at the planner's cursor
+    /// (a decoded frame counted once, however many jobs slice it; copied pieces at their
+    /// size): sets how far ahead of the writer the fetch threads may work.
     pub window: usize,
+    /// Positions of the stream (chunks) that the planner reads ahead of the next one it
+    /// plans, to give a frame's job every later position that needs the frame (~52 B each).
+    pub lookahead: usize,
+    /// Bytes that pieces cut ahead of need (for those later positions) may hold until
+    /// written; past it a frame is decoded again when a position left out is reached.
+    pub extras: usize,
     /// Also recompute the BLAKE3 of the whole stream and compare it with the snapshot's.
     pub verify_stream: bool,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { threads: 0, window: 32 << 20, verify_stream: false }
+        PullOptions { threads: 0, window: 16 << 20, lookahead: 1 << 15, extras: 24 << 20, verify_stream: false }
     }
 }
 
+/// A planned job and what its head holds against the [`Window`].
 struct Job {
-    seq: u64,
-    blob: u32,
-    pieces: Vec<(Id, u32, u32)>,
+    plan: JobPlan,
+    charge: Charge,
+    /// Bit i: this job's fetch thread loads blob `plan.blob + 1 + i` (of the same route group)
+    /// before its next read of another group, so it may read that blob with this one.
+    ahead: u8,
+}
+
+/// What a job's head holds against the [`Window`] until the writer has written it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Charge {
+    /// Slices of the decoded frame of `blob` (`len` bytes): charged once while any job
+    /// slicing it is in flight.
+    Frame { blob: u32, len: u32 },
+    /// Copied pieces of this many bytes.
+    Bytes(u64),
+}
+
+/// Consecutive positions of the stream, cut and checked, on their way to the writer.
+struct Out {
+    /// Stream position (chunk index) of the first piece.
+    pos: u64,
+    /// Positions covered.
+    chunks: u64,
+    pieces: Vec<Bytes>,
+    /// The job's window charge, carried by its head.
+    window: Option<Charge>,
+    /// Extras-budget bytes to give back once written.
+    extras: u64,
 }
 
 /// Units of [`Window`] budget.
 const WINDOW_UNIT: usize = 64 << 10;
 
-/// The pull's read-ahead budget: the decoded frames that jobs in flight refer to. A job's
-/// pieces are slices of its frame, so the frame stays in memory until the writer has written
-/// them; a frame is charged once while any job of it is in flight. Counting frames rather
-/// than jobs keeps the window as deep with many small jobs (an incremental snapshot
-/// interleaves old frames with a few new chunks) as with whole-frame jobs.
+/// The pull's read-ahead budget: what the jobs in flight hold for the run at the cursor. A
+/// job that slices its frame keeps the whole frame in memory until the writer has written
+/// the slices, and the frame is charged once while any such job of it is in flight; a job
+/// that copies its pieces is charged their size. Counting frames rather than jobs keeps the
+/// window as deep with many small jobs as with whole-frame jobs.
 struct Window {
     /// One message per unit in use; the writer holds the receiver, so the planner's wait
     /// ends with an error once the writer has gone.
@@ -83,44 +133,47 @@ impl Window {
         (Window { units: tx, capacity, pinned: Mutex::default() }, rx)
     }
 
-    fn units(&self, frame_len: u32) -> usize {
-        (frame_len as usize).div_ceil(WINDOW_UNIT).clamp(1, self.capacity / 2)
+    fn units(&self, bytes: u64) -> usize {
+        (bytes.div_ceil(WINDOW_UNIT as u64) as usize).clamp(1, self.capacity / 2)
     }
 
-    /// Planner side: a job of `blob` is about to go out; waits for budget if its frame is not
-    /// already charged.
-    fn enter(&self, blob: u32, frame_len: u32) -> Result<()> {
-        let first = {
-            let mut m = self.pinned.lock().unwrap();
-            let n = m.entry(blob).or_insert(0);
-            *n += 1;
-            *n == 1
-        };
-        if first {
-            for _ in 0..self.units(frame_len) {
-                self.units.send(()).map_err(|_| cancelled())?;
+    /// Planner side: a job is about to go out; waits for budget unless its frame is already
+    /// charged.
+    fn enter(&self, c: Charge) -> Result<()> {
+        let n = match c {
+            Charge::Frame { blob, len } => {
+                let mut m = self.pinned.lock().unwrap();
+                let n = m.entry(blob).or_insert(0);
+                *n += 1;
+                if *n == 1 { self.units(len as u64) } else { 0 }
             }
+            Charge::Bytes(b) => self.units(b),
+        };
+        for _ in 0..n {
+            self.units.send(()).map_err(|_| cancelled())?;
         }
         Ok(())
     }
 
-    /// Writer side: a job of `blob` has been written; returns the units to take back.
-    fn leave(&self, blob: u32, frame_len: u32) -> usize {
-        let last = {
-            let mut m = self.pinned.lock().unwrap();
-            match m.get_mut(&blob) {
-                Some(n) if *n > 1 => {
-                    *n -= 1;
-                    false
+    /// Writer side: a job's head has been written; returns the units to take back.
+    fn leave(&self, c: Charge) -> usize {
+        match c {
+            Charge::Frame { blob, len } => {
+                let mut m = self.pinned.lock().unwrap();
+                match m.get_mut(&blob) {
+                    Some(n) if *n > 1 => {
+                        *n -= 1;
+                        0
+                    }
+                    Some(_) => {
+                        m.remove(&blob);
+                        self.units(len as u64)
+                    }
+                    None => 0,
                 }
-                Some(_) => {
-                    m.remove(&blob);
-                    true
-                }
-                None => false,
             }
-        };
-        if last { self.units(frame_len) } else { 0 }
+            Charge::Bytes(b) => self.units(b),
+        }
     }
 }
 
@@ -134,38 +187,47 @@ struct FrameCache {
 }
 
 impl FrameCache {
-    fn slot(&self, blob: u32) -> Slot {
+    /// The slot of `blob`; a new one only if `insert` (else `None` when it is not cached).
+    fn slot(&self, blob: u32, insert: bool) -> Option<Slot> {
         let mut s = self.slots.lock().unwrap();
         if let Some(pos) = s.iter().position(|(b, _)| *b == blob) {
             // Least recently used goes first: frames that serve many scattered chunks stay.
             let hit = s.remove(pos).unwrap();
             let slot = hit.1.clone();
             s.push_back(hit);
-            return slot;
+            return Some(slot);
+        }
+        if !insert {
+            return None;
         }
         if s.len() >= self.cap {
             s.pop_front();
         }
         let slot: Slot = Arc::new(OnceLock::new());
         s.push_back((blob, slot.clone()));
-        slot
+        Some(slot)
     }
 }
 
-/// Decoded frames kept for reuse. 16 restores the incremental benchmark snapshot as fast as 32
-/// (0.53 s) with ~12 MB less peak RSS (~105 vs ~117 MB).
-const FRAME_CACHE: usize = 16;
+/// Decoded frames kept for reuse: tree nodes, and data frames that a later position in the
+/// lookahead still needs (the extras budget left it out); other frames are not kept, their
+/// later positions being beyond the lookahead. (Before the lookahead this was 16 frames.)
+const FRAME_CACHE: usize = 4;
+/// Idle decoded-frame buffers kept for reuse.
+const FRAME_POOL_KEEP: usize = 4;
 /// Consecutive blobs (in index order) that go to one fetch thread, so that it can read
 /// them with one request.
 const ROUTE_GROUP: u32 = 8;
-/// The most one read-ahead request fetches; per fetch thread this much may wait in memory.
+/// The most one read-ahead request fetches.
 const READ_AHEAD_BYTES: u64 = 4 << 20;
+/// The largest unwanted blob that a read-ahead request reads through.
+const READ_THROUGH_BYTES: u64 = 64 << 10;
 
 thread_local! {
-    /// This thread's read-ahead: sealed blobs fetched with the last request but not used
-    /// yet, and the last blob it loaded (to detect sequential reading).
-    static AHEAD: std::cell::RefCell<(BTreeMap<u32, Bytes>, Option<u32>)> =
-        const { std::cell::RefCell::new((BTreeMap::new(), None)) };
+    /// This thread's buffer for opened (decrypted, still compressed) frames.
+    static OPENED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// This thread's read-ahead: sealed blobs fetched with its last request but not used yet.
+    static AHEAD: std::cell::RefCell<BTreeMap<u32, Bytes>> = const { std::cell::RefCell::new(BTreeMap::new()) };
 }
 
 /// Everything a thread needs to read one blob.
@@ -175,54 +237,78 @@ struct BlobReader {
     index: Arc<ReadIndex>,
     rt: tokio::runtime::Handle,
     cache: FrameCache,
+    /// Recycled buffers for decoded data frames.
+    frames: Arc<BufPool>,
     progress: Arc<Progress>,
+    stats: Stats,
+}
+
+/// What a pull did, reported at debug level.
+#[derive(Default)]
+struct Stats {
+    requests: AtomicU64,
+    frames: AtomicU64,
+    frame_bytes: AtomicU64,
+    /// The most bytes the extras held at once.
+    extras_peak: AtomicU64,
 }
 
 impl BlobReader {
-    /// The decoded frame of `blob`, from the cache or the backend.
-    fn frame(&self, blob: u32) -> Result<Bytes> {
-        let slot = self.cache.slot(blob);
-        match slot.get_or_init(|| self.load_frame(blob)) {
-            Ok(b) => Ok(b.clone()),
-            Err(e) => Err(Error::new(e.kind(), e.to_string())),
+    /// The decoded frame of `blob`, from the cache or the backend; kept in the cache if
+    /// `keep`.
+    fn frame(&self, blob: u32, keep: bool, ahead: u8) -> Result<Bytes> {
+        match self.cache.slot(blob, keep) {
+            Some(slot) => match slot.get_or_init(|| self.load_frame(blob, ahead)) {
+                Ok(b) => Ok(b.clone()),
+                Err(e) => Err(Error::new(e.kind(), e.to_string())),
+            },
+            None => self.load_frame(blob, ahead),
         }
     }
 
     /// The sealed bytes of `blob`: left over from this thread's last read-ahead, or read now.
-    /// A read that starts a route group, or continues the blob this thread read last, also
-    /// fetches the following contiguous blobs of the group (up to [`READ_AHEAD_BYTES`]) in the
-    /// same request: object stores charge per request far more than per byte.
-    fn sealed(&self, blob: u32) -> Result<Bytes> {
-        let (ahead, sequential) = AHEAD.with(|a| {
-            let mut a = a.borrow_mut();
-            let sequential = blob % ROUTE_GROUP == 0 || (blob > 0 && a.1 == Some(blob - 1));
-            a.1 = Some(blob);
-            (a.0.remove(&blob), sequential)
-        });
-        if let Some(s) = ahead {
+    /// The read also fetches the following blobs of the pack that `ahead` says this thread
+    /// loads next (bit i: blob + 1 + i, see [`Lookahead::read_ahead`]), while they are
+    /// contiguous, up to [`READ_AHEAD_BYTES`]: object stores charge per request far more than
+    /// per byte.
+    fn sealed(&self, blob: u32, ahead: u8) -> Result<Bytes> {
+        if let Some(s) = AHEAD.with(|a| a.borrow_mut().remove(&blob)) {
             return Ok(s);
         }
         let blobs = &self.index.blobs;
         let first = blobs[blob as usize];
-        let mut last = blob as usize;
+        let wanted = |i: usize| {
+            let d = i - blob as usize;
+            (1..ROUTE_GROUP as usize).contains(&d) && ahead & (1 << (d - 1)) != 0
+        };
+        // The last wanted blob of the request, and the end of the contiguous range scanned. A
+        // small unwanted blob between wanted ones (typically a tree node: push stores them
+        // between data frames as it goes) is read through rather than splitting the request.
+        let (mut last, mut end) = (blob as usize, blob as usize);
         let mut len = first.sealed_len as u64;
-        while sequential && last + 1 < blobs.len() && (last as u32 + 1) / ROUTE_GROUP == blob / ROUTE_GROUP {
-            let (prev, next) = (blobs[last], blobs[last + 1]);
+        while end + 1 < blobs.len() && end + 1 - (blob as usize) < ROUTE_GROUP as usize {
+            let (prev, next) = (blobs[end], blobs[end + 1]);
             if next.pack != first.pack
                 || next.offset as u64 != prev.offset as u64 + prev.sealed_len as u64
                 || len + next.sealed_len as u64 > READ_AHEAD_BYTES
+                || !(wanted(end + 1) || next.sealed_len as u64 <= READ_THROUGH_BYTES)
             {
                 break;
             }
-            last += 1;
+            end += 1;
             len += next.sealed_len as u64;
+            if wanted(end) {
+                last = end;
+            }
         }
+        let len = (blobs[last].offset + blobs[last].sealed_len - first.offset) as u64;
         let key = pack_key(&self.index.packs[first.pack as usize]);
         let data = self
             .rt
             .block_on(self.backend.get_range(&key, first.offset as u64, len))
             .map_err(|e| e.context(format!("reading pack {key} at offset {} ({len} bytes)", first.offset)))?;
         Progress::add(&self.progress.transferred_bytes, data.len() as u64);
+        self.stats.requests.fetch_add(1, Relaxed);
         let cut = |i: usize| {
             let b = blobs[i];
             let at = (b.offset - first.offset) as usize;
@@ -230,39 +316,63 @@ impl BlobReader {
         };
         AHEAD.with(|a| {
             let mut a = a.borrow_mut();
-            a.0.clear();
-            for i in blob as usize + 1..=last {
-                a.0.insert(i as u32, cut(i));
-            }
+            a.clear();
+            a.extend((blob as usize + 1..=last).filter(|&i| wanted(i)).map(|i| (i as u32, cut(i))));
         });
         Ok(cut(blob as usize))
     }
 
-    fn load_frame(&self, blob: u32) -> Result<Bytes> {
+    fn load_frame(&self, blob: u32, ahead: u8) -> Result<Bytes> {
         let b = self.index.blobs[blob as usize];
         let key = pack_key(&self.index.packs[b.pack as usize]);
         let what = format!("pack {key}, blob at offset {}", b.offset);
-        let sealed = self.sealed(blob)?;
-        let frame = open_blob(&self.keys, &sealed, &what)?;
-        let raw = compress::decode(&frame).map_err(|e| e.context(&what))?;
-        if raw.len() != b.raw_len as usize {
-            return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
-        }
-        Ok(Bytes::from(raw))
+        let sealed = self.sealed(blob, ahead)?;
+        // The opened (still compressed) frame goes to this thread's reused buffer.
+        let mut frame = OPENED.take();
+        let opened = open_blob_into(&self.keys, &sealed, &what, &mut frame);
+        drop(sealed);
+        let r = opened.and_then(|()| self.decode(&frame, b, &what));
+        OPENED.set(frame);
+        r
     }
 
-    /// Cut pieces out of a frame, checking each chunk's keyed id; pieces that are adjacent
-    /// in the frame come back as one slice.
-    fn pieces(&self, job: &Job) -> Result<Vec<Bytes>> {
-        let frame = self.frame(job.blob)?;
+    /// Decode an opened frame of the blob at `b`.
+    fn decode(&self, frame: &[u8], b: super::read_index::BlobLoc, what: &str) -> Result<Bytes> {
+        // Data frames decode into recycled buffers: a megabyte allocated and freed per frame
+        // stays in the allocator's per-thread arenas (the 30-generation restore peaked ~6 MB
+        // higher without the pool).
+        let mut raw = if b.kind == BlobKind::Data { self.frames.take() } else { Vec::new() };
+        let r = compress::decode_into(frame, &mut raw).map_err(|e| e.context(what)).and_then(|()| {
+            if raw.len() != b.raw_len as usize {
+                return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
+            }
+            Ok(())
+        });
+        self.stats.frames.fetch_add(1, Relaxed);
+        self.stats.frame_bytes.fetch_add(raw.len() as u64, Relaxed);
+        match (r, b.kind) {
+            (Ok(()), BlobKind::Data) => Ok(self.frames.bytes(raw)),
+            (Ok(()), _) => Ok(Bytes::from(raw)),
+            (Err(e), kind) => {
+                if kind == BlobKind::Data {
+                    self.frames.give(raw);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Check `pieces` of `frame` (of `blob`) against their keyed ids; returns their ranges,
+    /// pieces adjacent in the frame as one range.
+    fn check(&self, frame: &[u8], blob: u32, pieces: &[(Id, u32, u32)]) -> Result<Vec<(usize, usize)>> {
         let mut out: Vec<(usize, usize)> = Vec::new();
-        for (id, inner, len) in &job.pieces {
+        for (id, inner, len) in pieces {
             let (s, e) = (*inner as usize, *inner as usize + *len as usize);
             if e > frame.len() {
                 return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
             }
             if self.keys.chunk_id(&frame[s..e]) != *id {
-                let b = self.index.blobs[job.blob as usize];
+                let b = self.index.blobs[blob as usize];
                 return Err(Error::corrupt(format!(
                     "chunk {} in pack {} does not match its id",
                     id.short(),
@@ -274,7 +384,33 @@ impl BlobReader {
                 _ => out.push((s, e)),
             }
         }
-        Ok(out.into_iter().map(|(s, e)| frame.slice(s..e)).collect())
+        Ok(out)
+    }
+
+    /// Decode a job's frame once and cut out every segment, each piece checked against its
+    /// chunk id; slices of the frame or copies, as planned.
+    fn cut(&self, job: &Job) -> Result<Vec<Out>> {
+        let plan = &job.plan;
+        let frame = self.frame(plan.blob, plan.needed_again, job.ahead)?;
+        let mut outs = Vec::with_capacity(plan.segs.len());
+        for (k, seg) in plan.segs.iter().enumerate() {
+            let ranges = self.check(&frame, plan.blob, &seg.pieces)?;
+            let pieces = ranges
+                .into_iter()
+                .map(|(s, e)| match plan.hold {
+                    Hold::Slices => frame.slice(s..e),
+                    Hold::Copies => Bytes::copy_from_slice(&frame[s..e]),
+                })
+                .collect();
+            outs.push(Out {
+                pos: seg.pos,
+                chunks: seg.pieces.len() as u64,
+                pieces,
+                window: (k == 0).then_some(job.charge),
+                extras: seg.release,
+            });
+        }
+        Ok(outs)
     }
 
     /// A tree node's bytes by id.
@@ -285,8 +421,24 @@ impl BlobReader {
         if self.index.blobs[loc.blob as usize].kind != BlobKind::Tree {
             return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
         }
-        let job = Job { seq: 0, blob: loc.blob, pieces: vec![(*id, loc.inner, loc.len)] };
-        Ok(self.pieces(&job)?.pop().unwrap().to_vec())
+        let frame = self.frame(loc.blob, true, 0)?;
+        let (s, e) = self.check(&frame, loc.blob, &[(*id, loc.inner, loc.len)])?[0];
+        Ok(frame[s..e].to_vec())
+    }
+
+    /// Where chunk `id` of the stream (`len` bytes, says the tree) is.
+    fn locate(&self, id: &Id, len: u32) -> Result<ChunkLoc> {
+        let loc = self.index.get(id).ok_or_else(|| {
+            Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
+        })?;
+        if loc.len != len {
+            return Err(Error::corrupt(format!(
+                "chunk {}: index length {} differs from the snapshot's {len}",
+                id.short(),
+                loc.len
+            )));
+        }
+        Ok(loc)
     }
 }
 
@@ -320,6 +472,7 @@ impl Repository {
         let mut ri = ReadIndex::default();
         self.for_each_index(|f| ri.add_preferring(f, &marked)).await.map_err(|e| e.context("loading the index"))?;
         let index = Arc::new(ri);
+        let frame_size = index.blobs.iter().filter(|b| b.kind == BlobKind::Data).map(|b| b.raw_len).max().unwrap_or(0);
         let threads = if opts.threads == 0 {
             (2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(4)
         } else {
@@ -331,36 +484,43 @@ impl Repository {
             index,
             rt: tokio::runtime::Handle::current(),
             cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: FRAME_CACHE },
+            frames: BufPool::new(frame_size as usize, FRAME_POOL_KEEP),
             progress: progress.clone(),
+            stats: Stats::default(),
         });
         let fail = Arc::new(FirstError::default());
         let (window, units_rx) = Window::new(opts.window);
         let window = Arc::new(window);
+        // Bytes held by extras (cut ahead of need): the planner adds, the writer gives back.
+        let extras = Arc::new(AtomicU64::new(0));
         // One queue per fetch thread; the planner routes every job of a blob (and of the next
-        // few blobs, see ROUTE_GROUP) to the same thread, so a frame shared by many runs is
-        // decoded once, neighbours are read with one request, and groups decode in parallel. Jobs in
-        // flight are bounded overall by the frames they refer to (`window`).
+        // few blobs, see ROUTE_GROUP) to the same thread, so neighbours are read with one
+        // request and groups decode in parallel. Jobs in flight are bounded overall by what
+        // their heads hold (`window`), pieces cut ahead of need by `extras`.
         let (job_txs, job_rxs): (Vec<_>, Vec<_>) = (0..threads).map(|_| cb::unbounded::<Job>()).unzip();
-        let (piece_tx, piece_rx) = cb::unbounded::<(u64, u32, Vec<Bytes>)>();
+        let (out_tx, out_rx) = cb::unbounded::<Out>();
         let (end_tx, end_rx) = cb::bounded::<u64>(1);
 
         // Planner.
         {
-            let (reader, window) = (reader.clone(), window.clone());
+            let (reader, window, extras) = (reader.clone(), window.clone(), extras.clone());
             let root = snap.root_id();
-            spawn_stage("planner", &fail, move || plan(&reader, root, &window, &job_txs, &end_tx))?;
+            let limits = (opts.lookahead, opts.extras as u64);
+            spawn_stage("planner", &fail, move || plan(&reader, root, limits, &window, &extras, &job_txs, &end_tx))?;
         }
         // Fetchers.
         for (i, job_rx) in job_rxs.into_iter().enumerate() {
-            let (reader, fail, piece_tx) = (reader.clone(), fail.clone(), piece_tx.clone());
+            let (reader, fail, out_tx) = (reader.clone(), fail.clone(), out_tx.clone());
             std::thread::Builder::new()
                 .name(format!("kando-fetch-{i}"))
                 .spawn(move || {
                     for job in job_rx {
-                        match reader.pieces(&job) {
-                            Ok(p) => {
-                                if piece_tx.send((job.seq, job.blob, p)).is_err() {
-                                    return;
+                        match reader.cut(&job) {
+                            Ok(outs) => {
+                                for o in outs {
+                                    if out_tx.send(o).is_err() {
+                                        return;
+                                    }
                                 }
                             }
                             Err(e) => {
@@ -372,19 +532,33 @@ impl Repository {
                 })
                 .map_err(|e| Error::new(ErrorKind::Io, format!("starting a fetch thread: {e}")))?;
         }
-        drop(piece_tx);
+        drop(out_tx);
         // Writer.
         let res_rx = {
-            let (progress, reader) = (progress.clone(), reader.clone());
+            let progress = progress.clone();
             let (size, hash) = (snap.size, opts.verify_stream.then(|| snap.blake3.clone()));
-            let written = move |blob: u32| {
-                for _ in 0..window.leave(blob, reader.index.blobs[blob as usize].raw_len) {
-                    let _ = units_rx.try_recv();
+            let written = move |o: &Out| {
+                if let Some(c) = o.window {
+                    for _ in 0..window.leave(c) {
+                        let _ = units_rx.try_recv();
+                    }
                 }
+                extras.fetch_sub(o.extras, Relaxed);
             };
-            spawn_stage("writer", &fail, move || write_stage(out, piece_rx, written, end_rx, &progress, size, hash))?
+            spawn_stage("writer", &fail, move || write_stage(out, out_rx, written, end_rx, &progress, size, hash))?
         };
         let r = res_rx.await.unwrap_or_else(|_| Err(cancelled()));
+        let st = &reader.stats;
+        tracing::debug!(
+            "pull: {} MiB of stream from {} MiB read in {} requests; {} frames decoded ({} MiB); \
+             extras held at most {} KiB",
+            snap.size >> 20,
+            progress.transferred_bytes.load(Relaxed) >> 20,
+            st.requests.load(Relaxed),
+            st.frames.load(Relaxed),
+            st.frame_bytes.load(Relaxed) >> 20,
+            st.extras_peak.load(Relaxed) >> 10,
+        );
         if let Some(e) = fail.take() {
             return Err(e);
         }
@@ -392,46 +566,53 @@ impl Repository {
     }
 }
 
-fn plan(r: &BlobReader, root: Id, window: &Window, jobs: &[cb::Sender<Job>], end: &cb::Sender<u64>) -> Result<()> {
+/// Walk the tree `lookahead` positions ahead of the cursor, plan jobs ([`Lookahead`]) and send
+/// each to its fetch thread once the window has room for its head; then the chunk count.
+fn plan(
+    r: &BlobReader,
+    root: Id,
+    (lookahead, extras_cap): (usize, u64),
+    window: &Window,
+    extras: &AtomicU64,
+    jobs: &[cb::Sender<Job>],
+    end: &cb::Sender<u64>,
+) -> Result<()> {
     let mut walker = TreeWalker::new(root, |id: &Id| r.node(id))?;
-    let mut seq = 0u64;
-    let mut cur: Option<Job> = None;
-    let send = |job: Job| -> Result<()> {
-        window.enter(job.blob, r.index.blobs[job.blob as usize].raw_len)?;
-        jobs[(job.blob / ROUTE_GROUP) as usize % jobs.len()].send(job).map_err(|_| cancelled())
-    };
-    while let Some((id, len)) = walker.next_chunk()? {
-        let loc = r.index.get(&id).ok_or_else(|| {
-            Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
-        })?;
-        if loc.len != len {
-            return Err(Error::corrupt(format!(
-                "chunk {}: index length {} differs from the snapshot's {len}",
-                id.short(),
-                loc.len
-            )));
-        }
-        match &mut cur {
-            Some(j) if j.blob == loc.blob && j.pieces.len() < 4096 => j.pieces.push((id, loc.inner, len)),
-            _ => {
-                if let Some(j) = cur.take() {
-                    send(j)?;
+    let mut la = Lookahead::new(lookahead);
+    let mut more = true;
+    loop {
+        while more && !la.is_full() {
+            match walker.next_chunk()? {
+                Some((id, len)) => {
+                    let loc = r.locate(&id, len)?;
+                    la.push(id, loc.blob, loc.inner, len);
                 }
-                cur = Some(Job { seq, blob: loc.blob, pieces: vec![(id, loc.inner, len)] });
-                seq += 1;
+                None => more = false,
             }
         }
+        let free = extras_cap.saturating_sub(extras.load(Relaxed));
+        let Some(plan) = la.next_job(|b| r.index.blobs[b as usize].raw_len, free) else { break };
+        let held = extras.fetch_add(plan.extras_charge, Relaxed) + plan.extras_charge;
+        r.stats.extras_peak.fetch_max(held, Relaxed);
+        let charge = match plan.hold {
+            Hold::Slices => Charge::Frame { blob: plan.blob, len: r.index.blobs[plan.blob as usize].raw_len },
+            Hold::Copies => Charge::Bytes(plan.head_bytes),
+        };
+        window.enter(charge)?;
+        let route = |blob: u32| (blob / ROUTE_GROUP) as usize % jobs.len();
+        let group = plan.blob / ROUTE_GROUP * ROUTE_GROUP..(plan.blob / ROUTE_GROUP + 1) * ROUTE_GROUP;
+        let ahead = la.read_ahead(plan.blob, group, |b| route(b) == route(plan.blob));
+        jobs[route(plan.blob)].send(Job { plan, charge, ahead }).map_err(|_| cancelled())?;
     }
-    if let Some(j) = cur.take() {
-        send(j)?;
-    }
-    end.send(seq).map_err(|_| cancelled())
+    end.send(la.end()).map_err(|_| cancelled())
 }
 
+/// Write segments in stream order (each keyed by its first position) until `end_rx` says how
+/// many positions the stream has; then check the length and, if asked, the stream's BLAKE3.
 fn write_stage(
     mut out: Box<dyn Write + Send>,
-    rx: cb::Receiver<(u64, u32, Vec<Bytes>)>,
-    mut written: impl FnMut(u32),
+    rx: cb::Receiver<Out>,
+    mut written: impl FnMut(&Out),
     end_rx: cb::Receiver<u64>,
     progress: &Progress,
     want_size: u64,
@@ -452,8 +633,8 @@ fn write_stage(
             break;
         }
         match rx.recv_timeout(std::time::Duration::from_millis(50)) {
-            Ok((seq, blob, p)) => {
-                pending.insert(seq, (blob, p));
+            Ok(o) => {
+                pending.insert(o.pos, o);
             }
             Err(cb::RecvTimeoutError::Timeout) => continue,
             Err(cb::RecvTimeoutError::Disconnected) => {
@@ -465,17 +646,17 @@ fn write_stage(
                 }
             }
         }
-        while let Some((blob, pieces)) = pending.remove(&next) {
-            for p in pieces {
+        while let Some(o) = pending.remove(&next) {
+            for p in &o.pieces {
                 if let Some(h) = hasher.as_mut() {
-                    h.update(&p);
+                    h.update(p);
                 }
                 size += p.len() as u64;
-                out.write_all(&p).map_err(|e| Error::io("writing the output", e))?;
+                out.write_all(p).map_err(|e| Error::io("writing the output", e))?;
                 Progress::add(&progress.bytes_out, p.len() as u64);
             }
-            written(blob);
-            next += 1;
+            written(&o);
+            next += o.chunks.max(1);
         }
     }
     out.flush().map_err(|e| Error::io("writing the output", e))?;
@@ -494,8 +675,9 @@ fn write_stage(
 mod tests {
     use super::*;
 
-    /// Runs the writer on pieces sent out of order and returns what it wrote.
-    fn run_writer(pieces: Vec<(u64, Vec<&'static [u8]>)>, size: u64, hash: Option<String>) -> (Result<()>, Vec<u8>) {
+    /// Runs the writer on segments (first position, positions, pieces) sent out of order and
+    /// returns what it wrote.
+    fn run_writer(segs: Vec<(u64, u64, Vec<&'static [u8]>)>, size: u64, hash: Option<String>) -> (Result<()>, Vec<u8>) {
         #[derive(Clone, Default)]
         struct Sink(Arc<Mutex<Vec<u8>>>);
         impl Write for Sink {
@@ -510,15 +692,21 @@ mod tests {
         let sink = Sink::default();
         let (tx, rx) = cb::unbounded();
         let (end_tx, end_rx) = cb::bounded(1);
-        let n = pieces.len() as u64;
-        for (seq, p) in pieces {
-            tx.send((seq, seq as u32, p.into_iter().map(Bytes::from_static).collect())).unwrap();
+        let n: u64 = segs.iter().map(|s| s.1).sum();
+        let mut starts: Vec<u64> = segs.iter().map(|s| s.0).collect();
+        starts.sort();
+        for (pos, chunks, p) in segs {
+            let pieces = p.into_iter().map(Bytes::from_static).collect();
+            // `extras` carries the position, to see the order in which segments are released.
+            tx.send(Out { pos, chunks, pieces, window: None, extras: pos }).unwrap();
         }
+        drop(tx);
         end_tx.send(n).unwrap();
         let mut order = Vec::new();
-        let r = write_stage(Box::new(sink.clone()), rx, |b| order.push(b), end_rx, &Progress::default(), size, hash);
+        let r =
+            write_stage(Box::new(sink.clone()), rx, |o| order.push(o.extras), end_rx, &Progress::default(), size, hash);
         if r.is_ok() {
-            assert_eq!(order, (0..n as u32).collect::<Vec<_>>(), "jobs are released in stream order");
+            assert_eq!(order, starts, "segments are released in stream order");
         }
         let out = sink.0.lock().unwrap().clone();
         (r, out)
@@ -528,44 +716,59 @@ mod tests {
     fn window_charges_each_frame_once_and_waits_for_budget() {
         let (w, rx) = Window::new(4 * WINDOW_UNIT);
         let w = Arc::new(w);
-        let frame = 2 * WINDOW_UNIT as u32;
-        w.enter(1, frame).unwrap();
-        w.enter(1, frame).unwrap(); // same frame: no new charge
-        w.enter(2, frame).unwrap();
+        let f = |blob| Charge::Frame { blob, len: 2 * WINDOW_UNIT as u32 };
+        w.enter(f(1)).unwrap();
+        w.enter(f(1)).unwrap(); // same frame: no new charge
+        w.enter(f(2)).unwrap();
         assert_eq!(rx.len(), 4, "two frames of two units each");
         // A third frame must wait until a frame is released.
         let (w3, done) = (w.clone(), Arc::new(std::sync::atomic::AtomicBool::new(false)));
         let d3 = done.clone();
         let t = std::thread::spawn(move || {
-            w3.enter(3, frame).unwrap();
+            w3.enter(f(3)).unwrap();
             d3.store(true, std::sync::atomic::Ordering::SeqCst);
         });
         std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(!done.load(std::sync::atomic::Ordering::SeqCst), "frame 3 went out over budget");
-        assert_eq!(w.leave(1, frame), 0, "frame 1 still has a job in flight");
-        assert_eq!(w.leave(1, frame), 2);
+        assert_eq!(w.leave(f(1)), 0, "frame 1 still has a job in flight");
+        assert_eq!(w.leave(f(1)), 2);
         for _ in 0..2 {
             rx.try_recv().unwrap();
         }
         t.join().unwrap();
         assert!(done.load(std::sync::atomic::Ordering::SeqCst));
+        // Copied pieces are charged their size, at least one unit, every time.
+        assert_eq!(w.leave(f(2)), 2);
+        for _ in 0..2 {
+            rx.try_recv().unwrap();
+        }
+        w.enter(Charge::Bytes(10)).unwrap();
+        w.enter(Charge::Bytes(10)).unwrap();
+        assert_eq!(rx.len(), 2 + 2, "frame 3 and two copies of one unit");
+        assert_eq!(w.leave(Charge::Bytes(WINDOW_UNIT as u64 + 1)), 2);
         // Once the writer (the receiver) is gone, a waiting planner is told so.
         drop(rx);
-        assert!(w.enter(4, frame).is_err());
+        assert!(w.enter(f(4)).is_err());
     }
 
     #[test]
     fn writer_restores_order_and_checks_size_and_optional_stream_hash() {
-        let pieces = || vec![(2, vec![&b"ef"[..]]), (0, vec![&b"a"[..], &b"b"[..]]), (1, vec![&b"cd"[..]])];
+        // Positions 0–1 in one segment, then 2 and 3–4.
+        let segs =
+            || vec![(3, 2, vec![&b"e"[..], &b"f"[..]]), (0, 2, vec![&b"a"[..], &b"b"[..]]), (2, 1, vec![&b"cd"[..]])];
         let good = blake3::hash(b"abcdef").to_hex().to_string();
-        let (r, out) = run_writer(pieces(), 6, None);
+        let (r, out) = run_writer(segs(), 6, None);
         assert!(r.is_ok());
         assert_eq!(out, b"abcdef");
-        assert!(run_writer(pieces(), 6, Some(good)).0.is_ok());
-        let e = run_writer(pieces(), 6, Some(blake3::hash(b"abcdeF").to_hex().to_string())).0.unwrap_err();
+        assert!(run_writer(segs(), 6, Some(good)).0.is_ok());
+        let e = run_writer(segs(), 6, Some(blake3::hash(b"abcdeF").to_hex().to_string())).0.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Corrupt);
         assert!(e.to_string().contains("BLAKE3"), "{e}");
-        let e = run_writer(pieces(), 7, None).0.unwrap_err();
+        let e = run_writer(segs(), 7, None).0.unwrap_err();
         assert!(e.to_string().contains("restored 6 bytes, the snapshot says 7"), "{e}");
+        // A missing segment (position 2) is never skipped: the writer stops when the senders go.
+        let (r, out) = run_writer(vec![(0, 2, vec![&b"ab"[..]]), (3, 2, vec![&b"ef"[..]])], 4, None);
+        assert_eq!(r.unwrap_err().kind(), ErrorKind::Cancelled);
+        assert_eq!(out, b"ab");
     }
 }

@@ -2,11 +2,11 @@
 
 use crate::support::*;
 use kanrepo::ErrorKind;
-use kanrepo::Repository;
 use kanrepo::backend::Backend;
 use kanrepo::backend::local::LocalBackend;
 use kanrepo::backend::memory::MemoryBackend;
 use kanrepo::chunker::ChunkerParams;
+use kanrepo::{Progress, PullOptions, Repository};
 use std::sync::Arc;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,4 +222,98 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Generations of a stream whose changes are scattered (one changed byte every ~64 KB, at
+/// positions that move each night), plus a run of one repeated chunk: a late snapshot then
+/// needs chunks of every generation's frames at scattered positions, and one chunk many times.
+fn scattered_generations(n: usize) -> Vec<Vec<u8>> {
+    let mut d = data(3_000_000, 40);
+    d.extend(vec![0u8; 600_000]);
+    d.extend(data(1_000_000, 41));
+    let mut out = vec![d.clone()];
+    for g in 1..n {
+        for (k, at) in (g * 7919..d.len()).step_by(64_000).enumerate() {
+            d[at] = d[at].wrapping_add(1 + (k % 200) as u8);
+        }
+        out.push(d.clone());
+    }
+    out
+}
+
+async fn pull_with(
+    repo: &Repository,
+    snap: &kanrepo::format::snapshot::Snapshot,
+    o: &PullOptions,
+) -> kanrepo::Result<Vec<u8>> {
+    let buf = SharedBuf::default();
+    repo.pull(snap, Box::new(buf.clone()), o, Arc::new(Progress::default())).await?;
+    let v = buf.0.lock().unwrap().clone();
+    Ok(v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scattered_generations_pull_byte_exact_whatever_the_budgets() {
+    let repo = init(Arc::new(MemoryBackend::new())).await;
+    let gens = scattered_generations(6);
+    let mut snaps = Vec::new();
+    for g in &gens {
+        snaps.push(push(&repo, "db", g.clone()).await.unwrap().1);
+    }
+    let d = PullOptions { verify_stream: true, ..PullOptions::default() };
+    let variants = [
+        d.clone(),
+        // No lookahead, no extras: one job per run, frames decoded again and again.
+        PullOptions { lookahead: 1, extras: 0, ..d.clone() },
+        // Extras budget of a few chunks, a short lookahead, the smallest window.
+        PullOptions { lookahead: 40, extras: 40_000, window: 1, ..d.clone() },
+        // Room for everything, one fetch thread.
+        PullOptions { lookahead: 1 << 20, extras: 1 << 30, threads: 1, ..d.clone() },
+        PullOptions { lookahead: 300, extras: 2 << 20, threads: 3, ..d.clone() },
+    ];
+    for (i, o) in variants.iter().enumerate() {
+        for g in [5, 2, 0] {
+            let back = pull_with(&repo, &snaps[g], o).await.unwrap();
+            assert!(back == gens[g], "variant {i}, generation {g}: restored bytes differ");
+        }
+    }
+}
+
+/// A writer that fails after `n` bytes, like a consumer that goes away.
+struct ClosingAfter(usize);
+
+impl std::io::Write for ClosingAfter {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        if self.0 < b.len() {
+            return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "reader went away"));
+        }
+        self.0 -= b.len();
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_writer_that_goes_away_with_pieces_cut_ahead_stops_the_pull() {
+    let repo = init(Arc::new(MemoryBackend::new())).await;
+    let gens = scattered_generations(4);
+    for g in &gens {
+        push(&repo, "db", g.clone()).await.unwrap();
+    }
+    let snap = repo.latest("db").await.unwrap().snapshot;
+    for stop in [0, 100_000, 2_500_000] {
+        for o in [PullOptions::default(), PullOptions { window: 1, extras: 50_000, ..PullOptions::default() }] {
+            let r = tokio::time::timeout(
+                std::time::Duration::from_secs(60),
+                repo.pull(&snap, Box::new(ClosingAfter(stop)), &o, Arc::new(Progress::default())),
+            )
+            .await
+            .expect("the pull stops instead of hanging");
+            let e = r.unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Io, "{e}");
+            assert!(e.to_string().contains("writing the output"), "{e}");
+        }
+    }
 }
