@@ -10,5 +10,6 @@ mod gc_faults;
 mod large;
 mod maintenance;
 mod properties;
+mod storage_faults;
 mod support;
 mod verify;

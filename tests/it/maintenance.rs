@@ -140,9 +140,11 @@ async fn a_second_gc_is_refused_while_one_holds_the_lease() {
     assert_eq!(pull(&repo, "db").await.unwrap(), generation(0));
 }
 
-/// A reader that hands out its bytes only once the gate opens.
+/// A reader that says when it is first read (the push has set up its dedup sources and started
+/// its pipeline) and hands out its bytes only once the gate opens.
 struct Gated {
     inner: std::io::Cursor<Vec<u8>>,
+    reached: Option<std::sync::mpsc::Sender<()>>,
     gate: std::sync::mpsc::Receiver<()>,
     open: bool,
 }
@@ -150,6 +152,9 @@ struct Gated {
 impl Read for Gated {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if !self.open {
+            if let Some(r) = self.reached.take() {
+                let _ = r.send(());
+            }
             let _ = self.gate.recv();
             self.open = true;
         }
@@ -157,28 +162,27 @@ impl Read for Gated {
     }
 }
 
-/// Push that starts (lease written, index loaded), then waits at the gate.
+/// Push that starts (lease written, dedup sources set up, first read reached), then waits at
+/// the gate.
 pub(crate) async fn gated_push(
     repo: &Arc<Repository>,
     path: &str,
     bytes: Vec<u8>,
 ) -> (std::sync::mpsc::Sender<()>, tokio::task::JoinHandle<kanrepo::Result<kanrepo::Id>>) {
     let (tx, rx) = std::sync::mpsc::channel();
-    let before = kanrepo::repo::lease::list(repo.backend().as_ref()).await.unwrap().len();
+    let (reached_tx, reached_rx) = std::sync::mpsc::channel();
     let (r, p) = (repo.clone(), path.to_string());
     let h = tokio::spawn(async move {
         let opts = PushOptions { path: p, ..PushOptions::default() };
-        let reader = Gated { inner: std::io::Cursor::new(bytes), gate: rx, open: false };
+        let reader = Gated { inner: std::io::Cursor::new(bytes), reached: Some(reached_tx), gate: rx, open: false };
         r.push(Box::new(reader), &opts, Arc::new(Progress::default())).await.map(|(id, _)| id)
     });
-    // Wait until the push is visible and has read the marks and the index.
-    for _ in 0..200 {
-        if kanrepo::repo::lease::list(repo.backend().as_ref()).await.unwrap().len() > before {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::task::spawn_blocking(move || reached_rx.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("the push reached its first read");
+    // Its dedup sources read their first leaves in the background: let them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
     (tx, h)
 }
 

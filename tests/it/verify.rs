@@ -74,11 +74,11 @@ impl Fx {
     }
 
     /// Tree-node blobs (pack key, offset, length) and the packs that hold none (see
-    /// [`crate::faulty::layout`]).
+    /// [`crate::storage_faults::layout`]).
     async fn layout(&self) -> (Vec<(String, u64, u64)>, Vec<String>) {
         let fb = FaultyBackend::new(self.backend.clone());
         let repo = Repository::open(fb.clone(), PASSWORD).await.unwrap();
-        crate::faulty::layout(&fb, &repo).await
+        crate::storage_faults::layout(&fb, &repo).await
     }
 
     /// Pull snapshot `id`: the result and every byte written before it ended.
