@@ -16,20 +16,21 @@
 //! of the chunking, at ~15% more CPU.
 //!
 //! Memory ceiling, each buffer with its default bound (frames of ~1 MiB, 4 fetch threads):
-//! * [`PullOptions::window`], 16 MiB: what jobs in flight hold for the run at the planner's
+//! * [`PullOptions::window`], 12 MiB: what jobs in flight hold for the run at the planner's
 //!   cursor (a decoded frame counted once however many jobs slice it; copied pieces at their
 //!   size, rounded up to 64 KiB);
 //! * [`PullOptions::extras`], 24 MiB: pieces cut ahead of need for later positions, counted
 //!   as what they keep alive (the whole frame for slices, their bytes for copies);
 //! * the frame cache, [`FRAME_CACHE`] (4) decoded frames, and the frame pool's idle buffers,
 //!   [`FRAME_POOL_KEEP`] (4) frames;
-//! * per fetch thread: the frame it is cutting, its opened (compressed) frame buffer, and one
-//!   read-ahead request (≤ [`READ_AHEAD_BYTES`], 4 MiB): ≈ 5.5 MiB;
+//! * per fetch thread: the frame it is cutting, its opened (compressed) frame buffer, and the
+//!   read-ahead of its current route group (other blobs of the group read with one it loads,
+//!   ≤ [`READ_AHEAD_BYTES`], 4 MiB, per request; the group's 8 blobs at most): ≈ 6 MiB;
 //! * the lookahead: [`PullOptions::lookahead`] positions of 52 B (32,768: 1.7 MB) and a few
 //!   map entries per distinct frame among them;
 //! * the read index (≈ 60–90 B per chunk in the repository).
 //!
-//! That is ≈ 70 MiB + the read index. Peak RSS is higher by what the allocator keeps in its
+//! That is ≈ 66 MiB + the read index. Peak RSS is higher by what the allocator keeps in its
 //! per-thread arenas (measured: 30–40 MB on the 30-generation benchmark).
 
 use super::pull_plan::{Hold, JobPlan, Lookahead};
@@ -73,7 +74,7 @@ pub struct PullOptions {
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { threads: 0, window: 16 << 20, lookahead: 1 << 15, extras: 24 << 20, verify_stream: false }
+        PullOptions { threads: 0, window: 12 << 20, lookahead: 1 << 15, extras: 24 << 20, verify_stream: false }
     }
 }
 
@@ -81,8 +82,8 @@ impl Default for PullOptions {
 struct Job {
     plan: JobPlan,
     charge: Charge,
-    /// Bit i: this job's fetch thread loads blob `plan.blob + 1 + i` (of the same route group)
-    /// before its next read of another group, so it may read that blob with this one.
+    /// Bit j: this job's fetch thread loads the j-th blob of `plan.blob`'s route group before
+    /// its next read of another group, so it may read that blob with this one.
     ahead: u8,
 }
 
@@ -226,7 +227,8 @@ const READ_THROUGH_BYTES: u64 = 64 << 10;
 thread_local! {
     /// This thread's buffer for opened (decrypted, still compressed) frames.
     static OPENED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-    /// This thread's read-ahead: sealed blobs fetched with its last request but not used yet.
+    /// This thread's read-ahead: sealed blobs of one route group fetched with its requests but
+    /// not used yet (at most the group's 8 blobs, ≤ 4 MiB).
     static AHEAD: std::cell::RefCell<BTreeMap<u32, Bytes>> = const { std::cell::RefCell::new(BTreeMap::new()) };
 }
 
@@ -267,59 +269,80 @@ impl BlobReader {
     }
 
     /// The sealed bytes of `blob`: left over from this thread's last read-ahead, or read now.
-    /// The read also fetches the following blobs of the pack that `ahead` says this thread
-    /// loads next (bit i: blob + 1 + i, see [`Lookahead::read_ahead`]), while they are
+    /// The read also fetches the blobs of its route group that `ahead` says this thread loads
+    /// before its next other read (bit j: the group's j-th blob, see
+    /// [`Lookahead::read_ahead`]), before or after `blob` in the pack, while they are
     /// contiguous, up to [`READ_AHEAD_BYTES`]: object stores charge per request far more than
-    /// per byte.
+    /// per byte. (Push seals frames in parallel, so a pack's frames are not always in stream
+    /// order.)
     fn sealed(&self, blob: u32, ahead: u8) -> Result<Bytes> {
         if let Some(s) = AHEAD.with(|a| a.borrow_mut().remove(&blob)) {
             return Ok(s);
         }
         let blobs = &self.index.blobs;
-        let first = blobs[blob as usize];
-        let wanted = |i: usize| {
-            let d = i - blob as usize;
-            (1..ROUTE_GROUP as usize).contains(&d) && ahead & (1 << (d - 1)) != 0
-        };
-        // The last wanted blob of the request, and the end of the contiguous range scanned. A
-        // small unwanted blob between wanted ones (typically a tree node: push stores them
-        // between data frames as it goes) is read through rather than splitting the request.
-        let (mut last, mut end) = (blob as usize, blob as usize);
-        let mut len = first.sealed_len as u64;
-        while end + 1 < blobs.len() && end + 1 - (blob as usize) < ROUTE_GROUP as usize {
-            let (prev, next) = (blobs[end], blobs[end + 1]);
-            if next.pack != first.pack
-                || next.offset as u64 != prev.offset as u64 + prev.sealed_len as u64
-                || len + next.sealed_len as u64 > READ_AHEAD_BYTES
-                || !(wanted(end + 1) || next.sealed_len as u64 <= READ_THROUGH_BYTES)
-            {
-                break;
+        let b0 = blob as usize;
+        let group =
+            b0 - b0 % ROUTE_GROUP as usize..(b0 - b0 % ROUTE_GROUP as usize + ROUTE_GROUP as usize).min(blobs.len());
+        let wanted = |i: usize| i != b0 && group.contains(&i) && ahead & (1 << (i - group.start)) != 0;
+        // Whether the request may grow from `at` to its neighbour `next`: same pack, adjacent,
+        // within the byte limit, and wanted, or a small blob read through (typically a tree
+        // node: push stores them between data frames as it goes).
+        let mut len = blobs[b0].sealed_len as u64;
+        let mut grow = |at: usize, next: usize| {
+            let (a, n) = (blobs[at], blobs[next]);
+            let adjacent = if next > at {
+                n.offset as u64 == a.offset as u64 + a.sealed_len as u64
+            } else {
+                a.offset as u64 == n.offset as u64 + n.sealed_len as u64
+            };
+            let ok = group.contains(&next)
+                && n.pack == a.pack
+                && adjacent
+                && len + n.sealed_len as u64 <= READ_AHEAD_BYTES
+                && (wanted(next) || n.sealed_len as u64 <= READ_THROUGH_BYTES);
+            if ok {
+                len += n.sealed_len as u64;
             }
+            ok
+        };
+        // The wanted blobs furthest after and before `blob` that one request reaches.
+        let (mut last, mut end) = (b0, b0);
+        while end + 1 < blobs.len() && grow(end, end + 1) {
             end += 1;
-            len += next.sealed_len as u64;
             if wanted(end) {
                 last = end;
             }
         }
-        let len = (blobs[last].offset + blobs[last].sealed_len - first.offset) as u64;
-        let key = pack_key(&self.index.packs[first.pack as usize]);
+        let (mut first, mut start) = (b0, b0);
+        while start > 0 && grow(start, start - 1) {
+            start -= 1;
+            if wanted(start) {
+                first = start;
+            }
+        }
+        let (lo, hi) = (blobs[first], blobs[last]);
+        let len = (hi.offset + hi.sealed_len - lo.offset) as u64;
+        let key = pack_key(&self.index.packs[lo.pack as usize]);
         let data = self
             .rt
-            .block_on(self.backend.get_range(&key, first.offset as u64, len))
-            .map_err(|e| e.context(format!("reading pack {key} at offset {} ({len} bytes)", first.offset)))?;
+            .block_on(self.backend.get_range(&key, lo.offset as u64, len))
+            .map_err(|e| e.context(format!("reading pack {key} at offset {} ({len} bytes)", lo.offset)))?;
         Progress::add(&self.progress.transferred_bytes, data.len() as u64);
         self.stats.requests.fetch_add(1, Relaxed);
         let cut = |i: usize| {
             let b = blobs[i];
-            let at = (b.offset - first.offset) as usize;
+            let at = (b.offset - lo.offset) as usize;
             data.slice(at..at + b.sealed_len as usize)
         };
+        // What this thread read ahead for its group stays until used (a blob of the group that
+        // a read could not include does not make the others useless); another group's is
+        // dropped, its loads being over.
         AHEAD.with(|a| {
             let mut a = a.borrow_mut();
-            a.clear();
-            a.extend((blob as usize + 1..=last).filter(|&i| wanted(i)).map(|i| (i as u32, cut(i))));
+            a.retain(|b, _| group.contains(&(*b as usize)));
+            a.extend((first..=last).filter(|&i| wanted(i)).map(|i| (i as u32, cut(i))));
         });
-        Ok(cut(blob as usize))
+        Ok(cut(b0))
     }
 
     fn load_frame(&self, blob: u32, ahead: u8) -> Result<Bytes> {

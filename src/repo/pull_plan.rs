@@ -141,9 +141,9 @@ impl Lookahead {
         self.q.push_back(Entry { id, blob, inner, len, next: 0, claimed: false });
     }
 
-    /// Which blobs after `blob` in `group` (at most 8 blobs, all loaded by the same fetch
-    /// thread) that thread may read with `blob` in one request (bit i: blob + 1 + i): those
-    /// whose next job comes before the thread's next job for a blob outside the group, which
+    /// Which other blobs of `group` (at most 8 blobs, all loaded by the same fetch thread)
+    /// that thread may read with `blob` in one request (bit j: `group.start + j`): those whose
+    /// next job comes before the thread's next job for a blob outside the group, which
     /// replaces its read-ahead. `same_thread(b)`: jobs of `b` go to that thread. Jobs go out
     /// in the order of the positions where they start, so `open` is the order of the loads;
     /// only its first [`READ_AHEAD_SCAN`] blobs are looked at.
@@ -156,9 +156,9 @@ impl Lookahead {
             }
         }
         let mut ahead = 0u8;
-        for (i, next) in (blob + 1..group.end).take(7).enumerate() {
-            if self.first_open.get(&next).is_some_and(|p| *p < bound) {
-                ahead |= 1 << i;
+        for (j, other) in group.clone().take(8).enumerate() {
+            if other != blob && self.first_open.get(&other).is_some_and(|p| *p < bound) {
+                ahead |= 1 << j;
             }
         }
         ahead
@@ -437,15 +437,16 @@ mod tests {
         assert_eq!(job.blob, 0);
         // Blobs 1 and 2 are loaded before blob 17 (same thread, other group); 3 and 5 after it;
         // blob 9 is another thread's and does not matter; 4, 6 and 7 are not needed.
-        assert_eq!(la.read_ahead(0, 0..8, same_thread), 0b011);
+        assert_eq!(la.read_ahead(0, 0..8, same_thread), 0b110);
         // Without another load on the thread, every needed blob of the group.
-        assert_eq!(la.read_ahead(0, 0..8, |b| b < 8), 0b10111);
-        // Only the rest of the group, from the blob loaded.
-        assert_eq!(la.read_ahead(2, 0..8, |b| b < 8), 0b101);
+        assert_eq!(la.read_ahead(0, 0..8, |b| b < 8), 0b101110);
+        // Blobs before the one loaded too (a pack's frames are not always in stream order).
+        assert_eq!(la.read_ahead(2, 0..8, |b| b < 8), 0b101010);
+        assert_eq!(la.read_ahead(13, 8..16, |b| b < 8), 0, "nothing of group 1 is needed");
         // A blob whose positions are all planned is not read again: blob 1's job takes both.
         let job = la.next_job(|_| FRAME, 1 << 20).unwrap();
         assert_eq!((job.blob, job.segs.len()), (1, 2));
-        assert_eq!(la.read_ahead(0, 0..8, |b| b < 8), 0b10110);
+        assert_eq!(la.read_ahead(0, 0..8, |b| b < 8), 0b101100);
     }
 
     #[test]
