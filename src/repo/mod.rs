@@ -51,6 +51,9 @@ use crate::id::{Id, IdSet};
 use bytes::Bytes;
 use std::sync::Arc;
 
+/// Snapshot objects [`Repository::snapshots`] reads at once.
+const SNAPSHOT_READS: usize = 16;
+
 /// Which blobs of an index object to keep (by pack id and kind).
 pub(crate) type IndexFilter = Arc<dyn Fn(&Id, crate::format::pack::BlobKind) -> bool + Send + Sync>;
 
@@ -303,12 +306,22 @@ impl Repository {
 
     /// Every snapshot, oldest first.
     pub async fn snapshots(&self) -> Result<Vec<SnapshotEntry>> {
+        use futures::StreamExt;
         let objs = self.backend.list("snapshots/").await?;
-        let mut out = Vec::with_capacity(objs.len());
+        let mut ids = Vec::with_capacity(objs.len());
         for o in objs {
-            let id = Id::from_hex(o.key.trim_start_matches("snapshots/"))
-                .map_err(|_| Error::corrupt(format!("unexpected object {}", o.key)))?;
-            match self.load_snapshot(&id).await {
+            ids.push(
+                Id::from_hex(o.key.trim_start_matches("snapshots/"))
+                    .map_err(|_| Error::corrupt(format!("unexpected object {}", o.key)))?,
+            );
+        }
+        // Read SNAPSHOT_READS at once: one request each, and object stores answer slowly.
+        let mut reads = futures::stream::iter(ids)
+            .map(|id| async move { (id, self.load_snapshot(&id).await) })
+            .buffer_unordered(SNAPSHOT_READS);
+        let mut out = Vec::new();
+        while let Some((id, r)) = reads.next().await {
+            match r {
                 Ok(snapshot) => out.push(SnapshotEntry { id, snapshot }),
                 // Forgotten (deleted) between the listing and the read: not a snapshot any more.
                 Err(e) if e.kind() == ErrorKind::NotFound => continue,
