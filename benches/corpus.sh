@@ -1,4 +1,8 @@
-# Benchmark corpus, sourced by benches/run.sh and benches/maintenance.sh (not run on its own).
+# Benchmark corpus and plotting helpers, sourced by benches/run.sh, maintenance.sh and scale.sh
+# (not run on its own).
+#
+#   plot_python CACHE   prints the python to plot with: CACHE/venv's (matplotlib installed into it
+#                       from PyPI if needed), else python3 (the scripts then write the SVG by hand)
 #
 #   build_corpus DIR ROWS LAST_GENERATION
 #
@@ -7,6 +11,19 @@
 # and dumped with pg_dump. Dumps already in DIR are kept (a cache shared by both scripts: run.sh
 # needs generations 0 and 1, maintenance.sh 0 … 29). Starts the local PostgreSQL cluster if it
 # is down and stops it again afterwards. Needs GEN (the generator's path) to be set.
+
+plot_python() {
+  local cache=$1
+  if [ -x "$cache/venv/bin/python" ] && "$cache/venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
+    echo "$cache/venv/bin/python"
+  elif python3 -m venv "$cache/venv" >/dev/null 2>&1 &&
+    "$cache/venv/bin/pip" install -q --disable-pip-version-check matplotlib >/dev/null 2>&1; then
+    echo "$cache/venv/bin/python"
+  else
+    echo "matplotlib not installable: the plot will be a hand-written SVG" >&2
+    echo python3
+  fi
+}
 
 build_corpus() {
   local corpus=$1 rows=$2 last=$3 g ver started_pg=0

@@ -34,23 +34,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
-# matplotlib for the plot, in a venv of its own; without it maintenance.py writes the SVG itself.
-PY=python3
-if [ -x "$CACHE/venv/bin/python" ] && "$CACHE/venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
-  PY=$CACHE/venv/bin/python
-elif python3 -m venv "$CACHE/venv" >/dev/null 2>&1 &&
-  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check matplotlib >/dev/null 2>&1; then
-  PY=$CACHE/venv/bin/python
-else
-  echo "matplotlib not installable: the plot will be a hand-written SVG"
-fi
+# shellcheck source=benches/corpus.sh
+source "$ROOT/benches/corpus.sh"
+PY=$(plot_python "$CACHE")
 
 echo "== building kando (release)"
 cargo build --release -p kando -q
 KANDO=${CARGO_TARGET_DIR:-$ROOT/target}/release/kando
 
-# shellcheck source=benches/corpus.sh
-source "$ROOT/benches/corpus.sh"
 CORPUS=$CACHE/corpus-$ROWS
 # Disk: the dumps stay in the cache (0.58-0.64 GB each at 250,000 rows, 18.4 GB for 30); the
 # repositories need up to ~9 GB more (restic's holds ~3.8 GB before its prune, and a fresh copy

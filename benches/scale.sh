@@ -32,16 +32,9 @@ echo "== $(date '+%F %T'): repository-scale benchmark, sizes $SIZES M chunks"
 
 [ -x /usr/bin/time ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq time >/dev/null; }
 
-# matplotlib for the plot, in the venv the maintenance benchmark uses; else a hand-written SVG.
-PY=python3
-if [ -x "$CACHE/venv/bin/python" ] && "$CACHE/venv/bin/python" -c 'import matplotlib' 2>/dev/null; then
-  PY=$CACHE/venv/bin/python
-elif python3 -m venv "$CACHE/venv" >/dev/null 2>&1 &&
-  "$CACHE/venv/bin/pip" install -q --disable-pip-version-check matplotlib >/dev/null 2>&1; then
-  PY=$CACHE/venv/bin/python
-else
-  echo "matplotlib not installable: the plot will be a hand-written SVG"
-fi
+# shellcheck source=benches/corpus.sh
+source "$ROOT/benches/corpus.sh"
+PY=$(plot_python "$CACHE")
 
 echo "== building kando and synth_stream (release)"
 cargo build --release -p kando -p kanrepo-benches --bin kando --bin synth_stream -q
@@ -54,8 +47,6 @@ if [ ! -s "$CORPUS/dump0.sql" ] || [ ! -s "$CORPUS/dump1.sql" ]; then
   if ! { command -v pg_dump >/dev/null && ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; }; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
   fi
-  # shellcheck source=benches/corpus.sh
-  source "$ROOT/benches/corpus.sh"
   build_corpus "$CORPUS" "$ROWS" 1
 fi
 
