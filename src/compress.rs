@@ -134,6 +134,31 @@ pub fn encode_vec(raw: &[u8], level: i32) -> Vec<u8> {
     v
 }
 
+/// A reader of a frame's raw bytes, and their declared length, without decoding the whole
+/// frame into memory (a zstd frame is decoded through its window, ≤ a few MiB). The reader
+/// yields exactly what the frame holds: the caller checks that it yields the declared length
+/// (no more, no less), as [`decode`] does.
+pub fn reader(frame: &[u8]) -> Result<(Box<dyn std::io::Read + '_>, usize)> {
+    if frame.len() < FRAME_HEADER {
+        return Err(Error::corrupt("frame shorter than its header"));
+    }
+    let len = u32::from_le_bytes(frame[1..5].try_into().unwrap()) as usize;
+    let payload = &frame[FRAME_HEADER..];
+    if len > MAX_FRAME {
+        return Err(Error::corrupt(format!("frame claims {len} bytes, more than the {MAX_FRAME} limit")));
+    }
+    match frame[0] {
+        CODEC_STORED if payload.len() != len => Err(Error::corrupt("stored frame length mismatch")),
+        CODEC_STORED => Ok((Box::new(payload), len)),
+        CODEC_ZSTD => {
+            let d = zstd::stream::read::Decoder::with_buffer(payload)
+                .map_err(|e| Error::corrupt(format!("zstd frame does not decode: {e}")))?;
+            Ok((Box::new(std::io::BufReader::with_capacity(64 << 10, d)), len))
+        }
+        c => Err(Error::corrupt(format!("unknown frame codec {c}"))),
+    }
+}
+
 /// Decode a frame back to its raw bytes, checking the declared length.
 pub fn decode(frame: &[u8]) -> Result<Vec<u8>> {
     let mut out = Vec::new();

@@ -106,6 +106,18 @@ impl Keys {
         open(&self.seal_key, aad, sealed).map_err(|e| e.context(what))
     }
 
+    /// [`Keys::open`] in place: `sealed` is decrypted where it lies; returns the range of it
+    /// that holds the plaintext (the rest is envelope). Readers of large objects hold one
+    /// copy instead of two.
+    pub fn open_in_place(
+        &self,
+        aad: &[u8],
+        sealed: &mut [u8],
+        what: &dyn std::fmt::Display,
+    ) -> Result<std::ops::Range<usize>> {
+        open_in_place(&self.seal_key, aad, sealed).map_err(|e| e.context(what))
+    }
+
     /// [`Keys::open`] into `out` (cleared first; its capacity is reused).
     pub fn open_into(&self, aad: &[u8], sealed: &[u8], what: &dyn std::fmt::Display, out: &mut Vec<u8>) -> Result<()> {
         open_into(&self.seal_key, aad, sealed, out).map_err(|e| e.context(what))
@@ -149,6 +161,27 @@ pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// [`open`] in place (see [`Keys::open_in_place`]); on failure the buffer's content is
+/// unspecified.
+pub fn open_in_place(key: &[u8; 32], aad: &[u8], sealed: &mut [u8]) -> Result<std::ops::Range<usize>> {
+    if sealed.len() < SEAL_OVERHEAD {
+        return Err(Error::corrupt(format!(
+            "sealed message is {} bytes, shorter than the {SEAL_OVERHEAD}-byte envelope",
+            sealed.len()
+        )));
+    }
+    let end = sealed.len() - TAG_LEN;
+    let (head, tag) = sealed.split_at_mut(end);
+    let (nonce, ct) = head.split_at_mut(NONCE_LEN);
+    let cipher = cipher_for(key, &nonce[..12]);
+    let gcm_nonce = Nonce::from(<[u8; 12]>::try_from(&nonce[12..]).unwrap());
+    let tag = Tag::from(<[u8; 16]>::try_from(&*tag).unwrap());
+    if cipher.decrypt_inout_detached(&gcm_nonce, aad, ct.into(), &tag).is_err() {
+        return Err(Error::corrupt("authentication failed (data modified or wrong key)"));
+    }
+    Ok(NONCE_LEN..end)
+}
+
 /// [`open`] into `out`, which is cleared first (and left empty on failure).
 pub fn open_into(key: &[u8; 32], aad: &[u8], sealed: &[u8], out: &mut Vec<u8>) -> Result<()> {
     out.clear();
@@ -183,6 +216,13 @@ mod tests {
             let s = keys.seal(b"T", &pt);
             assert_eq!(s.len(), len + SEAL_OVERHEAD);
             assert_eq!(keys.open(b"T", &s, &"x").unwrap(), pt);
+            let mut inplace = s.clone();
+            let r = keys.open_in_place(b"T", &mut inplace, &"x").unwrap();
+            assert_eq!(&inplace[r], &pt[..]);
+            let mut bad = s.clone();
+            bad[s.len() / 2] ^= 1;
+            assert!(keys.open_in_place(b"T", &mut bad, &"x").is_err());
+            assert!(keys.open_in_place(b"U", &mut s.clone(), &"x").is_err());
             assert!(keys.open(b"U", &s, &"x").is_err(), "aad must bind");
             for pos in [0, 12, 24, s.len() - 1] {
                 let mut bad = s.clone();

@@ -2,7 +2,9 @@
 //! order, instead of an index of every stored chunk (docs/architecture.md, "Dedup and lookup
 //! without a global index", which gives the measurements behind the parameters below).
 //!
-//! The parent snapshot (the latest of the same path) opens the first cursor at offset 0.
+//! The parent snapshot (the latest of the same path) opens the first cursor at offset 0; a push
+//! that resumes one that died opens another over the index objects that push recorded in its
+//! lease ([`Sources::open_indexed`]): the chunks it stored, in stream order.
 //! Before a batch of chunks is decided, the hooks of that batch and of the few after it
 //! (push.rs, `LOOKAHEAD`) that no cursor covers are looked up in the hook tables (repo::hooks),
 //! and the best-scoring positions in live snapshots open more cursors, from the leaf before the
@@ -27,6 +29,7 @@ use super::read_index::ReadIndex;
 use crate::backend::Backend;
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
+use crate::format::index::{INDEX_MAGIC, IndexFile};
 use crate::format::tree::Node;
 use crate::id::{Id, IdMap, IdSet};
 use std::collections::{HashMap, VecDeque};
@@ -113,6 +116,53 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
     }
 }
 
+/// Ids per leaf of a cursor over index objects ([`Sources::open_indexed`]).
+const INDEXED_LEAF: usize = 1024;
+
+/// The chunk and tree-node ids that the index objects `keys` list, in order, as leaves of
+/// [`INDEXED_LEAF`] ids. An object gone meanwhile (merged or collected) is skipped.
+async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Result<Leaf>>) {
+    let mut start = 0u64;
+    for key in keys {
+        let bytes = match ctx.backend.get(&key).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == crate::error::ErrorKind::NotFound => continue,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        let k = ctx.keys.clone();
+        let decoded = tokio::task::spawn_blocking(move || -> Result<Vec<(Id, u32)>> {
+            if Id::of_bytes(&bytes).to_hex() != key.trim_start_matches("index/") {
+                return Err(Error::corrupt(format!("{key}: content does not match its name")));
+            }
+            let opened = super::open_meta_in_place(&k, INDEX_MAGIC, bytes, &key)?;
+            let mut ids = Vec::new();
+            IndexFile::visit_frame(opened.frame(), |_, _, b| ids.extend_from_slice(&b.chunks))
+                .map_err(|e| e.context(&key))?;
+            Ok(ids)
+        })
+        .await
+        .unwrap_or_else(|e| Err(Error::new(crate::error::ErrorKind::Io, format!("index decode task: {e}"))));
+        let chunks = match decoded {
+            Ok(c) => c,
+            Err(e) => {
+                let _ = tx.send(Err(e)).await;
+                return;
+            }
+        };
+        for piece in chunks.chunks(INDEXED_LEAF) {
+            let len: u64 = piece.iter().map(|c| c.1 as u64).sum();
+            let leaf = Leaf { start, len, ids: piece.iter().map(|c| c.0).collect() };
+            start += len;
+            if tx.send(Ok(leaf)).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
 struct Cursor {
     root: Id,
     rx: mpsc::Receiver<Result<Leaf>>,
@@ -178,12 +228,26 @@ impl Sources {
 
     /// Open a cursor on the tree under `root` at stream offset `from`.
     pub(crate) fn open(&mut self, root: Id, from: u64) {
+        let (tx, rx) = mpsc::channel(AHEAD as usize + 2);
+        self.rt.spawn(read_leaves(self.ctx.clone(), root, from, tx));
+        self.add(root, from, rx);
+    }
+
+    /// Open a cursor on the chunks that the index objects `index` list, in that order: the
+    /// index objects an interrupted push of the same path wrote (its lease records them,
+    /// repo::lease), so that a push resuming it finds the data it stored.
+    pub(crate) fn open_indexed(&mut self, index: Vec<String>) {
+        let name = Id::of_bytes(index.concat().as_bytes());
+        let (tx, rx) = mpsc::channel(AHEAD as usize + 2);
+        self.rt.spawn(read_indexed(self.ctx.clone(), index, tx));
+        self.add(name, 0, rx);
+    }
+
+    fn add(&mut self, root: Id, from: u64, rx: mpsc::Receiver<Result<Leaf>>) {
         if self.cursors.len() >= MAX_CURSORS {
             let (victim, _) = self.cursors.iter().enumerate().min_by_key(|(_, c)| c.last_use).expect("cursors exist");
             self.cursors.swap_remove(victim);
         }
-        let (tx, rx) = mpsc::channel(AHEAD as usize + 2);
-        self.rt.spawn(read_leaves(self.ctx.clone(), root, from, tx));
         self.cursors.push(Cursor {
             root,
             rx,

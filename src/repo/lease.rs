@@ -37,6 +37,10 @@ pub struct LeaseTiming {
     pub ttl: Duration,
     /// Holders write a new object this often (a sixth of the TTL by default).
     pub refresh: Duration,
+    /// A push records the index objects it has written in a new lease object at most this
+    /// often (a sixtieth of the refresh: 5 s by default), so that a push resuming it after a
+    /// crash finds their data ([`Lease::record_index`]).
+    pub record: Duration,
 }
 
 impl Default for LeaseTiming {
@@ -48,7 +52,7 @@ impl Default for LeaseTiming {
 impl LeaseTiming {
     /// A TTL with the default refresh rate (TTL / 6).
     pub fn with_ttl(ttl: Duration) -> LeaseTiming {
-        LeaseTiming { ttl, refresh: ttl / 6 }
+        LeaseTiming { ttl, refresh: ttl / 6, record: ttl / 360 }
     }
 
     /// The timing for this process: the default, or `KANREPO_TESTING_LEASE_TTL_MS` (for
@@ -88,6 +92,10 @@ pub struct LeaseBody {
     /// The snapshot path of a push or pull.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub path: String,
+    /// Index objects (`index/<id>`) a push wrote since its previous object that listed any
+    /// (see [`Lease::record_index`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub index: Vec<String>,
 }
 
 /// A lease as others see it, from listing.
@@ -168,6 +176,16 @@ pub struct Lease {
     sealed: Arc<Vec<u8>>,
     refresher: tokio::task::JoinHandle<()>,
     refresh_error: Arc<std::sync::Mutex<Option<String>>>,
+    keys: Arc<Keys>,
+    body: LeaseBody,
+    records: tokio::sync::Mutex<Records>,
+}
+
+/// Index objects not yet recorded, and when the last record was written.
+#[derive(Default)]
+struct Records {
+    pending: Vec<String>,
+    last: Option<std::time::Instant>,
 }
 
 impl std::fmt::Debug for Lease {
@@ -254,6 +272,25 @@ impl Lease {
         Ok(())
     }
 
+    /// Note that this push wrote index object `key` (`index/<id>`). Written into a new lease
+    /// object with the others pending, at most every [`LeaseTiming::record`]: a push of the
+    /// same path that starts after this one died reads them ([`Repository::interrupted_index`])
+    /// and does not store their data again. Records are hints: failing to write one costs
+    /// dedup only, and is logged.
+    pub async fn record_index(&self, key: String) {
+        let mut r = self.records.lock().await;
+        r.pending.push(key);
+        if r.last.is_some_and(|t| t.elapsed() < self.timing.record) {
+            return;
+        }
+        let body = LeaseBody { index: std::mem::take(&mut r.pending), ..self.body.clone() };
+        r.last = Some(std::time::Instant::now());
+        let sealed = seal_body(&self.keys, &body);
+        if let Err(e) = write_next(self.backend.as_ref(), self.prefix, &self.id, &self.seq, &sealed).await {
+            tracing::warn!("recording this push's index objects in its lease (a resumed push stores them again): {e}");
+        }
+    }
+
     /// Stop refreshing and delete the lease's objects.
     pub async fn release(self) -> Result<()> {
         self.refresher.abort();
@@ -305,6 +342,7 @@ impl Repository {
             pid: std::process::id(),
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
             path: path.to_string(),
+            index: Vec::new(),
         };
         let sealed = Arc::new(seal_body(&self.keys, &body));
         let seq = Arc::new(Seq::default());
@@ -327,7 +365,56 @@ impl Repository {
                 }
             })
         };
-        Ok(Lease { backend: self.backend.clone(), prefix, id, timing, seq, sealed, refresher, refresh_error })
+        Ok(Lease {
+            backend: self.backend.clone(),
+            prefix,
+            id,
+            timing,
+            seq,
+            sealed,
+            refresher,
+            refresh_error,
+            keys: self.keys.clone(),
+            body,
+            records: Default::default(),
+        })
+    }
+
+    /// The index objects recorded by other push leases of `path` (normally the leases of
+    /// pushes that died: a finished push removes its lease), per lease in the order written,
+    /// the lease that started last first. A push resumes such a push by following their chunks
+    /// as a dedup source (repo::cursor). Unreadable lease objects are skipped: records are
+    /// hints.
+    pub(crate) async fn interrupted_index(&self, path: &str, own: &str) -> Result<Vec<Vec<String>>> {
+        let objs = self.backend.list(LEASE_PREFIX).await?;
+        let mut leases = group(&objs)?;
+        leases.sort_by_key(|l| std::cmp::Reverse(l.start));
+        let mut all = Vec::new();
+        for l in leases.into_iter().filter(|l| l.id != own) {
+            let mut out = Vec::new();
+            let seq = |k: &String| k.rsplit('/').next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(u64::MAX);
+            let mut keys = l.objects.clone();
+            keys.sort_by_key(seq);
+            let mut first = true;
+            for k in keys {
+                let body = match self.backend.get(&k).await.and_then(|b| open_body(&self.keys, &b, &k)) {
+                    Ok(b) => b,
+                    Err(e) => {
+                        tracing::debug!("lease object {k}: {e}");
+                        continue;
+                    }
+                };
+                if first && (body.kind != LeaseKind::Push || body.path != path) {
+                    break;
+                }
+                first = false;
+                out.extend(body.index);
+            }
+            if !out.is_empty() {
+                all.push(out);
+            }
+        }
+        Ok(all)
     }
 }
 

@@ -21,6 +21,7 @@ pub mod maintenance;
 mod marks;
 mod progress;
 mod pull;
+mod pull_index;
 mod pull_plan;
 mod push;
 mod read_index;
@@ -396,61 +397,13 @@ impl Repository {
         &self,
         limit: usize,
         keep: Option<IndexFilter>,
-        mut f: impl FnMut(IndexFile),
+        f: impl FnMut(IndexFile),
     ) -> Result<()> {
-        let mut done = std::collections::HashSet::new();
-        for round in 0..5 {
-            let objs: Vec<ObjectInfo> =
-                self.backend.list("index/").await?.into_iter().filter(|o| !done.contains(&o.key)).collect();
-            if objs.is_empty() {
-                return Ok(());
-            }
-            let mut vanished = 0usize;
-            let task = |o: ObjectInfo| {
-                let (b, k, keep) = (self.backend.clone(), self.keys.clone(), keep.clone());
-                async move {
-                    let bytes = match b.get(&o.key).await {
-                        Ok(bytes) => bytes,
-                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((o.key, None)),
-                        Err(e) => return Err(e),
-                    };
-                    tokio::task::spawn_blocking(move || {
-                        if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
-                            return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
-                        }
-                        let plain = open_meta(&k, INDEX_MAGIC, &bytes, &o.key)?;
-                        let file = match keep {
-                            Some(keep) => IndexFile::decode_where(&plain, |p, k| keep(p, k)),
-                            None => IndexFile::decode(&plain),
-                        }
-                        .map_err(|e| e.context(&o.key))?;
-                        Ok((o.key, Some(file)))
-                    })
-                    .await
-                    .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
-                }
-            };
-            for_each_bounded(objs, limit, task, |r| {
-                let (key, file) = r?;
-                match file {
-                    Some(file) => f(file),
-                    None => vanished += 1,
-                }
-                done.insert(key);
-                Ok(())
-            })
-            .await?;
-            if vanished == 0 {
-                return Ok(());
-            }
-            tracing::debug!(
-                "{vanished} index object(s) were replaced while being read (round {round}); reading the new ones"
-            );
-        }
-        Err(Error::new(
-            ErrorKind::Transient,
-            "the index kept changing while it was read (concurrent maintenance); retry",
-        ))
+        let decode: IndexDecoder<IndexFile> = Arc::new(move |frame: &[u8]| match &keep {
+            Some(keep) => IndexFile::decode_frame_where(frame, |p, k| keep(p, k)),
+            None => IndexFile::decode_frame_where(frame, |_, _| true),
+        });
+        scan_index(&self.backend, &self.keys, limit, decode, f).await
     }
 
     /// Ids of every chunk and tree node the index knows.
@@ -509,6 +462,72 @@ impl Repository {
 
 /// Run `task` on every item with at most `limit` running at once, handing each result to
 /// `on_result` as it completes; stops at the first error `on_result` returns.
+/// Turns the opened frame of one index object (decrypted, still compressed: decode it as it
+/// is read with [`IndexFile::visit_frame`]) into what a scan keeps of it. Runs on a blocking
+/// thread, at most `limit` at once.
+pub(crate) type IndexDecoder<T> = Arc<dyn Fn(&[u8]) -> Result<T> + Send + Sync>;
+
+/// Read every index object, at most `limit` in memory at once, each checked against its name,
+/// opened in place and handed to `decode` on a blocking thread; `f` gets the results one at a
+/// time. Memory per object in flight: its size, plus the decoder's window and what `decode`
+/// keeps (one object of 2^18 chunks: ~9 MB + ~2 MB, where decoding it whole held ~3 × 9 MB).
+/// Index objects that vanish while being read (merged by maintenance) are made up for by
+/// listing again and reading the new ones (up to 5 rounds, then a transient error).
+pub(crate) async fn scan_index<T: Send + 'static>(
+    backend: &Arc<dyn Backend>,
+    keys: &Arc<Keys>,
+    limit: usize,
+    decode: IndexDecoder<T>,
+    mut f: impl FnMut(T),
+) -> Result<()> {
+    let mut done = std::collections::HashSet::new();
+    for round in 0..5 {
+        let objs: Vec<ObjectInfo> =
+            backend.list("index/").await?.into_iter().filter(|o| !done.contains(&o.key)).collect();
+        if objs.is_empty() {
+            return Ok(());
+        }
+        let mut vanished = 0usize;
+        let task = |o: ObjectInfo| {
+            let (b, k, decode) = (backend.clone(), keys.clone(), decode.clone());
+            async move {
+                let bytes = match b.get(&o.key).await {
+                    Ok(bytes) => bytes,
+                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok((o.key, None)),
+                    Err(e) => return Err(e),
+                };
+                tokio::task::spawn_blocking(move || {
+                    if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
+                        return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));
+                    }
+                    let sealed = open_meta_in_place(&k, INDEX_MAGIC, bytes, &o.key)?;
+                    let kept = decode(sealed.frame()).map_err(|e| e.context(&o.key))?;
+                    Ok((o.key, Some(kept)))
+                })
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("index decode task: {e}")))?
+            }
+        };
+        for_each_bounded(objs, limit, task, |r| {
+            let (key, kept) = r?;
+            match kept {
+                Some(kept) => f(kept),
+                None => vanished += 1,
+            }
+            done.insert(key);
+            Ok(())
+        })
+        .await?;
+        if vanished == 0 {
+            return Ok(());
+        }
+        tracing::debug!(
+            "{vanished} index object(s) were replaced while being read (round {round}); reading the new ones"
+        );
+    }
+    Err(Error::new(ErrorKind::Transient, "the index kept changing while it was read (concurrent maintenance); retry"))
+}
+
 pub(crate) async fn for_each_bounded<I, T, Fut>(
     items: impl IntoIterator<Item = I>,
     limit: usize,
@@ -531,6 +550,33 @@ where
             Some(r) => on_result(r.map_err(|e| Error::new(ErrorKind::Io, format!("background task: {e}")))?)?,
         }
     }
+}
+
+/// A metadata object opened where it lies: [`OpenedMeta::frame`] is its (still compressed)
+/// frame.
+pub(crate) struct OpenedMeta {
+    buf: bytes::BytesMut,
+    frame: std::ops::Range<usize>,
+}
+
+impl OpenedMeta {
+    pub(crate) fn frame(&self) -> &[u8] {
+        &self.buf[self.frame.clone()]
+    }
+}
+
+/// Open a `magic || sealed(frame)` metadata object in its own buffer (copied once only if the
+/// backend still shares it), leaving the frame to be decoded by the caller.
+pub(crate) fn open_meta_in_place(
+    keys: &Keys,
+    magic: &[u8; 8],
+    bytes: Bytes,
+    what: &dyn std::fmt::Display,
+) -> Result<OpenedMeta> {
+    strip_magic(&bytes, magic, &what.to_string())?;
+    let mut buf = bytes.try_into_mut().unwrap_or_else(|b| bytes::BytesMut::from(&b[..]));
+    let r = keys.open_in_place(magic, &mut buf[magic.len()..], what)?;
+    Ok(OpenedMeta { buf, frame: r.start + magic.len()..r.end + magic.len() })
 }
 
 /// Open a `magic || sealed(frame)` metadata object.

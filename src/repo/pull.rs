@@ -28,13 +28,17 @@
 //!   ≤ [`READ_AHEAD_BYTES`], 4 MiB, per request; the group's 8 blobs at most): ≈ 6 MiB;
 //! * the lookahead: [`PullOptions::lookahead`] positions of 52 B (32,768: 1.7 MB) and a few
 //!   map entries per distinct frame among them;
-//! * the read index (≈ 60–90 B per chunk in the repository).
+//! * the pull's index (pull_index): the repository's tree-node locations (≈ 0.2 B per stored
+//!   chunk) and the chunk locations of at most about two windows of
+//!   [`PullOptions::index_window`] positions (114,000: ≈ 6 MB each, ≈ 4 MB more while one is
+//!   built) — nothing per chunk of the repository.
 //!
-//! That is ≈ 66 MiB + the read index. Peak RSS is higher by what the allocator keeps in its
+//! That is ≈ 80 MiB. Peak RSS is higher by what the allocator keeps in its
 //! per-thread arenas (measured: 30–40 MB on the 30-generation benchmark).
 
+use super::pull_index::{PullIndex, Segment, build_trees, build_window};
 use super::pull_plan::{Hold, JobPlan, Lookahead};
-use super::read_index::{ChunkLoc, ReadIndex};
+use super::read_index::ChunkLoc;
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
 use crate::backend::Backend;
@@ -44,7 +48,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::pack::{BlobKind, open_blob_into};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::TreeWalker;
-use crate::id::Id;
+use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
 use bytes::Bytes;
 use crossbeam_channel as cb;
@@ -70,11 +74,21 @@ pub struct PullOptions {
     pub extras: usize,
     /// Also recompute the BLAKE3 of the whole stream and compare it with the snapshot's.
     pub verify_stream: bool,
+    /// Positions of the stream whose chunk locations one scan of the index finds (a window;
+    /// see pull_index): ~50 B each while live, and one scan of the index per window.
+    pub index_window: usize,
 }
 
 impl Default for PullOptions {
     fn default() -> Self {
-        PullOptions { threads: 0, window: 12 << 20, lookahead: 1 << 15, extras: 24 << 20, verify_stream: false }
+        PullOptions {
+            threads: 0,
+            window: 12 << 20,
+            lookahead: 1 << 15,
+            extras: 24 << 20,
+            verify_stream: false,
+            index_window: INDEX_WINDOW,
+        }
     }
 }
 
@@ -109,6 +123,10 @@ struct Out {
     /// Extras-budget bytes to give back once written.
     extras: u64,
 }
+
+/// Default [`PullOptions::index_window`]: just below 7/8 of 2^17, the most entries a hash
+/// table of 2^17 slots holds (≈ 0.9 GB of stream per window).
+const INDEX_WINDOW: usize = 114_000;
 
 /// Units of [`Window`] budget.
 const WINDOW_UNIT: usize = 64 << 10;
@@ -236,7 +254,11 @@ thread_local! {
 struct BlobReader {
     backend: Arc<dyn Backend>,
     keys: Arc<Keys>,
-    index: Arc<ReadIndex>,
+    index: Arc<PullIndex>,
+    /// Packs marked for deletion when the pull started (a window prefers copies elsewhere).
+    marked: IdSet,
+    /// Positions the writer has written (windows below it are dropped).
+    written: Arc<AtomicU64>,
     rt: tokio::runtime::Handle,
     cache: FrameCache,
     /// Recycled buffers for decoded data frames.
@@ -279,18 +301,19 @@ impl BlobReader {
         if let Some(s) = AHEAD.with(|a| a.borrow_mut().remove(&blob)) {
             return Ok(s);
         }
-        let blobs = &self.index.blobs;
+        let here = self.index.blob(blob)?;
+        let at = |i: usize| here.sibling(i as u32);
         let b0 = blob as usize;
-        let group =
-            b0 - b0 % ROUTE_GROUP as usize..(b0 - b0 % ROUTE_GROUP as usize + ROUTE_GROUP as usize).min(blobs.len());
+        let group = b0 - b0 % ROUTE_GROUP as usize..b0 - b0 % ROUTE_GROUP as usize + ROUTE_GROUP as usize;
         let wanted = |i: usize| i != b0 && group.contains(&i) && ahead & (1 << (i - group.start)) != 0;
         // Whether the request may grow from `at` to its neighbour `next`: same pack, adjacent,
         // within the byte limit, and wanted, or a small blob read through (typically a tree
-        // node: push stores them between data frames as it goes).
-        let mut len = blobs[b0].sealed_len as u64;
-        let mut grow = |at: usize, next: usize| {
-            let (a, n) = (blobs[at], blobs[next]);
-            let adjacent = if next > at {
+        // node: push stores them between data frames as it goes). Blobs of another segment
+        // of the pull's index (pull_index) are never neighbours.
+        let mut len = here.loc().sealed_len as u64;
+        let mut grow = |from: usize, next: usize| {
+            let (Some(a), Some(n)) = (at(from), at(next)) else { return false };
+            let adjacent = if next > from {
                 n.offset as u64 == a.offset as u64 + a.sealed_len as u64
             } else {
                 a.offset as u64 == n.offset as u64 + n.sealed_len as u64
@@ -307,7 +330,7 @@ impl BlobReader {
         };
         // The wanted blobs furthest after and before `blob` that one request reaches.
         let (mut last, mut end) = (b0, b0);
-        while end + 1 < blobs.len() && grow(end, end + 1) {
+        while grow(end, end + 1) {
             end += 1;
             if wanted(end) {
                 last = end;
@@ -320,9 +343,9 @@ impl BlobReader {
                 first = start;
             }
         }
-        let (lo, hi) = (blobs[first], blobs[last]);
+        let (lo, hi) = (at(first).unwrap(), at(last).unwrap());
         let len = (hi.offset + hi.sealed_len - lo.offset) as u64;
-        let key = pack_key(&self.index.packs[lo.pack as usize]);
+        let key = pack_key(here.pack());
         let data = self
             .rt
             .block_on(self.backend.get_range(&key, lo.offset as u64, len))
@@ -330,7 +353,7 @@ impl BlobReader {
         Progress::add(&self.progress.transferred_bytes, data.len() as u64);
         self.stats.requests.fetch_add(1, Relaxed);
         let cut = |i: usize| {
-            let b = blobs[i];
+            let b = at(i).unwrap();
             let at = (b.offset - lo.offset) as usize;
             data.slice(at..at + b.sealed_len as usize)
         };
@@ -346,8 +369,9 @@ impl BlobReader {
     }
 
     fn load_frame(&self, blob: u32, ahead: u8) -> Result<Bytes> {
-        let b = self.index.blobs[blob as usize];
-        let key = pack_key(&self.index.packs[b.pack as usize]);
+        let here = self.index.blob(blob)?;
+        let (b, key) = (here.loc(), pack_key(here.pack()));
+        drop(here);
         let what = format!("pack {key}, blob at offset {}", b.offset);
         let sealed = self.sealed(blob, ahead)?;
         // The opened (still compressed) frame goes to this thread's reused buffer.
@@ -395,12 +419,8 @@ impl BlobReader {
                 return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
             }
             if self.keys.chunk_id(&frame[s..e]) != *id {
-                let b = self.index.blobs[blob as usize];
-                return Err(Error::corrupt(format!(
-                    "chunk {} in pack {} does not match its id",
-                    id.short(),
-                    pack_key(&self.index.packs[b.pack as usize])
-                )));
+                let pack = self.index.blob(blob).map(|b| pack_key(b.pack())).unwrap_or_default();
+                return Err(Error::corrupt(format!("chunk {} in pack {pack} does not match its id", id.short())));
             }
             match out.last_mut() {
                 Some(last) if last.1 == s => last.1 = e,
@@ -438,10 +458,10 @@ impl BlobReader {
 
     /// A tree node's bytes by id.
     fn node(&self, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.index.get(id).ok_or_else(|| {
+        let loc = self.index.tree_node(id).ok_or_else(|| {
             Error::corrupt(format!("tree node {} is in no index object (repository damaged)", id.short()))
         })?;
-        if self.index.blobs[loc.blob as usize].kind != BlobKind::Tree {
+        if self.index.blob(loc.blob)?.loc().kind != BlobKind::Tree {
             return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
         }
         let frame = self.frame(loc.blob, true, 0)?;
@@ -449,9 +469,10 @@ impl BlobReader {
         Ok(frame[s..e].to_vec())
     }
 
-    /// Where chunk `id` of the stream (`len` bytes, says the tree) is.
-    fn locate(&self, id: &Id, len: u32) -> Result<ChunkLoc> {
-        let loc = self.index.get(id).ok_or_else(|| {
+    /// Where chunk `id` of the stream (`len` bytes, says the tree) is, in the window `w` that
+    /// serves its position.
+    fn locate(&self, w: &Segment, id: &Id, len: u32) -> Result<ChunkLoc> {
+        let loc = w.get(id).ok_or_else(|| {
             Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
         })?;
         if loc.len != len {
@@ -492,10 +513,12 @@ impl Repository {
         progress: Arc<Progress>,
     ) -> Result<()> {
         let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
-        let mut ri = ReadIndex::default();
-        self.for_each_index(|f| ri.add_preferring(f, &marked)).await.map_err(|e| e.context("loading the index"))?;
-        let index = Arc::new(ri);
-        let frame_size = index.blobs.iter().filter(|b| b.kind == BlobKind::Data).map(|b| b.raw_len).max().unwrap_or(0);
+        let trees = build_trees(&self.backend, &self.keys, &marked)
+            .await
+            .map_err(|e| e.context("loading the index (tree nodes)"))?;
+        let index = Arc::new(PullIndex::new(trees, ROUTE_GROUP));
+        let c = &self.config;
+        let frame_size = c.compression.frame_target as usize + c.chunker.params.max_size as usize;
         let threads = if opts.threads == 0 {
             (2 * std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(4)
         } else {
@@ -505,9 +528,11 @@ impl Repository {
             backend: self.backend.clone(),
             keys: self.keys.clone(),
             index,
+            marked,
+            written: Arc::new(AtomicU64::new(0)),
             rt: tokio::runtime::Handle::current(),
             cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: FRAME_CACHE },
-            frames: BufPool::new(frame_size as usize, FRAME_POOL_KEEP),
+            frames: BufPool::new(frame_size, FRAME_POOL_KEEP),
             progress: progress.clone(),
             stats: Stats::default(),
         });
@@ -528,7 +553,7 @@ impl Repository {
         {
             let (reader, window, extras) = (reader.clone(), window.clone(), extras.clone());
             let root = snap.root_id();
-            let limits = (opts.lookahead, opts.extras as u64);
+            let limits = (opts.lookahead, opts.extras as u64, opts.index_window.max(1));
             spawn_stage("planner", &fail, move || plan(&reader, root, limits, &window, &extras, &job_txs, &end_tx))?;
         }
         // Fetchers.
@@ -560,7 +585,9 @@ impl Repository {
         let res_rx = {
             let progress = progress.clone();
             let (size, hash) = (snap.size, opts.verify_stream.then(|| snap.blake3.clone()));
+            let at = reader.written.clone();
             let written = move |o: &Out| {
+                at.fetch_max(o.pos + o.chunks.max(1), Relaxed);
                 if let Some(c) = o.window {
                     for _ in 0..window.leave(c) {
                         let _ = units_rx.try_recv();
@@ -591,34 +618,60 @@ impl Repository {
 
 /// Walk the tree `lookahead` positions ahead of the cursor, plan jobs ([`Lookahead`]) and send
 /// each to its fetch thread once the window has room for its head; then the chunk count.
+/// Chunk locations come one index window at a time: a second walker (the collector) gathers
+/// the ids of the next `index_window` positions when the planner's walker reaches them, and
+/// one scan of the index locates them (pull_index).
 fn plan(
     r: &BlobReader,
     root: Id,
-    (lookahead, extras_cap): (usize, u64),
+    (lookahead, extras_cap, index_window): (usize, u64, usize),
     window: &Window,
     extras: &AtomicU64,
     jobs: &[cb::Sender<Job>],
     end: &cb::Sender<u64>,
 ) -> Result<()> {
     let mut walker = TreeWalker::new(root, |id: &Id| r.node(id))?;
+    let mut collector = TreeWalker::new(root, |id: &Id| r.node(id))?;
     let mut la = Lookahead::new(lookahead);
     let mut more = true;
+    // The window serving positions below `window_end`, and the walker's position.
+    let (mut cur, mut window_end, mut pos) = (None::<Arc<Segment>>, 0u64, 0u64);
     loop {
         while more && !la.is_full() {
+            if pos == window_end {
+                let mut want = IdSet::default();
+                let mut n = 0u64;
+                while n < index_window as u64 {
+                    let Some((id, _)) = collector.next_chunk()? else { break };
+                    want.insert(id);
+                    n += 1;
+                }
+                if n > 0 {
+                    let found =
+                        r.rt.block_on(build_window(&r.backend, &r.keys, want, &r.marked))
+                            .map_err(|e| e.context("loading the index"))?;
+                    window_end += n;
+                    cur = Some(r.index.add_window(found, window_end, r.written.load(Relaxed)));
+                }
+            }
             match walker.next_chunk()? {
                 Some((id, len)) => {
-                    let loc = r.locate(&id, len)?;
+                    let w = cur.as_deref().filter(|_| pos < window_end).ok_or_else(|| {
+                        Error::corrupt("the snapshot's tree changed between two walks (repository damaged)")
+                    })?;
+                    let loc = r.locate(w, &id, len)?;
                     la.push(id, loc.blob, loc.inner, len);
+                    pos += 1;
                 }
                 None => more = false,
             }
         }
         let free = extras_cap.saturating_sub(extras.load(Relaxed));
-        let Some(plan) = la.next_job(|b| r.index.blobs[b as usize].raw_len, free) else { break };
+        let Some(plan) = la.next_job(|b| r.index.blob(b).map_or(0, |b| b.loc().raw_len), free) else { break };
         let held = extras.fetch_add(plan.extras_charge, Relaxed) + plan.extras_charge;
         r.stats.extras_peak.fetch_max(held, Relaxed);
         let charge = match plan.hold {
-            Hold::Slices => Charge::Frame { blob: plan.blob, len: r.index.blobs[plan.blob as usize].raw_len },
+            Hold::Slices => Charge::Frame { blob: plan.blob, len: r.index.blob(plan.blob)?.loc().raw_len },
             Hold::Copies => Charge::Bytes(plan.head_bytes),
         };
         window.enter(charge)?;
@@ -626,6 +679,9 @@ fn plan(
         let group = plan.blob / ROUTE_GROUP * ROUTE_GROUP..(plan.blob / ROUTE_GROUP + 1) * ROUTE_GROUP;
         let ahead = la.read_ahead(plan.blob, group, |b| route(b) == route(plan.blob));
         jobs[route(plan.blob)].send(Job { plan, charge, ahead }).map_err(|_| cancelled())?;
+    }
+    if pos != window_end {
+        return Err(Error::corrupt("the snapshot's tree changed between two walks (repository damaged)"));
     }
     end.send(la.end()).map_err(|_| cancelled())
 }

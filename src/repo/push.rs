@@ -121,6 +121,8 @@ struct DedupOut {
 /// plus hash-set slack: ≤ ~24 MB, the data of ~4 GB of 8 KiB chunks; beyond it, the rest is
 /// stored again and gc reclaims the unreferenced copies).
 const RESUME_IDS: usize = 1 << 19;
+/// Interrupted pushes of the same path (the latest ones) whose indexed data a push follows.
+const RESUMED_PUSHES: usize = 2;
 
 /// Batches (1 MiB each) whose hooks a push sees before deciding a batch (module docs).
 const LOOKAHEAD: u64 = 3;
@@ -219,7 +221,23 @@ impl Repository {
         for (_, b) in self.index_orphan_packs(&not_orphans).await?.blobs {
             resume.extend(b.chunks.into_iter().map(|c| c.0).take(RESUME_IDS.saturating_sub(resume.len())));
         }
-        let sources = self.dedup_sources(scan.nodes, scan.exclude, resume, &opts.path).await?;
+        // What pushes of this path that died had indexed (their leases record it).
+        let interrupted = match self.interrupted_index(&opts.path, lease.id()).await {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("reading the records of interrupted pushes (their data is stored again): {e}");
+                Vec::new()
+            }
+        };
+        let mut sources = self.dedup_sources(scan.nodes, scan.exclude, resume, &opts.path).await?;
+        for index in interrupted.into_iter().take(RESUMED_PUSHES) {
+            tracing::info!(
+                "resuming an interrupted push of {}: following its {} index objects",
+                opts.path,
+                index.len()
+            );
+            sources.open_indexed(index);
+        }
         let threads = if opts.threads == 0 {
             std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
         } else {
@@ -331,7 +349,7 @@ impl Repository {
         }
 
         // Uploader: runs here, on the caller's runtime.
-        let up = self.upload_packs(&mut pack_rx, opts, &progress).await;
+        let up = self.upload_packs(&mut pack_rx, opts, &progress, lease).await;
         drop(pack_rx);
         let index = match up {
             Ok(v) => v,
@@ -443,6 +461,7 @@ impl Repository {
         rx: &mut tokio::sync::mpsc::Receiver<PackOut>,
         opts: &PushOptions,
         progress: &Arc<Progress>,
+        lease: &super::lease::Lease,
     ) -> Result<IndexFile> {
         let mut inflight = tokio::task::JoinSet::new();
         let mut index = IndexFile::default();
@@ -493,8 +512,10 @@ impl Repository {
                 let (id, blobs) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
                 index.add_pack(id, blobs);
                 if index.chunk_count() >= opts.index_flush_chunks {
-                    self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
+                    let id = self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
                     index = IndexFile::default();
+                    // For a push that resumes this one should it die (repo::cursor).
+                    lease.record_index(format!("index/{id}")).await;
                 }
             }
         }

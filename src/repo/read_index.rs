@@ -90,21 +90,46 @@ impl ReadIndex {
             let here_marked = marked.contains(&self.packs[local[p as usize] as usize]);
             let mut inner = 0u32;
             for (id, len) in b.chunks {
-                let loc = ChunkLoc { blob, inner, len };
-                match self.chunks.entry(id) {
-                    std::collections::hash_map::Entry::Vacant(v) => {
-                        v.insert(loc);
-                    }
-                    std::collections::hash_map::Entry::Occupied(mut o) if !here_marked && !marked.is_empty() => {
-                        let old_pack = self.packs[self.blobs[o.get().blob as usize].pack as usize];
-                        if marked.contains(&old_pack) {
-                            o.insert(loc);
-                        }
-                    }
-                    std::collections::hash_map::Entry::Occupied(_) => {}
-                }
+                self.insert(id, ChunkLoc { blob, inner, len }, here_marked, marked);
                 inner += len;
             }
+        }
+    }
+
+    /// An empty index with room for `chunks` chunk entries.
+    pub fn with_capacity(chunks: usize) -> ReadIndex {
+        let mut ri = ReadIndex::default();
+        ri.chunks.reserve(chunks);
+        ri
+    }
+
+    /// Merge one blob of which only some chunks are wanted: `chunks` holds their ids, offsets
+    /// in the decoded frame and lengths. Duplicates are resolved as in [`Self::add_preferring`].
+    pub fn add_blob(&mut self, pack: Id, head: BlobLoc, chunks: &[(Id, u32, u32)], marked: &crate::id::IdSet) {
+        let p = *self.pack_pos.entry(pack).or_insert_with(|| {
+            self.packs.push(pack);
+            (self.packs.len() - 1) as u32
+        });
+        let blob = self.blobs.len() as u32;
+        self.blobs.push(BlobLoc { pack: p, ..head });
+        let here_marked = marked.contains(&pack);
+        for &(id, inner, len) in chunks {
+            self.insert(id, ChunkLoc { blob, inner, len }, here_marked, marked);
+        }
+    }
+
+    fn insert(&mut self, id: Id, loc: ChunkLoc, here_marked: bool, marked: &crate::id::IdSet) {
+        match self.chunks.entry(id) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(loc);
+            }
+            std::collections::hash_map::Entry::Occupied(mut o) if !here_marked && !marked.is_empty() => {
+                let old_pack = self.packs[self.blobs[o.get().blob as usize].pack as usize];
+                if marked.contains(&old_pack) {
+                    o.insert(loc);
+                }
+            }
+            std::collections::hash_map::Entry::Occupied(_) => {}
         }
     }
 

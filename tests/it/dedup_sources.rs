@@ -112,3 +112,70 @@ async fn a_damaged_hook_table_costs_dedup_not_the_push() {
     let (_, s) = push(&repo, "c", x.clone()).await.unwrap();
     assert!(s.stats.new_bytes * 10 < x.len() as u64, "found through b's hooks: {:?}", s.stats);
 }
+
+/// A producer that hands out its first `first` bytes, says so, and then hangs until the test
+/// lets it fail: a push that dies half-way.
+struct Hangs {
+    data: std::io::Cursor<Vec<u8>>,
+    first: u64,
+    reached: Option<std::sync::mpsc::Sender<()>>,
+    gate: std::sync::mpsc::Receiver<()>,
+}
+
+impl std::io::Read for Hangs {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.first - self.data.position();
+        if left == 0 {
+            if let Some(r) = self.reached.take() {
+                let _ = r.send(());
+            }
+            let _ = self.gate.recv();
+            return Err(std::io::Error::other("the producer died"));
+        }
+        let n = buf.len().min(left as usize);
+        self.data.read(&mut buf[..n])
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_resumes_one_that_died_without_storing_its_indexed_data_again() {
+    use kanrepo::repo::lease::LeaseTiming;
+    use kanrepo::{Progress, PushOptions};
+    let (be, mut repo) = repo().await;
+    // Record every index object at once (the default waits 5 s between records).
+    repo.set_lease_timing(LeaseTiming { record: std::time::Duration::ZERO, ..LeaseTiming::default() });
+    let repo = Arc::new(repo);
+    let x = data(12_000_000, 77);
+    // The first push dies after 10 MB (its dedup decides a batch once 3 more have come), with an index object written after every stored pack.
+    let (gate_tx, gate) = std::sync::mpsc::channel();
+    let (reached_tx, reached) = std::sync::mpsc::channel();
+    let reader = Hangs { data: std::io::Cursor::new(x.clone()), first: 10_000_000, reached: Some(reached_tx), gate };
+    let h = {
+        let repo = repo.clone();
+        tokio::spawn(async move {
+            let o = PushOptions { path: "db".into(), index_flush_chunks: 1, ..PushOptions::default() };
+            repo.push(Box::new(reader), &o, Arc::new(Progress::default())).await
+        })
+    };
+    tokio::task::spawn_blocking(move || reached.recv_timeout(std::time::Duration::from_secs(60)).unwrap())
+        .await
+        .unwrap();
+    // Its packs of the first megabytes are stored and indexed; then it is killed.
+    let t0 = std::time::Instant::now();
+    while be.list("index/").await.unwrap().len() < 8 {
+        assert!(t0.elapsed().as_secs() < 60, "the push indexed nothing");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    h.abort();
+    let _ = h.await;
+    drop(gate_tx);
+    assert!(repo.snapshots().await.unwrap().is_empty());
+    assert!(be.list("leases/").await.unwrap().len() >= 2, "the dead push's lease and its records stay");
+    // Run again: what the dead push indexed (≥ 8 packs of 256 KiB) is not stored again.
+    let (_, s) = push(&repo, "db", x.clone()).await.unwrap();
+    assert!(s.stats.new_bytes + 8 * 200_000 <= x.len() as u64, "stored again: {:?}", s.stats);
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
+    // Another path does not follow it.
+    let (_, other) = push(&repo, "other", data(500_000, 78)).await.unwrap();
+    assert_eq!(other.stats.new_bytes, 500_000);
+}

@@ -270,6 +270,11 @@ async fn scattered_generations_pull_byte_exact_whatever_the_budgets() {
         // Room for everything, one fetch thread.
         PullOptions { lookahead: 1 << 20, extras: 1 << 30, threads: 1, ..d.clone() },
         PullOptions { lookahead: 300, extras: 2 << 20, threads: 3, ..d.clone() },
+        // Chunk locations one position at a time: a scan of the index per position.
+        PullOptions { index_window: 1, ..d.clone() },
+        // A lookahead spanning many index windows, each kept until written.
+        PullOptions { index_window: 50, lookahead: 1 << 20, extras: 1 << 30, ..d.clone() },
+        PullOptions { index_window: 333, lookahead: 40, extras: 40_000, window: 1, ..d.clone() },
     ];
     for (i, o) in variants.iter().enumerate() {
         for g in [5, 2, 0] {

@@ -40,7 +40,10 @@ pub async fn push(
 pub async fn pull(repo: &Repository, path: &str) -> kanrepo::Result<Vec<u8>> {
     let s = repo.latest(path).await?;
     let buf = SharedBuf::default();
-    repo.pull(&s.snapshot, Box::new(buf.clone()), &PullOptions::default(), Arc::new(Progress::default())).await?;
+    // Small index windows: every test that pulls, concurrent maintenance included, reads
+    // chunk locations through many windows (engine.rs pulls with the default).
+    let o = PullOptions { index_window: 97, ..PullOptions::default() };
+    repo.pull(&s.snapshot, Box::new(buf.clone()), &o, Arc::new(Progress::default())).await?;
     let v = buf.0.lock().unwrap().clone();
     Ok(v)
 }
