@@ -29,7 +29,7 @@
 //! * the lookahead: [`PullOptions::lookahead`] positions of 52 B (32,768: 1.7 MB) and a few
 //!   map entries per distinct frame among them;
 //! * the pull's index (pull_index): the repository's tree-node locations (≈ 0.2 B per stored
-//!   chunk) and the chunk locations of at most about two windows of
+//!   chunk) and the chunk locations of at most about three windows of
 //!   [`PullOptions::index_window`] positions (114,000: ≈ 6 MB each, ≈ 4 MB more while one is
 //!   built) — nothing per chunk of the repository.
 //!
@@ -256,7 +256,7 @@ struct BlobReader {
     keys: Arc<Keys>,
     index: Arc<PullIndex>,
     /// Packs marked for deletion when the pull started (a window prefers copies elsewhere).
-    marked: IdSet,
+    marked: Arc<IdSet>,
     /// Positions the writer has written (windows below it are dropped).
     written: Arc<AtomicU64>,
     rt: tokio::runtime::Handle,
@@ -528,7 +528,7 @@ impl Repository {
             backend: self.backend.clone(),
             keys: self.keys.clone(),
             index,
-            marked,
+            marked: Arc::new(marked),
             written: Arc::new(AtomicU64::new(0)),
             rt: tokio::runtime::Handle::current(),
             cache: FrameCache { slots: Mutex::new(VecDeque::new()), cap: FRAME_CACHE },
@@ -636,23 +636,18 @@ fn plan(
     let mut more = true;
     // The window serving positions below `window_end`, and the walker's position.
     let (mut cur, mut window_end, mut pos) = (None::<Arc<Segment>>, 0u64, 0u64);
+    // The next window: its positions, and its scan running in the background while the
+    // planner works in the current one (pull_index).
+    let mut next = next_window(r, &mut collector, index_window)?;
     loop {
         while more && !la.is_full() {
-            if pos == window_end {
-                let mut want = IdSet::default();
-                let mut n = 0u64;
-                while n < index_window as u64 {
-                    let Some((id, _)) = collector.next_chunk()? else { break };
-                    want.insert(id);
-                    n += 1;
-                }
-                if n > 0 {
-                    let found =
-                        r.rt.block_on(build_window(&r.backend, &r.keys, want, &r.marked))
-                            .map_err(|e| e.context("loading the index"))?;
-                    window_end += n;
-                    cur = Some(r.index.add_window(found, window_end, r.written.load(Relaxed)));
-                }
+            if pos == window_end
+                && let Some((n, scan)) = next.take()
+            {
+                let found = r.rt.block_on(scan.wait()).map_err(|e| e.context("loading the index"))?;
+                window_end += n;
+                cur = Some(r.index.add_window(found, window_end, r.written.load(Relaxed)));
+                next = next_window(r, &mut collector, index_window)?;
             }
             match walker.next_chunk()? {
                 Some((id, len)) => {
@@ -684,6 +679,43 @@ fn plan(
         return Err(Error::corrupt("the snapshot's tree changed between two walks (repository damaged)"));
     }
     end.send(la.end()).map_err(|_| cancelled())
+}
+
+/// A window's scan of the index, running on the runtime; aborted if the pull ends first.
+struct WindowScan(tokio::task::JoinHandle<Result<super::read_index::ReadIndex>>);
+
+impl WindowScan {
+    async fn wait(mut self) -> Result<super::read_index::ReadIndex> {
+        (&mut self.0).await.map_err(|e| Error::new(ErrorKind::Io, format!("index scan task: {e}")))?
+    }
+}
+
+impl Drop for WindowScan {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Collect the ids of the next `size` positions and start the scan that locates them; `None`
+/// at the end of the stream.
+fn next_window(
+    r: &BlobReader,
+    collector: &mut TreeWalker<impl FnMut(&Id) -> Result<Vec<u8>>>,
+    size: usize,
+) -> Result<Option<(u64, WindowScan)>> {
+    let mut want = IdSet::default();
+    let mut n = 0u64;
+    while n < size as u64 {
+        let Some((id, _)) = collector.next_chunk()? else { break };
+        want.insert(id);
+        n += 1;
+    }
+    if n == 0 {
+        return Ok(None);
+    }
+    let (backend, keys, marked) = (r.backend.clone(), r.keys.clone(), r.marked.clone());
+    let scan = r.rt.spawn(async move { build_window(&backend, &keys, want, &marked).await });
+    Ok(Some((n, WindowScan(scan))))
 }
 
 /// Write segments in stream order (each keyed by its first position) until `end_rx` says how

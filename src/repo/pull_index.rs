@@ -5,8 +5,9 @@
 //! The pull walks the snapshot's tree twice. A collector, one window ahead of the planner,
 //! gathers the ids of the next [`super::PullOptions::index_window`] positions; one scan of the
 //! index objects ([`build_window`]: two objects at once, each read one blob record at a time)
-//! then keeps the locations of those ids only. The planner resolves the positions of window
-//! `k` in window `k` alone.
+//! then keeps the locations of those ids only. That scan runs in the background while the
+//! planner works in the window before. The planner resolves the positions of window `k` in
+//! window `k` alone.
 //!
 //! Blob numbers are global and never reused: the tree nodes take the first, each window the
 //! next ones from a multiple of the pull's route group. Caches keyed by blob number (the frame
@@ -15,9 +16,9 @@
 //! A window is dropped once the writer has written every position of it.
 //!
 //! Memory: the tree nodes of the repository (one per ~500 chunks: ≈ 0.2 B per stored chunk),
-//! and per live window its wanted-id set while it is built (≈ 35 B per position) and its
-//! locations (≈ 50 B per distinct chunk, plus 20 B per blob holding one); usually two windows
-//! are live. Time: one scan of the index for the tree nodes and one per window; a scan's time
+//! and per window its wanted-id set while it is built (≈ 35 B per position) and its locations
+//! (≈ 50 B per distinct chunk, plus 20 B per blob holding one); at most about three windows
+//! exist at once (the one being written, the one being planned, the next being built). Time: one scan of the index for the tree nodes and one per window; a scan's time
 //! grows with the repository (a sorted blob map would remove it; docs/architecture.md).
 //!
 //! Must not: hold chunk entries outside the windows, or decide anything about the stream's
