@@ -143,6 +143,7 @@ pub(super) async fn build_trees(backend: &Arc<dyn Backend>, keys: &Arc<Keys>, ma
         Arc::new(|frame: &[u8]| IndexFile::decode_frame_where(frame, |_, kind| kind == BlobKind::Tree));
     let mut ri = ReadIndex::default();
     scan_index(backend, keys, SCAN_OBJECTS, decode, |f| ri.add_preferring(f, marked)).await?;
+    ri.freeze();
     Ok(ri)
 }
 

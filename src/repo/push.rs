@@ -433,6 +433,7 @@ impl Repository {
             })
             .await?;
         }
+        scan.nodes.freeze();
         Ok(scan)
     }
 

@@ -44,6 +44,8 @@ pub struct ReadIndex {
     /// Blobs.
     pub blobs: Vec<BlobLoc>,
     chunks: IdMap<ChunkLoc>,
+    /// After [`ReadIndex::freeze`]: the entries sorted by id, and `chunks` empty.
+    frozen: Vec<(Id, ChunkLoc)>,
 }
 
 impl ReadIndex {
@@ -119,6 +121,7 @@ impl ReadIndex {
     }
 
     fn insert(&mut self, id: Id, loc: ChunkLoc, here_marked: bool, marked: &crate::id::IdSet) {
+        debug_assert!(self.frozen.is_empty(), "adding to a frozen ReadIndex");
         match self.chunks.entry(id) {
             std::collections::hash_map::Entry::Vacant(v) => {
                 v.insert(loc);
@@ -135,16 +138,60 @@ impl ReadIndex {
 
     /// Look a chunk up.
     pub fn get(&self, id: &Id) -> Option<ChunkLoc> {
-        self.chunks.get(id).copied()
+        if self.frozen.is_empty() {
+            return self.chunks.get(id).copied();
+        }
+        self.frozen.binary_search_by(|e| e.0.cmp(id)).ok().map(|i| self.frozen[i].1)
+    }
+
+    /// Done adding: keep the entries in a sorted vector (44 B each, looked up by binary
+    /// search) instead of the hash table (~70 B each with its slack), and drop what only
+    /// adding needs. For indexes that live long and are looked up rarely: the tree-node
+    /// locations a push or pull holds for its whole run (~40,000 at 20 M stored chunks).
+    pub fn freeze(&mut self) {
+        let mut v: Vec<(Id, ChunkLoc)> = Vec::with_capacity(self.chunks.len());
+        v.extend(std::mem::take(&mut self.chunks));
+        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        self.frozen = v;
+        self.pack_pos = IdMap::default();
+        self.blobs.shrink_to_fit();
+        self.packs.shrink_to_fit();
     }
 
     /// Number of chunk entries.
     pub fn len(&self) -> usize {
-        self.chunks.len()
+        self.chunks.len() + self.frozen.len()
     }
 
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.chunks.is_empty()
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::IdSet;
+
+    #[test]
+    fn a_frozen_index_finds_what_the_hash_table_found() {
+        let mut ri = ReadIndex::default();
+        let marked: IdSet = [Id::of_bytes(b"old pack")].into_iter().collect();
+        let head = BlobLoc { pack: 0, offset: 0, sealed_len: 10, raw_len: 100, kind: BlobKind::Tree };
+        let ids: Vec<Id> = (0..1000u32).map(|i| Id::of_bytes(&i.to_le_bytes())).collect();
+        // Every id in a marked pack first, then the even ones again in an unmarked pack.
+        let all: Vec<_> = ids.iter().enumerate().map(|(i, id)| (*id, i as u32, 1)).collect();
+        ri.add_blob(Id::of_bytes(b"old pack"), head, &all, &marked);
+        let even: Vec<_> = all.iter().step_by(2).map(|&(id, i, l)| (id, i + 5000, l)).collect();
+        ri.add_blob(Id::of_bytes(b"new pack"), head, &even, &marked);
+        let before: Vec<_> = ids.iter().map(|id| ri.get(id).map(|l| (l.blob, l.inner))).collect();
+        ri.freeze();
+        let after: Vec<_> = ids.iter().map(|id| ri.get(id).map(|l| (l.blob, l.inner))).collect();
+        assert_eq!(before, after);
+        assert_eq!(after[2], Some((1, 5002)), "the copy outside the marked pack wins");
+        assert_eq!(after[3], Some((0, 3)));
+        assert_eq!(ri.len(), 1000);
+        assert!(ri.get(&Id::of_bytes(b"absent")).is_none());
     }
 }
