@@ -151,7 +151,7 @@ impl ReadIndex {
     pub fn freeze(&mut self) {
         let mut v: Vec<(Id, ChunkLoc)> = Vec::with_capacity(self.chunks.len());
         v.extend(std::mem::take(&mut self.chunks));
-        v.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        v.sort_unstable_by_key(|e| e.0);
         self.frozen = v;
         self.pack_pos = IdMap::default();
         self.blobs.shrink_to_fit();
