@@ -8,6 +8,11 @@
 //!
 //! NFS: `link(2)` is an NFSv3/v4 procedure that fails with EEXIST when the name exists, so the
 //! create-only guarantee holds across clients; a mount without hard links gets a clear error.
+//!
+//! Directories are created on demand and left in place, except a lease's own directory
+//! (`leases/<id>/`, `gc/leases/<id>/`): one is made per push, pull and gc, so deleting a lease's
+//! last object removes its emptied directory (only its holder writes there, and only while it
+//! is alive; `rmdir` never removes a directory that still holds a file).
 
 use super::{Backend, ObjectInfo, StagedObject};
 use crate::error::{Error, ErrorKind, Result};
@@ -15,6 +20,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+
+/// Prefixes under which every lease has its own directory, removed with its last object.
+const LEASE_DIRS: [&str; 2] = ["leases/", "gc/leases/"];
 
 /// Objects stored as files under a root directory.
 #[derive(Debug, Clone)]
@@ -275,10 +283,18 @@ impl Backend for LocalBackend {
 
     async fn delete(&self, key: &str) -> Result<()> {
         let path = self.path(key)?;
-        blocking(move || match std::fs::remove_file(&path) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(format!("deleting {}", path.display()), e)),
+        let lease_dir = LEASE_DIRS.iter().any(|p| key.strip_prefix(p).is_some_and(|r| r.matches('/').count() == 1));
+        blocking(move || {
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::io(format!("deleting {}", path.display()), e)),
+            }
+            if lease_dir {
+                // Fails (and is ignored) while the directory holds any file.
+                let _ = std::fs::remove_dir(path.parent().expect("object path has a parent"));
+            }
+            Ok(())
         })
         .await
     }
@@ -303,6 +319,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[tokio::test]
+    async fn deleting_a_leases_last_object_removes_its_directory_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = LocalBackend::new(dir.path().join("repo"));
+        for k in ["leases/aa/0", "leases/aa/1", "gc/leases/bb/0", "packs/cc/x"] {
+            b.put(k, Bytes::from_static(b"x")).await.unwrap();
+        }
+        b.delete("leases/aa/0").await.unwrap();
+        assert!(dir.path().join("repo/leases/aa").is_dir(), "still holds an object");
+        b.delete("leases/aa/1").await.unwrap();
+        b.delete("gc/leases/bb/0").await.unwrap();
+        b.delete("packs/cc/x").await.unwrap();
+        assert!(!dir.path().join("repo/leases/aa").exists());
+        assert!(!dir.path().join("repo/gc/leases/bb").exists());
+        assert!(dir.path().join("repo/leases").is_dir() && dir.path().join("repo/gc/leases").is_dir());
+        assert!(dir.path().join("repo/packs/cc").is_dir(), "other directories stay");
+        // A new object in a removed lease directory is written as before.
+        b.put("leases/aa/2", Bytes::from_static(b"y")).await.unwrap();
+        assert_eq!(&b.get("leases/aa/2").await.unwrap()[..], b"y");
     }
 
     #[tokio::test]

@@ -153,15 +153,16 @@ impl Repository {
         Ok((lease, now))
     }
 
-    /// Delete the objects of writers' leases dead at `now` (crashed pushes and pulls) and of
-    /// dead gc leases. Safe: a dead lease already counts for nothing, and a holder that was only
-    /// stalled finds its objects gone and refuses to commit ([`Lease::check_continuous`]).
+    /// Delete the objects of writers' leases expired at `now` (crashed pushes and pulls, and
+    /// failed pushes' ended leases once their records are a TTL old) and of dead gc leases.
+    /// Safe: an expired lease already counts for nothing, and a holder that was only stalled
+    /// finds its objects gone and refuses to commit ([`Lease::check_continuous`]).
     async fn remove_dead_leases(&self, writers: &[LeaseInfo], now: SystemTime, ttl: Duration) -> Result<()> {
         let gc_leases = lease::group_at(GC_LEASE_PREFIX, &self.backend.list(GC_LEASE_PREFIX).await?)?;
         let dead: Vec<String> = writers
             .iter()
             .chain(&gc_leases)
-            .filter(|l| !l.alive(now, ttl))
+            .filter(|l| l.expired(now, ttl))
             .flat_map(|l| l.objects.iter().cloned())
             .collect();
         if !dead.is_empty() {

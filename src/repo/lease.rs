@@ -29,6 +29,9 @@ use std::time::{Duration, SystemTime};
 pub const LEASE_MAGIC: &[u8; 8] = b"KRLEAS01";
 /// Prefix of lease objects.
 pub const LEASE_PREFIX: &str = "leases/";
+/// Name of the object that ends a lease whose holder failed but leaves records for the next
+/// push of its path (`leases/<id>/end`): the lease no longer counts as alive.
+pub const END_NAME: &str = "end";
 
 /// How long a lease lives without a refresh, and how often holders refresh it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,12 +112,21 @@ pub struct LeaseInfo {
     pub last: SystemTime,
     /// Objects it consists of.
     pub objects: Vec<String>,
+    /// Its holder ended it ([`Lease::end`]): it protects nothing any more, and stays only for
+    /// the index records it carries.
+    pub ended: bool,
 }
 
 impl LeaseInfo {
-    /// Alive at store time `now` with this TTL.
+    /// Alive at store time `now` with this TTL: not ended, and renewed within the TTL.
     pub fn alive(&self, now: SystemTime, ttl: Duration) -> bool {
-        now.duration_since(self.last).map(|d| d < ttl).unwrap_or(true)
+        !self.ended && !self.expired(now, ttl)
+    }
+
+    /// Not renewed within the TTL at store time `now`: its objects may be deleted (an ended
+    /// lease is kept that long for its records).
+    pub fn expired(&self, now: SystemTime, ttl: Duration) -> bool {
+        now.duration_since(self.last).map(|d| d >= ttl).unwrap_or(false)
     }
 }
 
@@ -128,7 +140,7 @@ pub fn group_at(prefix: &str, objects: &[ObjectInfo]) -> Result<Vec<LeaseInfo>> 
     let mut by: BTreeMap<String, LeaseInfo> = BTreeMap::new();
     for o in objects {
         let Some(rest) = o.key.strip_prefix(prefix) else { continue };
-        let Some((id, _seq)) = rest.split_once('/') else { continue };
+        let Some((id, seq)) = rest.split_once('/') else { continue };
         let t = o.modified.ok_or_else(|| {
             Error::invalid(format!("the store gives no modification time for {}: leases need one", o.key))
         })?;
@@ -137,7 +149,9 @@ pub fn group_at(prefix: &str, objects: &[ObjectInfo]) -> Result<Vec<LeaseInfo>> 
             start: t,
             last: t,
             objects: Vec::new(),
+            ended: false,
         });
+        e.ended |= seq == END_NAME;
         e.start = e.start.min(t);
         e.last = e.last.max(t);
         e.objects.push(o.key.clone());
@@ -186,6 +200,13 @@ pub struct Lease {
 struct Records {
     pending: Vec<String>,
     last: Option<std::time::Instant>,
+}
+
+impl Records {
+    /// Whether any index object was noted (recorded or pending).
+    fn any(&self) -> bool {
+        self.last.is_some() || !self.pending.is_empty()
+    }
 }
 
 impl std::fmt::Debug for Lease {
@@ -291,6 +312,25 @@ impl Lease {
         }
     }
 
+    /// Whether this push noted any index object ([`Lease::record_index`]).
+    pub async fn has_records(&self) -> bool {
+        self.records.lock().await.any()
+    }
+
+    /// End the lease of a push that failed but stored indexed data: stop refreshing and write
+    /// `<id>/end` with the records still pending. An ended lease protects nothing (garbage
+    /// collection does not wait for it; the holder must never commit after this) but stays
+    /// until it expires, so that the next push of its path resumes from its records
+    /// ([`Repository::interrupted_index`]). If the end object cannot be written the lease
+    /// simply expires after the TTL.
+    pub async fn end(self) -> Result<()> {
+        self.refresher.abort();
+        let pending = std::mem::take(&mut self.records.lock().await.pending);
+        let body = LeaseBody { index: pending, ..self.body.clone() };
+        let key = format!("{}{}/{END_NAME}", self.prefix, self.id);
+        self.backend.put(&key, bytes::Bytes::from(seal_body(&self.keys, &body))).await
+    }
+
     /// Stop refreshing and delete the lease's objects.
     pub async fn release(self) -> Result<()> {
         self.refresher.abort();
@@ -381,7 +421,8 @@ impl Repository {
     }
 
     /// The index objects recorded by other push leases of `path` (normally the leases of
-    /// pushes that died: a finished push removes its lease), per lease in the order written,
+    /// pushes that died or failed: a finished push removes its lease, a failed one ends it), per
+    /// lease in the order written (an `end` object last),
     /// the lease that started last first. A push resumes such a push by following their chunks
     /// as a dedup source (repo::cursor). Unreadable lease objects are skipped: records are
     /// hints.

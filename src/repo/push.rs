@@ -195,7 +195,16 @@ impl Repository {
         }
         let lease = self.acquire_lease(super::lease::LeaseKind::Push, &opts.path).await?;
         let res = self.push_leased(reader, opts, progress, &lease).await;
-        if let Err(e) = lease.release().await {
+        if res.is_err() && lease.has_records().await {
+            // Its indexed data stays findable: the next push of this path resumes from it.
+            tracing::info!(
+                "this push failed after storing data; its lease keeps the list of what it stored, so the next push of {} does not store it again",
+                opts.path
+            );
+            if let Err(e) = lease.end().await {
+                tracing::warn!("ending this push's lease (it expires by itself): {e}");
+            }
+        } else if let Err(e) = lease.release().await {
             tracing::warn!("removing this push's lease (it expires by itself): {e}");
         }
         res
@@ -267,9 +276,14 @@ impl Repository {
         // One pack filling and `uploads` being stored: the packer waits for a buffer otherwise.
         let pack_bufs = BufPool::bounded(cfg.pack_target as usize + frame_bytes + (1 << 20), 1 + opts.uploads.max(1));
 
-        // Reader: chunk the stream and hand batches to the hashers.
+        // Reader: chunk the stream and hand batches to the hashers. A read error ends the stream
+        // like its end would, so that everything read before it is stored (and indexed, and
+        // recorded in the lease: a retry resumes from it), then fails the push before any
+        // snapshot is written.
+        let input_error: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
         let reader_thread = {
             let (pool, keys, fail, progress) = (pool.clone(), self.keys.clone(), fail.clone(), progress.clone());
+            let input_error = input_error.clone();
             let block = opts.block;
             std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
                 let mut ch = StreamChunker::with_pool_size(reader, cutter, block, slots + 2);
@@ -301,7 +315,9 @@ impl Repository {
                         Err(e) => {
                             let kind =
                                 if e.kind() == std::io::ErrorKind::Other { ErrorKind::Producer } else { ErrorKind::Io };
-                            fail.set(Error::with_source(kind, "reading the input stream", e));
+                            *input_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                                Some(Error::with_source(kind, "reading the input stream", e));
+                            let _ = hashed_tx.send(Hashed::End(seq));
                             return;
                         }
                     }
@@ -349,23 +365,29 @@ impl Repository {
         }
 
         // Uploader: runs here, on the caller's runtime.
-        let up = self.upload_packs(&mut pack_rx, opts, &progress, lease).await;
+        let mut index = IndexFile::default();
+        if let Err(e) = self.upload_packs(&mut index, &mut pack_rx, opts, &progress, lease).await {
+            fail.set(e);
+        }
         drop(pack_rx);
-        let index = match up {
-            Ok(v) => v,
-            Err(e) => {
-                fail.set(e);
-                IndexFile::default()
+        let dedup = dedup_res_rx.await.unwrap_or_else(|_| Err(cancelled()));
+        let dedup = match (fail.take(), dedup) {
+            (None, Ok(d)) => d,
+            (Some(e), _) | (None, Err(e)) => {
+                // The reader may be blocked on a producer that never ends; do not wait for it.
+                self.index_failed_push(&index, lease).await;
+                return Err(e);
             }
         };
-        let dedup = dedup_res_rx.await.unwrap_or_else(|_| Err(cancelled()));
-        if let Some(e) = fail.take() {
-            // The reader may be blocked on a producer that never ends; do not wait for it.
+        let mut dedup = dedup;
+        let _ = reader_thread.join();
+        let input_error = input_error.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(e) = input_error {
+            // Never a snapshot of a stream that did not end well.
+            self.index_failed_push(&index, lease).await;
             return Err(e);
         }
-        let mut dedup = dedup?;
         let hooks = std::mem::take(&mut dedup.hooks);
-        let _ = reader_thread.join();
         if !index.blobs.is_empty() {
             self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
         }
@@ -457,15 +479,31 @@ impl Repository {
     }
 
     /// Store packs as they come, at most `opts.uploads` at once; index them once stored.
+    /// A failed push indexes the packs it stored whose index object was not written yet, and
+    /// records that object in its lease: the next push of its path resumes from it. Best effort:
+    /// without it those packs are found as unindexed packs (fewer of their chunks are reused).
+    async fn index_failed_push(&self, index: &IndexFile, lease: &super::lease::Lease) {
+        if index.blobs.is_empty() {
+            return;
+        }
+        match self.write_index(index).await {
+            Ok(id) => lease.record_index(format!("index/{id}")).await,
+            Err(e) => tracing::warn!("indexing the packs this failed push stored: {e}"),
+        }
+    }
+
+    /// Store the packs that come through `rx`, adding each stored one to `index` (written out
+    /// and recorded in the lease every `index_flush_chunks` chunks). On an error `index` holds
+    /// the stored packs not yet written out.
     async fn upload_packs(
         &self,
+        index: &mut IndexFile,
         rx: &mut tokio::sync::mpsc::Receiver<PackOut>,
         opts: &PushOptions,
         progress: &Arc<Progress>,
         lease: &super::lease::Lease,
-    ) -> Result<IndexFile> {
+    ) -> Result<()> {
         let mut inflight = tokio::task::JoinSet::new();
-        let mut index = IndexFile::default();
         let mut open = true;
         // Pack memory is bounded by the packer's buffer pool (1 filling + `uploads`), so at
         // most `uploads` tasks hold a pack. More tasks than that can only be waiting for
@@ -513,14 +551,14 @@ impl Repository {
                 let (id, blobs) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
                 index.add_pack(id, blobs);
                 if index.chunk_count() >= opts.index_flush_chunks {
-                    let id = self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
-                    index = IndexFile::default();
+                    let id = self.write_index(index).await.map_err(|e| e.context("writing the index"))?;
+                    *index = IndexFile::default();
                     // For a push that resumes this one should it die (repo::cursor).
                     lease.record_index(format!("index/{id}")).await;
                 }
             }
         }
-        Ok(index)
+        Ok(())
     }
 }
 

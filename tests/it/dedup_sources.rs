@@ -179,3 +179,49 @@ async fn a_push_resumes_one_that_died_without_storing_its_indexed_data_again() {
     let (_, other) = push(&repo, "other", data(500_000, 78)).await.unwrap();
     assert_eq!(other.stats.new_bytes, 500_000);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_resumes_one_that_failed_and_the_failed_one_holds_no_gc_back() {
+    use kanrepo::{Progress, PushOptions};
+    let (be, repo) = repo().await;
+    let repo = Arc::new(repo);
+    let x = data(12_000_000, 79);
+    // The producer fails after 10 MB (no index object was due yet: the default writes one
+    // every 16,384 chunks).
+    let (gate_tx, gate) = std::sync::mpsc::channel();
+    drop(gate_tx);
+    let reader = Hangs { data: std::io::Cursor::new(x.clone()), first: 10_000_000, reached: None, gate };
+    let o = PushOptions { path: "db".into(), ..PushOptions::default() };
+    let err = repo.push(Box::new(reader), &o, Arc::new(Progress::default())).await.unwrap_err();
+    assert!(err.to_string().contains("the producer died"), "{err}");
+    assert!(repo.snapshots().await.unwrap().is_empty());
+    // It indexed what it stored and ended its lease, which stays for its records.
+    assert!(!be.list("index/").await.unwrap().is_empty(), "the failed push indexed its packs");
+    let leases: Vec<String> = be.list("leases/").await.unwrap().into_iter().map(|o| o.key).collect();
+    assert!(leases.iter().any(|k| k.ends_with("/end")), "{leases:?}");
+    // Run again: what it read was stored (its look-ahead too) and is not stored again.
+    let (_, s) = push(&repo, "db", x.clone()).await.unwrap();
+    assert!(s.stats.new_bytes + 9_000_000 <= x.len() as u64, "stored again: {:?}", s.stats);
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
+
+    // A failed push's ended lease does not hold garbage collection back: its unreferenced
+    // packs are swept while the lease is not expired.
+    let gate = {
+        let (tx, rx) = std::sync::mpsc::channel();
+        drop(tx);
+        rx
+    };
+    let y = data(3_000_000, 80);
+    let reader = Hangs { data: std::io::Cursor::new(y), first: 2_500_000, reached: None, gate };
+    let o = PushOptions { path: "other".into(), ..PushOptions::default() };
+    repo.push(Box::new(reader), &o, Arc::new(Progress::default())).await.unwrap_err();
+    let before = be.list("packs/").await.unwrap().len();
+    // With no minimum age gc marks and sweeps in one run, unless a live lease started earlier.
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.marked_packs > 0 && r.deleted_packs == r.marked_packs && r.waiting.is_empty(), "{r:?}");
+    assert_eq!(be.list("packs/").await.unwrap().len(), before - r.deleted_packs);
+    let leases: Vec<String> = be.list("leases/").await.unwrap().into_iter().map(|o| o.key).collect();
+    assert!(leases.iter().any(|k| k.ends_with("/end")), "kept until it expires: {leases:?}");
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
+    assert!(repo.verify(&Default::default(), Arc::new(Default::default())).await.unwrap().is_clean());
+}
