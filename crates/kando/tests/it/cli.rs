@@ -132,6 +132,29 @@ fn from_command_commits_only_on_success() {
 }
 
 #[test]
+fn a_failed_dump_is_resumed_by_the_next_push_of_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = profile(&dir.path().join("repo"));
+    let src = dir.path().join("dump.bin");
+    std::fs::write(&src, data(12_000_000, 11)).unwrap();
+    let s = src.to_str().unwrap();
+    // The dump fails after 10 MB: no snapshot, but what was read is stored and recorded.
+    let failing = format!("head -c 10000000 {s}; exit 3");
+    let o = kando(&["location", "push", "-p", &p, "-s", "db", "--from-command", &failing], None);
+    assert_eq!(o.status.code(), Some(69));
+    assert!(stderr(&o).contains("exit status: 3"), "{}", stderr(&o));
+    assert_eq!(snapshot_count(&p), 0);
+    let o = kando(&["location", "push", "-p", &p, "-s", "db", "--from-command", &format!("cat {s}")], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = kando(&["repository", "snapshots", "--json", "--profile", &p], None);
+    let snaps: Vec<serde_json::Value> = serde_json::from_slice(&o.stdout).unwrap();
+    let new_bytes = snaps[0]["stats"]["new_bytes"].as_u64().unwrap_or_else(|| panic!("{}", snaps[0]));
+    assert!(new_bytes < 3_000_000, "the retry stored {new_bytes} bytes again");
+    let o = kando(&["location", "pull", "-p", &p, "-s", "db", "-"], None);
+    assert!(o.stdout == std::fs::read(&src).unwrap(), "pull must be byte-exact");
+}
+
+#[test]
 fn push_delete_pull_fails_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let p = profile(&dir.path().join("repo"));
