@@ -111,7 +111,7 @@ class KandoS3(Kando):
     def size(self):
         out = subprocess.run([self.exe, "repository", "stats", "--json", "--repo", self.url], env=self.env,
                              capture_output=True, check=True).stdout
-        return json.loads(out)["total_bytes"]
+        return json.loads(out)["objects"]["total_bytes"]
 
 
 class Restic(Tool):
