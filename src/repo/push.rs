@@ -371,7 +371,7 @@ impl Repository {
         }
         drop(pack_rx);
         let dedup = dedup_res_rx.await.unwrap_or_else(|_| Err(cancelled()));
-        let dedup = match (fail.take(), dedup) {
+        let mut dedup = match (fail.take(), dedup) {
             (None, Ok(d)) => d,
             (Some(e), _) | (None, Err(e)) => {
                 // The reader may be blocked on a producer that never ends; do not wait for it.
@@ -379,7 +379,6 @@ impl Repository {
                 return Err(e);
             }
         };
-        let mut dedup = dedup;
         let _ = reader_thread.join();
         let input_error = input_error.lock().unwrap_or_else(|e| e.into_inner()).take();
         if let Some(e) = input_error {
@@ -478,7 +477,6 @@ impl Repository {
         Ok(sources)
     }
 
-    /// Store packs as they come, at most `opts.uploads` at once; index them once stored.
     /// A failed push indexes the packs it stored whose index object was not written yet, and
     /// records that object in its lease: the next push of its path resumes from it. Best effort:
     /// without it those packs are found as unindexed packs (fewer of their chunks are reused).
@@ -492,9 +490,9 @@ impl Repository {
         }
     }
 
-    /// Store the packs that come through `rx`, adding each stored one to `index` (written out
-    /// and recorded in the lease every `index_flush_chunks` chunks). On an error `index` holds
-    /// the stored packs not yet written out.
+    /// Store packs as they come through `rx`, at most `opts.uploads` at once, adding each stored
+    /// one to `index` (written out and recorded in the lease every `index_flush_chunks` chunks).
+    /// On an error `index` holds the stored packs not yet written out.
     async fn upload_packs(
         &self,
         index: &mut IndexFile,
