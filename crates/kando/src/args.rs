@@ -88,7 +88,9 @@ pub enum LocationCmd {
         /// Name of the phase output printed on success (JSON with id and sizes).
         #[arg(short = 'o', long, default_value = "kandoOutput")]
         output_name: String,
-        /// Run this shell command and store its stdout; commit only if it exits 0.
+        /// Run this shell command and store its stdout; commit only if it exits 0. When it
+        /// fails, what it wrote is kept without a snapshot, and the next push of the same
+        /// --path (for at least 30 minutes) reuses it instead of storing it again.
         #[arg(long, value_name = "CMD", conflicts_with = "source")]
         from_command: Option<String>,
         /// Tag to record with the snapshot (repeatable).
