@@ -295,7 +295,7 @@ impl Lease {
 
     /// Note that this push wrote index object `key` (`index/<id>`). Written into a new lease
     /// object with the others pending, at most every [`LeaseTiming::record`]: a push of the
-    /// same path that starts after this one died reads them ([`Repository::interrupted_index`])
+    /// same path that starts after this one died reads them (`Repository::interrupted_index`)
     /// and does not store their data again. Records are hints: failing to write one costs
     /// dedup only, and is logged.
     pub async fn record_index(&self, key: String) {
@@ -321,7 +321,7 @@ impl Lease {
     /// `<id>/end` with the records still pending. An ended lease protects nothing (garbage
     /// collection does not wait for it; the holder must never commit after this) but stays
     /// until it expires, so that the next push of its path resumes from its records
-    /// ([`Repository::interrupted_index`]). If the end object cannot be written the lease
+    /// (`Repository::interrupted_index`). If the end object cannot be written the lease
     /// simply expires after the TTL.
     pub async fn end(self) -> Result<()> {
         self.refresher.abort();

@@ -25,7 +25,7 @@
 //!   [`FRAME_POOL_KEEP`] (4) frames;
 //! * per fetch thread: the frame it is cutting, its opened (compressed) frame buffer, and the
 //!   read-ahead of its current route group (other blobs of the group read with one it loads,
-//!   ≤ [`READ_AHEAD_BYTES`], 4 MiB, per request; the group's 8 blobs at most): ≈ 6 MiB;
+//!   ≤ [`blobs::READ_AHEAD_BYTES`], 4 MiB, per request; the group's 8 blobs at most): ≈ 6 MiB;
 //! * the lookahead: [`PullOptions::lookahead`] positions of 52 B (32,768: 1.7 MB) and a few
 //!   map entries per distinct frame among them;
 //! * the pull's index (pull_index): the repository's tree-node locations (≈ 0.2 B per stored
@@ -38,14 +38,9 @@
 
 use super::pull_index::{PullIndex, Segment, build_trees, build_window};
 use super::pull_plan::{Hold, JobPlan, Lookahead};
-use super::read_index::ChunkLoc;
 use super::stage::{FirstError, cancelled, spawn_stage};
-use super::{Progress, Repository, pack_key};
-use crate::backend::Backend;
-use crate::compress;
-use crate::crypto::Keys;
+use super::{Progress, Repository};
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::pack::{BlobKind, open_blob_into};
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::TreeWalker;
 use crate::id::{Id, IdSet};
@@ -55,7 +50,7 @@ use crossbeam_channel as cb;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 /// Options of one pull.
 #[derive(Debug, Clone)]
@@ -196,295 +191,9 @@ impl Window {
     }
 }
 
-type Slot = Arc<OnceLock<std::result::Result<Bytes, Error>>>;
+mod blobs;
 
-/// Decoded frames recently used, shared by the fetch threads. Single-flight: when two
-/// threads need the same frame, one decodes it and the other waits for that result.
-struct FrameCache {
-    slots: Mutex<VecDeque<(u32, Slot)>>,
-    cap: usize,
-}
-
-impl FrameCache {
-    /// The slot of `blob`; a new one only if `insert` (else `None` when it is not cached).
-    fn slot(&self, blob: u32, insert: bool) -> Option<Slot> {
-        let mut s = self.slots.lock().unwrap();
-        if let Some(pos) = s.iter().position(|(b, _)| *b == blob) {
-            // Least recently used goes first: frames that serve many scattered chunks stay.
-            let hit = s.remove(pos).unwrap();
-            let slot = hit.1.clone();
-            s.push_back(hit);
-            return Some(slot);
-        }
-        if !insert {
-            return None;
-        }
-        if s.len() >= self.cap {
-            s.pop_front();
-        }
-        let slot: Slot = Arc::new(OnceLock::new());
-        s.push_back((blob, slot.clone()));
-        Some(slot)
-    }
-}
-
-/// Decoded frames kept for reuse: tree nodes, and data frames that a later position in the
-/// lookahead still needs (the extras budget left it out); other frames are not kept, their
-/// later positions being beyond the lookahead. (Before the lookahead this was 16 frames.)
-const FRAME_CACHE: usize = 4;
-/// Idle decoded-frame buffers kept for reuse.
-const FRAME_POOL_KEEP: usize = 4;
-/// Consecutive blobs (in index order) that go to one fetch thread, so that it can read
-/// them with one request.
-const ROUTE_GROUP: u32 = 8;
-/// The most one read-ahead request fetches.
-const READ_AHEAD_BYTES: u64 = 4 << 20;
-/// The largest unwanted blob that a read-ahead request reads through.
-const READ_THROUGH_BYTES: u64 = 64 << 10;
-
-thread_local! {
-    /// This thread's buffer for opened (decrypted, still compressed) frames.
-    static OPENED: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-    /// This thread's read-ahead: sealed blobs of one route group fetched with its requests but
-    /// not used yet (at most the group's 8 blobs, ≤ 4 MiB).
-    static AHEAD: std::cell::RefCell<BTreeMap<u32, Bytes>> = const { std::cell::RefCell::new(BTreeMap::new()) };
-}
-
-/// Everything a thread needs to read one blob.
-struct BlobReader {
-    backend: Arc<dyn Backend>,
-    keys: Arc<Keys>,
-    index: Arc<PullIndex>,
-    /// Packs marked for deletion when the pull started (a window prefers copies elsewhere).
-    marked: Arc<IdSet>,
-    /// Positions the writer has written (windows below it are dropped).
-    written: Arc<AtomicU64>,
-    rt: tokio::runtime::Handle,
-    cache: FrameCache,
-    /// Recycled buffers for decoded data frames.
-    frames: Arc<BufPool>,
-    progress: Arc<Progress>,
-    stats: Stats,
-}
-
-/// What a pull did, reported at debug level.
-#[derive(Default)]
-struct Stats {
-    requests: AtomicU64,
-    frames: AtomicU64,
-    frame_bytes: AtomicU64,
-    /// The most bytes the extras held at once.
-    extras_peak: AtomicU64,
-}
-
-impl BlobReader {
-    /// The decoded frame of `blob`, from the cache or the backend; kept in the cache if
-    /// `keep`.
-    fn frame(&self, blob: u32, keep: bool, ahead: u8) -> Result<Bytes> {
-        match self.cache.slot(blob, keep) {
-            Some(slot) => match slot.get_or_init(|| self.load_frame(blob, ahead)) {
-                Ok(b) => Ok(b.clone()),
-                Err(e) => Err(Error::new(e.kind(), e.to_string())),
-            },
-            None => self.load_frame(blob, ahead),
-        }
-    }
-
-    /// The sealed bytes of `blob`: left over from this thread's last read-ahead, or read now.
-    /// The read also fetches the blobs of its route group that `ahead` says this thread loads
-    /// before its next other read (bit j: the group's j-th blob, see
-    /// [`Lookahead::read_ahead`]), before or after `blob` in the pack, while they are
-    /// contiguous, up to [`READ_AHEAD_BYTES`]: object stores charge per request far more than
-    /// per byte. (Push seals frames in parallel, so a pack's frames are not always in stream
-    /// order.)
-    fn sealed(&self, blob: u32, ahead: u8) -> Result<Bytes> {
-        if let Some(s) = AHEAD.with(|a| a.borrow_mut().remove(&blob)) {
-            return Ok(s);
-        }
-        let here = self.index.blob(blob)?;
-        let at = |i: usize| here.sibling(i as u32);
-        let b0 = blob as usize;
-        let group = b0 - b0 % ROUTE_GROUP as usize..b0 - b0 % ROUTE_GROUP as usize + ROUTE_GROUP as usize;
-        let wanted = |i: usize| i != b0 && group.contains(&i) && ahead & (1 << (i - group.start)) != 0;
-        // Whether the request may grow from `at` to its neighbour `next`: same pack, adjacent,
-        // within the byte limit, and wanted, or a small blob read through (typically a tree
-        // node: push stores them between data frames as it goes). Blobs of another segment
-        // of the pull's index (pull_index) are never neighbours.
-        let mut len = here.loc().sealed_len as u64;
-        let mut grow = |from: usize, next: usize| {
-            let (Some(a), Some(n)) = (at(from), at(next)) else { return false };
-            let adjacent = if next > from {
-                n.offset as u64 == a.offset as u64 + a.sealed_len as u64
-            } else {
-                a.offset as u64 == n.offset as u64 + n.sealed_len as u64
-            };
-            let ok = group.contains(&next)
-                && n.pack == a.pack
-                && adjacent
-                && len + n.sealed_len as u64 <= READ_AHEAD_BYTES
-                && (wanted(next) || n.sealed_len as u64 <= READ_THROUGH_BYTES);
-            if ok {
-                len += n.sealed_len as u64;
-            }
-            ok
-        };
-        // The wanted blobs furthest after and before `blob` that one request reaches.
-        let (mut last, mut end) = (b0, b0);
-        while grow(end, end + 1) {
-            end += 1;
-            if wanted(end) {
-                last = end;
-            }
-        }
-        let (mut first, mut start) = (b0, b0);
-        while start > 0 && grow(start, start - 1) {
-            start -= 1;
-            if wanted(start) {
-                first = start;
-            }
-        }
-        let (lo, hi) = (at(first).unwrap(), at(last).unwrap());
-        let len = (hi.offset + hi.sealed_len - lo.offset) as u64;
-        let key = pack_key(here.pack());
-        let data = self
-            .rt
-            .block_on(self.backend.get_range(&key, lo.offset as u64, len))
-            .map_err(|e| e.context(format!("reading pack {key} at offset {} ({len} bytes)", lo.offset)))?;
-        Progress::add(&self.progress.transferred_bytes, data.len() as u64);
-        self.stats.requests.fetch_add(1, Relaxed);
-        let cut = |i: usize| {
-            let b = at(i).unwrap();
-            let at = (b.offset - lo.offset) as usize;
-            data.slice(at..at + b.sealed_len as usize)
-        };
-        // What this thread read ahead for its group stays until used (a blob of the group that
-        // a read could not include does not make the others useless); another group's is
-        // dropped, its loads being over.
-        AHEAD.with(|a| {
-            let mut a = a.borrow_mut();
-            a.retain(|b, _| group.contains(&(*b as usize)));
-            a.extend((first..=last).filter(|&i| wanted(i)).map(|i| (i as u32, cut(i))));
-        });
-        Ok(cut(b0))
-    }
-
-    fn load_frame(&self, blob: u32, ahead: u8) -> Result<Bytes> {
-        let here = self.index.blob(blob)?;
-        let (b, key) = (here.loc(), pack_key(here.pack()));
-        drop(here);
-        let what = format!("pack {key}, blob at offset {}", b.offset);
-        let sealed = self.sealed(blob, ahead)?;
-        // The opened (still compressed) frame goes to this thread's reused buffer.
-        let mut frame = OPENED.take();
-        let opened = open_blob_into(&self.keys, &sealed, &what, &mut frame);
-        drop(sealed);
-        let r = opened.and_then(|()| self.decode(&frame, b, &what));
-        OPENED.set(frame);
-        r
-    }
-
-    /// Decode an opened frame of the blob at `b`.
-    fn decode(&self, frame: &[u8], b: super::read_index::BlobLoc, what: &str) -> Result<Bytes> {
-        // Data frames decode into recycled buffers: a megabyte allocated and freed per frame
-        // stays in the allocator's per-thread arenas (the 30-generation restore peaked ~6 MB
-        // higher without the pool).
-        let mut raw = if b.kind == BlobKind::Data { self.frames.take() } else { Vec::new() };
-        let r = compress::decode_into(frame, &mut raw).map_err(|e| e.context(what)).and_then(|()| {
-            if raw.len() != b.raw_len as usize {
-                return Err(Error::corrupt(format!("{what}: frame is {} bytes, index says {}", raw.len(), b.raw_len)));
-            }
-            Ok(())
-        });
-        self.stats.frames.fetch_add(1, Relaxed);
-        self.stats.frame_bytes.fetch_add(raw.len() as u64, Relaxed);
-        match (r, b.kind) {
-            (Ok(()), BlobKind::Data) => Ok(self.frames.bytes(raw)),
-            (Ok(()), _) => Ok(Bytes::from(raw)),
-            (Err(e), kind) => {
-                if kind == BlobKind::Data {
-                    self.frames.give(raw);
-                }
-                Err(e)
-            }
-        }
-    }
-
-    /// Check `pieces` of `frame` (of `blob`) against their keyed ids; returns their ranges,
-    /// pieces adjacent in the frame as one range.
-    fn check(&self, frame: &[u8], blob: u32, pieces: &[(Id, u32, u32)]) -> Result<Vec<(usize, usize)>> {
-        let mut out: Vec<(usize, usize)> = Vec::new();
-        for (id, inner, len) in pieces {
-            let (s, e) = (*inner as usize, *inner as usize + *len as usize);
-            if e > frame.len() {
-                return Err(Error::corrupt(format!("chunk {} lies outside its frame", id.short())));
-            }
-            if self.keys.chunk_id(&frame[s..e]) != *id {
-                let pack = self.index.blob(blob).map(|b| pack_key(b.pack())).unwrap_or_default();
-                return Err(Error::corrupt(format!("chunk {} in pack {pack} does not match its id", id.short())));
-            }
-            match out.last_mut() {
-                Some(last) if last.1 == s => last.1 = e,
-                _ => out.push((s, e)),
-            }
-        }
-        Ok(out)
-    }
-
-    /// Decode a job's frame once and cut out every segment, each piece checked against its
-    /// chunk id; slices of the frame or copies, as planned.
-    fn cut(&self, job: &Job) -> Result<Vec<Out>> {
-        let plan = &job.plan;
-        let frame = self.frame(plan.blob, plan.needed_again, job.ahead)?;
-        let mut outs = Vec::with_capacity(plan.segs.len());
-        for (k, seg) in plan.segs.iter().enumerate() {
-            let ranges = self.check(&frame, plan.blob, &seg.pieces)?;
-            let pieces = ranges
-                .into_iter()
-                .map(|(s, e)| match plan.hold {
-                    Hold::Slices => frame.slice(s..e),
-                    Hold::Copies => Bytes::copy_from_slice(&frame[s..e]),
-                })
-                .collect();
-            outs.push(Out {
-                pos: seg.pos,
-                chunks: seg.pieces.len() as u64,
-                pieces,
-                window: (k == 0).then_some(job.charge),
-                extras: seg.release,
-            });
-        }
-        Ok(outs)
-    }
-
-    /// A tree node's bytes by id.
-    fn node(&self, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.index.tree_node(id).ok_or_else(|| {
-            Error::corrupt(format!("tree node {} is in no index object (repository damaged)", id.short()))
-        })?;
-        if self.index.blob(loc.blob)?.loc().kind != BlobKind::Tree {
-            return Err(Error::corrupt(format!("tree node {} is stored as data", id.short())));
-        }
-        let frame = self.frame(loc.blob, true, 0)?;
-        let (s, e) = self.check(&frame, loc.blob, &[(*id, loc.inner, loc.len)])?[0];
-        Ok(frame[s..e].to_vec())
-    }
-
-    /// Where chunk `id` of the stream (`len` bytes, says the tree) is, in the window `w` that
-    /// serves its position.
-    fn locate(&self, w: &Segment, id: &Id, len: u32) -> Result<ChunkLoc> {
-        let loc = w.get(id).ok_or_else(|| {
-            Error::corrupt(format!("chunk {} is in no index object (repository damaged; run verify)", id.short()))
-        })?;
-        if loc.len != len {
-            return Err(Error::corrupt(format!(
-                "chunk {}: index length {} differs from the snapshot's {len}",
-                id.short(),
-                loc.len
-            )));
-        }
-        Ok(loc)
-    }
-}
+use blobs::{BlobReader, FRAME_CACHE, FRAME_POOL_KEEP, FrameCache, ROUTE_GROUP, Stats};
 
 impl Repository {
     /// Write the stream of `snap` to `out`, verifying every chunk and the whole-stream hash.
