@@ -100,6 +100,16 @@ pub trait Backend: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// The object `key`, or `None` if there is no such object (one deleted by a concurrent
+    /// gc or merge, for readers that list first and read after).
+    async fn get_if_exists(&self, key: &str) -> Result<Option<Bytes>> {
+        match self.get(key).await {
+            Ok(b) => Ok(Some(b)),
+            Err(e) if e.kind() == crate::error::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// The size of `key`, or `None` if there is no such object.
     async fn size(&self, key: &str) -> Result<Option<u64>> {
         Ok(self.list(key).await?.into_iter().find(|o| o.key == key).map(|o| o.size))

@@ -124,9 +124,9 @@ const INDEXED_LEAF: usize = 1024;
 async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Result<Leaf>>) {
     let mut start = 0u64;
     for key in keys {
-        let bytes = match ctx.backend.get(&key).await {
-            Ok(b) => b,
-            Err(e) if e.kind() == crate::error::ErrorKind::NotFound => continue,
+        let bytes = match ctx.backend.get_if_exists(&key).await {
+            Ok(Some(b)) => b,
+            Ok(None) => continue,
             Err(e) => {
                 let _ = tx.send(Err(e)).await;
                 return;

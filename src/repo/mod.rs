@@ -491,11 +491,7 @@ pub(crate) async fn scan_index<T: Send + 'static>(
         let task = |o: ObjectInfo| {
             let (b, k, decode) = (backend.clone(), keys.clone(), decode.clone());
             async move {
-                let bytes = match b.get(&o.key).await {
-                    Ok(bytes) => bytes,
-                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok((o.key, None)),
-                    Err(e) => return Err(e),
-                };
+                let Some(bytes) = b.get_if_exists(&o.key).await? else { return Ok((o.key, None)) };
                 tokio::task::spawn_blocking(move || {
                     if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("index/") {
                         return Err(Error::corrupt(format!("{}: content does not match its name", o.key)));

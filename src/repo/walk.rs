@@ -225,11 +225,8 @@ impl Repository {
         let task = |o: ObjectInfo| {
             let (b, k) = (self.backend.clone(), self.keys.clone());
             async move {
-                let bytes = match b.get(&o.key).await {
-                    Ok(b) => b,
-                    Err(e) if e.kind() == ErrorKind::NotFound => return Ok((o.key, 0, None)),
-                    Err(e) => return Err(e.context(format!("reading {}", o.key))),
-                };
+                let got = b.get_if_exists(&o.key).await.map_err(|e| e.context(format!("reading {}", o.key)))?;
+                let Some(bytes) = got else { return Ok((o.key, 0, None)) };
                 let n = bytes.len() as u64;
                 let key = o.key.clone();
                 let decoded = tokio::task::spawn_blocking(move || decode_index(&k, &key, &bytes))

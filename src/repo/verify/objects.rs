@@ -96,11 +96,8 @@ impl Run<'_> {
             let task = |o: ObjectInfo| {
                 let (b, k) = (self.repo.backend.clone(), self.repo.keys.clone());
                 async move {
-                    let bytes = match b.get(&o.key).await {
-                        Ok(b) => b,
-                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((o.key, 0, None)),
-                        Err(e) => return Err(e.context(format!("reading {}", o.key))),
-                    };
+                    let got = b.get_if_exists(&o.key).await.map_err(|e| e.context(format!("reading {}", o.key)))?;
+                    let Some(bytes) = got else { return Ok((o.key, 0, None)) };
                     let n = bytes.len() as u64;
                     let r = (|| {
                         if Id::of_bytes(&bytes).to_hex() != o.key.trim_start_matches("snapshots/") {

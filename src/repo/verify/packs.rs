@@ -113,6 +113,18 @@ async fn records_from_index(
 }
 
 impl Run<'_> {
+    /// A listed pack that was gone when read (a concurrent gc's sweep): a problem for every
+    /// snapshot that needs it.
+    fn pack_vanished(&mut self, id: Id) {
+        let p = self.f.add(
+            &self.progress,
+            ProblemKind::PackMissing,
+            pack_key(&id),
+            "was deleted while verify ran (by a concurrent gc?)".into(),
+        );
+        self.f.whole_pack.insert(id, p);
+    }
+
     /// Every pack's header (ranged reads) against what the index objects record for it.
     pub(super) async fn pack_headers(&mut self, packs: &IdMap<u64>, idx: &Indexed) -> Result<()> {
         let (records, index_names) = (&idx.records, &idx.names);
@@ -162,15 +174,7 @@ impl Run<'_> {
                         VerifyProgress::add(&self.progress.bytes_read, n);
                         orphans += 1;
                     }
-                    (Err(e), Some(_)) if e.kind() == ErrorKind::NotFound => {
-                        let p = self.f.add(
-                            &self.progress,
-                            ProblemKind::PackMissing,
-                            key,
-                            "was deleted while verify ran (by a concurrent gc?)".into(),
-                        );
-                        self.f.whole_pack.insert(id, p);
-                    }
+                    (Err(e), Some(_)) if e.kind() == ErrorKind::NotFound => self.pack_vanished(id),
                     (Err(e), Some(_)) if is_damage(&e) => {
                         let p = self.f.add(
                             &self.progress,
@@ -227,11 +231,8 @@ impl Run<'_> {
                 let names = index_names.clone();
                 async move {
                     let key = pack_key(&id);
-                    let bytes = match b.get(&key).await {
-                        Ok(b) => b,
-                        Err(e) if e.kind() == ErrorKind::NotFound => return Ok((id, 0, None)),
-                        Err(e) => return Err(e.context(format!("reading {key}"))),
-                    };
+                    let got = b.get_if_exists(&key).await.map_err(|e| e.context(format!("reading {key}")))?;
+                    let Some(bytes) = got else { return Ok((id, 0, None)) };
                     let n = bytes.len() as u64;
                     let (k2, b2) = (k.clone(), bytes.clone());
                     let (name_ok, header) = tokio::task::spawn_blocking(move || {
@@ -279,13 +280,7 @@ impl Run<'_> {
                 VerifyProgress::add(&self.progress.bytes_read, n);
                 let key = pack_key(&id);
                 let Some(out) = out else {
-                    let p = self.f.add(
-                        &self.progress,
-                        ProblemKind::PackMissing,
-                        key,
-                        "was deleted while verify ran (by a concurrent gc?)".into(),
-                    );
-                    self.f.whole_pack.insert(id, p);
+                    self.pack_vanished(id);
                     return Ok(());
                 };
                 self.report.packs_read += 1;
