@@ -222,6 +222,10 @@ impl Backend for LocalBackend {
         format!("filestore:{}", self.root.display())
     }
 
+    fn is_local(&self) -> bool {
+        true
+    }
+
     async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let path = self.path(key)?;
         blocking(move || put_sync(&path, data)).await

@@ -100,6 +100,12 @@ pub trait Backend: Send + Sync + 'static {
         Ok(None)
     }
 
+    /// Whether reads are served by a local file system, with no network round trip: callers
+    /// may then skip a read-ahead that only hides latency and costs memory. `false` by default.
+    fn is_local(&self) -> bool {
+        false
+    }
+
     /// The object `key`, or `None` if there is no such object (one deleted by a concurrent
     /// gc or merge, for readers that list first and read after).
     async fn get_if_exists(&self, key: &str) -> Result<Option<Bytes>> {

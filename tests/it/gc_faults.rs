@@ -1,12 +1,14 @@
-//! Garbage collection against a misbehaving store: a clock far from this machine's, and
-//! deletes that fail half-way. Nothing committed may be lost, errors say what failed, and the
-//! next run finishes the work.
+//! Garbage collection and compaction against a misbehaving store: a clock far from this
+//! machine's, deletes that fail half-way, a pack write that fails and a pack that reads back
+//! damaged in the middle of a compaction. Nothing committed may be lost, errors say what
+//! failed, and the next run finishes the work.
 
 use crate::faulty::{FaultyBackend, Op};
 use crate::maintenance::{gated_push, generation, now_gc, small_init};
 use crate::support::{data, pull, push};
 use kanrepo::backend::memory::MemoryBackend;
-use kanrepo::repo::forget::Selection;
+use kanrepo::repo::compact::CompactOptions;
+use kanrepo::repo::forget::{KeepPolicy, Selection};
 use kanrepo::repo::gc::GcOptions;
 use kanrepo::repo::verify::VerifyOptions;
 use kanrepo::{ErrorKind, Repository};
@@ -87,5 +89,57 @@ async fn a_store_that_fails_mid_delete_loses_nothing_and_the_next_gc_finishes() 
         assert_eq!(u.dead_packs, 0, "{what}: {u:?}");
         verify_clean(&repo).await;
         assert_eq!(pull(&repo, "db").await.unwrap(), data(600_000, 53), "{what}");
+    }
+}
+
+/// A compaction whose store fails the write of its second new pack, or returns its second old
+/// pack damaged, fails with an error that says so while its decode and seal jobs are in
+/// flight; it marks nothing, every snapshot still restores byte-exact, and the next compaction
+/// finishes the work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_compaction_that_meets_a_failing_write_or_a_damaged_read_loses_nothing() {
+    for fault in ["write", "read"] {
+        let fb = FaultyBackend::new(Arc::new(MemoryBackend::new()));
+        let repo = Repository::init(fb.clone(), b"pw", &small_init()).await.unwrap();
+        let gens: Vec<Vec<u8>> = (0..12).map(generation).collect();
+        for g in &gens {
+            push(&repo, "db", g.clone()).await.unwrap();
+        }
+        let policy = Selection::Policy(KeepPolicy { last: 3, ..Default::default() }, vec![]);
+        repo.forget(&policy, false, false).await.unwrap();
+        repo.gc(&now_gc()).await.unwrap();
+        let plan = repo.compact(&CompactOptions { dry_run: true, ..Default::default() }).await.unwrap();
+        assert!(plan.repacked_packs >= 3, "{fault}: too little to repack for the test: {plan:?}");
+
+        let fired = match fault {
+            "write" => fb.on(Op::Put).prefix("packs/").nth(2).fail(ErrorKind::Transient),
+            _ => fb.on(Op::Get).prefix("packs/").nth(2).flip_byte(1000),
+        };
+        let e = repo.compact(&CompactOptions::default()).await.unwrap_err();
+        assert_eq!(fired.count(), 1, "{fault}");
+        match fault {
+            "write" => assert!(e.to_string().contains("injected fault"), "{fault}: {e}"),
+            _ => {
+                assert_eq!(e.kind(), ErrorKind::Corrupt, "{fault}: {e}");
+                assert!(e.to_string().contains("does not match its name") && e.to_string().contains("run verify"), "{e}");
+            }
+        }
+        assert!(repo.marks().await.unwrap().is_empty(), "{fault}: a failed compaction marked packs");
+        for (i, g) in gens.iter().enumerate().skip(9) {
+            let s = repo.snapshots().await.unwrap();
+            let e = s.iter().find(|e| e.snapshot.blake3 == blake3::hash(g).to_hex().to_string()).unwrap();
+            let buf = crate::support::SharedBuf::default();
+            repo.pull(&e.snapshot, Box::new(buf.clone()), &Default::default(), Arc::default()).await.unwrap();
+            assert!(*buf.0.lock().unwrap() == *g, "{fault}: generation {i} after the failed compaction");
+        }
+        verify_clean(&repo).await;
+
+        fb.clear();
+        let c = repo.compact(&CompactOptions::default()).await.unwrap();
+        assert_eq!(c.repacked_packs, plan.repacked_packs, "{fault}: {c:?}");
+        let r = repo.gc(&now_gc()).await.unwrap();
+        assert!(r.deleted_packs >= c.repacked_packs, "{fault}: {r:?}");
+        verify_clean(&repo).await;
+        assert_eq!(pull(&repo, "db").await.unwrap(), gens[11], "{fault}");
     }
 }
