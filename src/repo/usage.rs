@@ -10,6 +10,7 @@ use super::{Repository, StageProgress};
 use crate::error::Result;
 use crate::id::{IdMap, IdSet};
 use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
 
 /// Totals for one snapshot path.
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -40,6 +41,10 @@ pub struct Usage {
     pub unique_raw_bytes: u64,
     /// Raw bytes of the distinct chunks some snapshot still needs.
     pub live_raw_bytes: u64,
+    /// Raw bytes of the extra copies of live chunks: a chunk stored in more than one pack
+    /// (a dedup source missed it, or concurrent pushes stored it both) counts here once per
+    /// copy after the first. Compaction drops such a copy only when it re-frames its blob.
+    pub duplicate_raw_bytes: u64,
     /// Sealed bytes of blobs holding something a snapshot needs.
     pub live_bytes: u64,
     /// Sealed bytes of blobs nothing needs (gc and compact reclaim them).
@@ -71,10 +76,20 @@ impl Repository {
         let mut seen_packs = IdSet::default();
         let mut raw_of: IdMap<u32> = IdMap::default();
         for f in &files {
+            // A pack listed by several index objects is counted once (by the first).
+            let fresh: Vec<bool> = f.packs.iter().map(|p| !seen_packs.contains(p)).collect();
             pack_uses(f, &live, &mut seen_packs, &mut uses);
-            for (_, b) in &f.blobs {
+            for (p, b) in &f.blobs {
                 for (id, len) in &b.chunks {
-                    raw_of.entry(*id).or_insert(*len);
+                    match raw_of.entry(*id) {
+                        Entry::Vacant(v) => {
+                            v.insert(*len);
+                        }
+                        Entry::Occupied(_) if fresh[*p as usize] && live.contains(id) => {
+                            u.duplicate_raw_bytes += *len as u64;
+                        }
+                        Entry::Occupied(_) => {}
+                    }
                 }
             }
         }

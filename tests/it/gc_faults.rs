@@ -121,7 +121,10 @@ async fn a_compaction_that_meets_a_failing_write_or_a_damaged_read_loses_nothing
             "write" => assert!(e.to_string().contains("injected fault"), "{fault}: {e}"),
             _ => {
                 assert_eq!(e.kind(), ErrorKind::Corrupt, "{fault}: {e}");
-                assert!(e.to_string().contains("does not match its name") && e.to_string().contains("run verify"), "{e}");
+                assert!(
+                    e.to_string().contains("does not match its name") && e.to_string().contains("run verify"),
+                    "{e}"
+                );
             }
         }
         assert!(repo.marks().await.unwrap().is_empty(), "{fault}: a failed compaction marked packs");

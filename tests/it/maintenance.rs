@@ -307,3 +307,31 @@ async fn gc_removes_dead_leases_and_a_holder_taken_for_dead_commits_nothing() {
     live.release().await.unwrap();
     assert_eq!(pull(&repo, "db").await.unwrap(), generation(0));
 }
+
+/// `stats` counts live chunks stored twice: a push that starts after a mark stores X again
+/// beside X's marked copy (both live once the new snapshot commits); the gc that deletes the
+/// marked packs leaves one copy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stats_count_live_chunks_stored_twice_until_gc_removes_the_copy() {
+    let repo = Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap();
+    let x = generation(5);
+    let (old, _) = push(&repo, "db", x.clone()).await.unwrap();
+    let u = repo.usage(&Default::default()).await.unwrap();
+    assert_eq!(u.duplicate_raw_bytes, 0, "{u:?}");
+    repo.forget(&Selection::Ids(vec![old.to_hex()]), true, false).await.unwrap();
+    let r = repo.gc(&GcOptions::default()).await.unwrap();
+    assert!(r.marked_packs > 0 && r.deleted_packs == 0, "{r:?}");
+    let (_, s) = push(&repo, "db", x.clone()).await.unwrap();
+    assert_eq!(s.stats.new_bytes, x.len() as u64, "stored again beside the marked copy: {:?}", s.stats);
+    let u = repo.usage(&Default::default()).await.unwrap();
+    // Every chunk and tree node is stored twice.
+    assert!(u.live_raw_bytes > x.len() as u64, "{u:?}");
+    assert_eq!(u.duplicate_raw_bytes, u.live_raw_bytes, "{u:?}");
+    // The mark is swept once it is old enough and nothing started before it runs.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.deleted_packs > 0, "{r:?}");
+    let u = repo.usage(&Default::default()).await.unwrap();
+    assert_eq!(u.duplicate_raw_bytes, 0, "{u:?}");
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
+}

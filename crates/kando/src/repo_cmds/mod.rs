@@ -132,6 +132,11 @@ fn print_usage(r: &Repository, u: &kanrepo::repo::usage::Usage) -> Result<()> {
     writeln!(out, "live:              {:.1} MB of blobs a snapshot needs", mb(u.live_bytes))?;
     writeln!(
         out,
+        "duplicates:        {:.1} MB of live chunks stored more than once (before compression)",
+        mb(u.duplicate_raw_bytes)
+    )?;
+    writeln!(
+        out,
         "dead:              {:.1} MB ({} packs wholly dead, {} partly; gc and compact reclaim it)",
         mb(u.dead_bytes),
         u.dead_packs,
