@@ -9,7 +9,8 @@
 //! (push.rs, `LOOKAHEAD`) that no cursor covers are looked up in the hook tables (repo::hooks),
 //! and the best-scoring positions in live snapshots open more cursors, from the leaf before the
 //! hook's (a match may start before its first hook).
-//! A chunk is *known* when a cursor's window holds it and it is not in a pack marked for
+//! A chunk (or tree node) is *known* when a cursor's window holds it (or the node is one of the
+//! inner nodes the cursor walked) and it is not in a pack marked for
 //! deletion ([`Sources::new`]'s `exclude`: the same rule as the old whole-index dedup, which
 //! keeps gc's protocol safe, docs/maintenance.md). A hit moves every cursor holding the id
 //! forward; each keeps the leaves from one before its furthest hit to [`AHEAD`] past it.
@@ -20,7 +21,8 @@
 //! not found is simply stored again. This module never writes anything.
 //!
 //! Memory: at most [`MAX_CURSORS`] × ([`AHEAD`] + 4) leaves of ≤ 4,096 ids (~50 B each with
-//! the map): ≤ 10 MB in the worst case, ~0.5 MB for ~500-chunk leaves; plus `exclude`
+//! the map): ≤ 10 MB in the worst case, ~0.5 MB for ~500-chunk leaves; the inner nodes each
+//! cursor walked (one per ~4,096 leaves: a few dozen ids for a 200 GB stream); plus `exclude`
 //! (32 B per chunk in marked packs), `resume` (capped by the push) and the tree-node locations
 //! (~0.1 B per stored chunk).
 
@@ -63,8 +65,11 @@ pub(crate) struct Leaf {
     pub start: u64,
     /// Bytes it covers.
     pub len: u64,
-    /// Its node id, the ids of the inner nodes entered on the way to it, and its chunk ids.
+    /// Its node id and its chunk ids.
     pub ids: Vec<Id>,
+    /// The inner nodes entered on the way to it (none for the leaves after the first under a
+    /// node).
+    pub inner: Vec<Id>,
 }
 
 /// Walk the tree under `root` from the leaf holding stream offset `from`, sending leaves.
@@ -88,10 +93,11 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
                 return;
             }
             if node.level == 0 {
-                let mut ids = std::mem::take(&mut pending_inner);
+                let mut ids = Vec::with_capacity(node.entries.len() + 1);
                 ids.push(id);
                 ids.extend(node.entries.iter().map(|e| e.0));
-                if tx.send(Ok(Leaf { start, len: sum, ids })).await.is_err() {
+                let inner = std::mem::take(&mut pending_inner);
+                if tx.send(Ok(Leaf { start, len: sum, ids, inner })).await.is_err() {
                     return;
                 }
             } else {
@@ -154,7 +160,7 @@ async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Res
         };
         for piece in chunks.chunks(INDEXED_LEAF) {
             let len: u64 = piece.iter().map(|c| c.1 as u64).sum();
-            let leaf = Leaf { start, len, ids: piece.iter().map(|c| c.0).collect() };
+            let leaf = Leaf { start, len, ids: piece.iter().map(|c| c.0).collect(), inner: Vec::new() };
             start += len;
             if tx.send(Ok(leaf)).await.is_err() {
                 return;
@@ -167,6 +173,10 @@ struct Cursor {
     root: Id,
     rx: mpsc::Receiver<Result<Leaf>>,
     ids: IdMap<u64>,
+    /// The inner nodes of the source tree walked so far, kept while the cursor lives: a push
+    /// emits its own upper nodes only at the end of its stream, long after the leaves under
+    /// them left the window (~1 per 4,096 leaves, so a few dozen ids).
+    inner: IdSet,
     leaves: VecDeque<(u64, u64, Vec<Id>)>,
     /// Stream offsets of the loaded leaves: [lo, hi).
     lo: u64,
@@ -252,6 +262,7 @@ impl Sources {
             root,
             rx,
             ids: IdMap::default(),
+            inner: IdSet::default(),
             leaves: VecDeque::new(),
             lo: from,
             hi: from,
@@ -313,6 +324,7 @@ impl Sources {
                             c.lo = leaf.start;
                         }
                         c.hi = leaf.start + leaf.len;
+                        c.inner.extend(leaf.inner);
                         for id in &leaf.ids {
                             c.ids.insert(*id, c.next);
                         }
@@ -347,6 +359,9 @@ impl Sources {
         for c in &mut self.cursors {
             if let Some(&ord) = c.ids.get(id) {
                 c.furthest = c.furthest.max(ord);
+                c.last_use = self.tick;
+                hit = true;
+            } else if c.inner.contains(id) {
                 c.last_use = self.tick;
                 hit = true;
             }

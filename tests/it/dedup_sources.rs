@@ -32,6 +32,21 @@ async fn the_same_stream_under_a_second_path_is_found_through_hooks() {
     assert_eq!(pull(&repo, "b").await.unwrap(), x);
 }
 
+/// The same stream pushed again under its path stores nothing at all: its chunks and leaves
+/// are in the parent cursor's window when the push meets them, and its upper tree nodes
+/// (emitted at the end of the stream, long after their first leaf left the window) among the
+/// inner nodes the cursor walked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_stream_again_stores_not_even_a_tree_node() {
+    let (_, repo) = repo().await;
+    let x = data(16 << 20, 9);
+    let (_, first) = push(&repo, "db", x.clone()).await.unwrap();
+    let (_, again) = push(&repo, "db", x.clone()).await.unwrap();
+    assert_eq!(again.root, first.root);
+    assert_eq!((again.stats.new_chunks, again.stats.stored_bytes), (0, 0), "{:?}", again.stats);
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nightly_generations_dedup_against_their_parent() {
     let (_, repo) = repo().await;
