@@ -149,6 +149,9 @@ async fn a_clean_repository_verifies_clean_with_and_without_data() {
         assert_eq!((r.key_objects, r.snapshots, r.packs, r.packs_indexed), (1, 3, packs, packs));
         assert_eq!(r.pack_headers_checked, packs);
         assert!(r.index_objects >= 3 && r.tree_nodes >= 3 && r.chunk_refs > 100 && r.bytes_read > 0, "{r:?}");
+        // Every object is one verify knows (hook tables included): nothing left unchecked.
+        assert_eq!(r.hook_tables, 3, "{r:?}");
+        assert!(r.notes.is_empty(), "{:?}", r.notes);
     }
     let r = verify(&fx.repo, ReadData::All).await;
     assert_eq!(r.packs_read, packs);
@@ -215,6 +218,27 @@ async fn a_damaged_key_object_is_named() {
     assert!(!r.complete);
     assert!(r.problems.iter().any(|p| p.kind == ProblemKind::Key && p.object == only), "{:?}", r.problems);
     assert!(Repository::open(fx.backend.clone(), PASSWORD).await.is_err());
+}
+
+/// A hook table only guides deduplication, but a damaged one is damage: verify names it; the
+/// pulls and the next push do not need it, and the next gc rewrites the tables without it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_hook_table_is_named_and_the_next_gc_replaces_it() {
+    let fx = setup().await;
+    let tables = fx.keys("hooks/").await;
+    assert_eq!(tables.len(), 3);
+    let key = tables[1].0.clone();
+    flip(&fx.path(&key), tables[1].1 / 2);
+    let r = verify(&fx.repo, ReadData::None).await;
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert_eq!((r.problems[0].kind, r.problems[0].object.as_str()), (ProblemKind::HookTable, key.as_str()));
+    assert!(r.problems[0].to_string().starts_with(&format!("hook table {key} is damaged")), "{}", r.problems[0]);
+    assert!(r.damaged_snapshots.is_empty(), "{:?}", r.damaged_snapshots);
+    fx.check_pulls(&[]).await;
+    push(&fx.repo, "pg/nightly.sql", night2()).await.unwrap();
+    fx.repo.gc(&kanrepo::repo::gc::GcOptions::default()).await.unwrap();
+    assert!(!fx.keys("hooks/").await.iter().any(|(k, _)| *k == key), "the merge dropped the damaged table");
+    assert!(verify(&fx.repo, ReadData::None).await.is_clean());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

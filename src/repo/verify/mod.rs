@@ -8,7 +8,9 @@
 //! 2. **Config**: opens with the master key and parses. ([`Repository::verify_at`] also
 //!    diagnoses a repository that does not open: a damaged config or key object is a
 //!    reported problem, a wrong password an error.)
-//! 3. **Snapshot and index objects**: named by their BLAKE3, authenticate, decode.
+//! 3. **Snapshot and index objects**: named by their BLAKE3, authenticate, decode. So do hook
+//!    tables (`hooks/…`, format §13); a damaged one costs deduplication only (the next gc
+//!    rewrites the tables without it), but it is damage all the same, so it is a problem.
 //! 4. **Pack headers**: every pack is listed; the sealed header of each is read with ranged
 //!    reads (never the whole pack) and compared, blob by blob and chunk by chunk, with what the
 //!    index objects record for that pack. Indexed packs that do not exist are problems; packs
@@ -211,6 +213,8 @@ pub enum ProblemKind {
     Snapshot,
     /// A deletion mark or other maintenance object is damaged.
     Maintenance,
+    /// A hook table (`hooks/…`) is damaged: deduplication loses what it pointed to.
+    HookTable,
     /// A pack the index lists does not exist.
     PackMissing,
     /// A pack's data is damaged (found by reading it).
@@ -259,6 +263,7 @@ impl fmt::Display for Problem {
         let noun = match self.kind {
             ProblemKind::Key => "key object ",
             ProblemKind::Config | ProblemKind::Maintenance => "",
+            ProblemKind::HookTable => "hook table ",
             ProblemKind::Index => "index object ",
             ProblemKind::Snapshot => "snapshot ",
             ProblemKind::PackMissing | ProblemKind::PackDamaged | ProblemKind::PackHeader => "pack ",
@@ -307,6 +312,8 @@ pub struct VerifyReport {
     pub index_objects: u64,
     /// Snapshot objects checked.
     pub snapshots: u64,
+    /// Hook tables checked.
+    pub hook_tables: u64,
     /// Packs listed.
     pub packs: u64,
     /// Of those, packs some index object lists.
@@ -569,6 +576,7 @@ impl Repository {
         let snaps = run.snapshot_objects(listed.snap_objs).await?;
         let marked = run.marks().await?;
         let idx = run.index_objects(listed.index_objs, &listed.packs, &marked).await?;
+        run.hook_tables(listed.hook_objs).await?;
         run.pack_headers(&listed.packs, &idx).await?;
         run.pack_data(&idx).await?;
         let Indexed { ci, missing_problem, .. } = idx;
@@ -597,6 +605,7 @@ struct Run<'a> {
 struct Listed {
     snap_objs: Vec<ObjectInfo>,
     index_objs: Vec<ObjectInfo>,
+    hook_objs: Vec<ObjectInfo>,
     /// Pack id → size.
     packs: IdMap<u64>,
 }

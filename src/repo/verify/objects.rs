@@ -1,4 +1,5 @@
-//! verify's first stages: config, listing, snapshot objects, deletion marks, index objects.
+//! verify's first stages: config, listing, snapshot objects, deletion marks, index objects,
+//! hook tables.
 //!
 //! Must not: read pack data or walk trees (packs.rs, trees.rs).
 
@@ -9,7 +10,9 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::format::config::{CONFIG_MAGIC, Config};
 use crate::format::pack::BlobHeader;
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
+use crate::format::table;
 use crate::id::{Id, IdMap, IdSet};
+use crate::repo::hooks::{HOOK_MAGIC, HOOK_PREFIX};
 use crate::repo::walk::{is_damage, pack_id_of_key};
 use crate::repo::{SnapshotEntry, for_each_bounded, open_meta, pack_key};
 
@@ -45,7 +48,8 @@ impl Run<'_> {
                 "snapshots" if Id::from_hex(o.key.trim_start_matches("snapshots/")).is_ok() => {}
                 "index" if Id::from_hex(o.key.trim_start_matches("index/")).is_ok() => {}
                 "packs" if pack_id_of_key(&o.key).is_some() => {}
-                "leases" | "gc" => maintenance += 1,
+                "hooks" if Id::from_hex(o.key.trim_start_matches(HOOK_PREFIX)).is_ok() => {}
+                "leases" | "gc" | "maintenance" => maintenance += 1,
                 _ => other.push(o.key),
             }
         }
@@ -68,10 +72,18 @@ impl Run<'_> {
             .collect();
         let packs: IdMap<u64> =
             list("packs/").await?.into_iter().filter_map(|o| Some((pack_id_of_key(&o.key)?, o.size))).collect();
+        // Hook tables are written after their snapshot and merged by gc: listed last, so a
+        // table that gc merged away meanwhile is simply gone when read.
+        let hook_objs: Vec<ObjectInfo> = list(HOOK_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|o| Id::from_hex(o.key.trim_start_matches(HOOK_PREFIX)).is_ok())
+            .collect();
         self.report.packs = packs.len() as u64;
         if maintenance > 0 {
             self.report.notes.push(format!(
-                "{maintenance} lease and gc object(s) were not checked (they belong to running or finished maintenance)"
+                "{maintenance} lease, gc and maintenance-schedule object(s) were not checked (they belong to running \
+                 or finished maintenance)"
             ));
         }
         if !other.is_empty() {
@@ -83,7 +95,7 @@ impl Run<'_> {
                 if other.len() > 5 { ", …" } else { "" }
             ));
         }
-        Ok(Listed { snap_objs, index_objs, packs })
+        Ok(Listed { snap_objs, index_objs, hook_objs, packs })
     }
 
     /// Snapshot objects: named by their BLAKE3, authenticate, decode. Returns the good ones,
@@ -149,6 +161,40 @@ impl Run<'_> {
             }
             Err(e) => Err(e.context("reading deletion marks")),
         }
+    }
+
+    /// Hook tables: named by their BLAKE3, every block and the footer authenticate and decode.
+    /// One gone meanwhile (merged by a gc) is skipped.
+    pub(super) async fn hook_tables(&mut self, objs: Vec<ObjectInfo>) -> Result<()> {
+        self.progress.set_stage("hook tables");
+        for o in objs {
+            let got =
+                self.repo.backend.get_if_exists(&o.key).await.map_err(|e| e.context(format!("reading {}", o.key)))?;
+            let Some(bytes) = got else { continue };
+            let keys = self.repo.keys.clone();
+            let key = o.key.clone();
+            let checked = tokio::task::spawn_blocking(move || -> Result<()> {
+                if Id::of_bytes(&bytes).to_hex() != key.trim_start_matches(HOOK_PREFIX) {
+                    return Err(Error::corrupt("content does not match its name"));
+                }
+                table::open_table(&keys, HOOK_MAGIC, &bytes).map(|_| ())
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Io, format!("hook table check task: {e}")))?;
+            self.report.hook_tables += 1;
+            if let Err(e) = checked {
+                self.f.add(
+                    &self.progress,
+                    ProblemKind::HookTable,
+                    o.key,
+                    format!(
+                        "is damaged: {e} (it only guides deduplication, so no data is lost; the next gc \
+                         rewrites the hook tables without it)"
+                    ),
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Index objects: named by their BLAKE3, authenticate, decode; what each records per pack.
