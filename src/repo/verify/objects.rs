@@ -167,34 +167,41 @@ impl Run<'_> {
     /// One gone meanwhile (merged by a gc) is skipped.
     pub(super) async fn hook_tables(&mut self, objs: Vec<ObjectInfo>) -> Result<()> {
         self.progress.set_stage("hook tables");
-        for o in objs {
-            let got =
-                self.repo.backend.get_if_exists(&o.key).await.map_err(|e| e.context(format!("reading {}", o.key)))?;
-            let Some(bytes) = got else { continue };
-            let keys = self.repo.keys.clone();
-            let key = o.key.clone();
-            let checked = tokio::task::spawn_blocking(move || -> Result<()> {
-                if Id::of_bytes(&bytes).to_hex() != key.trim_start_matches(HOOK_PREFIX) {
-                    return Err(Error::corrupt("content does not match its name"));
-                }
-                table::open_table(&keys, HOOK_MAGIC, &bytes).map(|_| ())
-            })
-            .await
-            .map_err(|e| Error::new(ErrorKind::Io, format!("hook table check task: {e}")))?;
+        let task = |o: ObjectInfo| {
+            let (b, k) = (self.repo.backend.clone(), self.repo.keys.clone());
+            async move {
+                let got = b.get_if_exists(&o.key).await.map_err(|e| e.context(format!("reading {}", o.key)))?;
+                let Some(bytes) = got else { return Ok((o.key, None)) };
+                let key = o.key.clone();
+                let checked = tokio::task::spawn_blocking(move || -> Result<()> {
+                    if Id::of_bytes(&bytes).to_hex() != key.trim_start_matches(HOOK_PREFIX) {
+                        return Err(Error::corrupt("content does not match its name"));
+                    }
+                    table::open_table(&k, HOOK_MAGIC, &bytes).map(|_| ())
+                })
+                .await
+                .map_err(|e| Error::new(ErrorKind::Io, format!("hook table check task: {e}")))?;
+                Ok((o.key, Some(checked)))
+            }
+        };
+        for_each_bounded(objs, SNAPSHOT_READS, task, |r| {
+            let (key, checked) = r?;
+            let Some(checked) = checked else { return Ok(()) };
             self.report.hook_tables += 1;
             if let Err(e) = checked {
                 self.f.add(
                     &self.progress,
                     ProblemKind::HookTable,
-                    o.key,
+                    key,
                     format!(
                         "is damaged: {e} (it only guides deduplication, so no data is lost; the next gc \
                          rewrites the hook tables without it)"
                     ),
                 );
             }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     /// Index objects: named by their BLAKE3, authenticate, decode; what each records per pack.
