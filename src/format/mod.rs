@@ -5,6 +5,7 @@
 
 pub mod config;
 pub mod index;
+pub mod locator;
 pub mod pack;
 pub mod snapshot;
 pub mod table;

@@ -127,21 +127,44 @@ impl TreeBuilder {
     }
 }
 
-/// Walks a tree depth-first, yielding chunk ids and lengths in stream order.
+/// Walks a tree depth-first, yielding chunk ids and lengths in stream order
+/// ([`TreeWalker::next_chunk`]), or whole leaves ([`TreeWalker::next_leaf`]; a walker uses one
+/// or the other).
 pub struct TreeWalker<F> {
     fetch: F,
     stack: Vec<(u8, std::vec::IntoIter<(Id, u64)>)>,
+    /// The root, while it is a leaf not yet returned by `next_leaf`.
+    root_leaf: Option<Id>,
 }
 
 impl<F: FnMut(&Id) -> Result<Vec<u8>>> TreeWalker<F> {
     /// Start at `root`; `fetch` returns a node's bytes by id.
     pub fn new(root: Id, mut fetch: F) -> Result<Self> {
         let node = Node::decode(&fetch(&root)?).map_err(|e| e.context(format!("tree node {}", root.short())))?;
-        Ok(TreeWalker { fetch, stack: vec![(node.level, node.entries.into_iter())] })
+        let root_leaf = (node.level == 0).then_some(root);
+        Ok(TreeWalker { fetch, stack: vec![(node.level, node.entries.into_iter())], root_leaf })
+    }
+
+    /// Read child `id` of a level-`level` node whose entry says it covers `n` bytes.
+    fn child(&mut self, id: &Id, n: u64, level: u8) -> Result<Node> {
+        let node = Node::decode(&(self.fetch)(id)?).map_err(|e| e.context(format!("tree node {}", id.short())))?;
+        if node.level + 1 != level {
+            return Err(Error::corrupt(format!(
+                "tree node {} has level {} under level {level}",
+                id.short(),
+                node.level
+            )));
+        }
+        let sum: u64 = node.entries.iter().map(|e| e.1).sum();
+        if sum != n {
+            return Err(Error::corrupt(format!("tree node {} covers {sum} bytes, parent says {n}", id.short())));
+        }
+        Ok(node)
     }
 
     /// The next chunk, or `None` when the tree is exhausted.
     pub fn next_chunk(&mut self) -> Result<Option<(Id, u32)>> {
+        self.root_leaf = None;
         loop {
             let Some((level, it)) = self.stack.last_mut() else {
                 return Ok(None);
@@ -153,21 +176,34 @@ impl<F: FnMut(&Id) -> Result<Vec<u8>>> TreeWalker<F> {
                 }
                 Some((id, n)) if level == 0 => return Ok(Some((id, n as u32))),
                 Some((id, n)) => {
-                    let node = Node::decode(&(self.fetch)(&id)?)
-                        .map_err(|e| e.context(format!("tree node {}", id.short())))?;
-                    if node.level + 1 != level {
-                        return Err(Error::corrupt(format!(
-                            "tree node {} has level {} under level {level}",
-                            id.short(),
-                            node.level
-                        )));
-                    }
-                    let sum: u64 = node.entries.iter().map(|e| e.1).sum();
-                    if sum != n {
-                        return Err(Error::corrupt(format!(
-                            "tree node {} covers {sum} bytes, parent says {n}",
-                            id.short()
-                        )));
+                    let node = self.child(&id, n, level)?;
+                    self.stack.push((node.level, node.entries.into_iter()));
+                }
+            }
+        }
+    }
+
+    /// The next leaf (its id and entries), or `None` when the tree is exhausted.
+    pub fn next_leaf(&mut self) -> Result<Option<(Id, Vec<(Id, u64)>)>> {
+        if let Some(root) = self.root_leaf.take() {
+            return Ok(self.stack.pop().map(|(_, it)| (root, it.collect())));
+        }
+        loop {
+            let Some((level, it)) = self.stack.last_mut() else {
+                return Ok(None);
+            };
+            let level = *level;
+            match it.next() {
+                None => {
+                    self.stack.pop();
+                }
+                Some(_) if level == 0 => {
+                    return Err(Error::corrupt("internal: a tree walker asked for a leaf in the middle of one"));
+                }
+                Some((id, n)) => {
+                    let node = self.child(&id, n, level)?;
+                    if node.level == 0 {
+                        return Ok(Some((id, node.entries)));
                     }
                     self.stack.push((node.level, node.entries.into_iter()));
                 }
@@ -212,6 +248,24 @@ mod tests {
             if n > 10_000 {
                 assert!(Node::decode(&store[&root]).unwrap().level >= 1);
             }
+        }
+    }
+
+    #[test]
+    fn leaves_concatenate_to_the_chunks_and_carry_their_ids() {
+        for n in [0usize, 1, 15, 600, 300_000] {
+            let (root, store, want) = build(n);
+            let mut w = TreeWalker::new(root, |id: &Id| Ok(store[id].clone())).unwrap();
+            let mut got = Vec::new();
+            let mut leaves = 0;
+            while let Some((id, entries)) = w.next_leaf().unwrap() {
+                let node = Node::decode(&store[&id]).unwrap();
+                assert_eq!((node.level, &node.entries), (0, &entries), "n={n}");
+                got.extend(entries.iter().map(|&(id, len)| (id, len as u32)));
+                leaves += 1;
+            }
+            assert_eq!(got, want, "n={n}");
+            assert!(leaves >= 1 && (n < 5000 || leaves > 1), "n={n}: {leaves} leaves");
         }
     }
 

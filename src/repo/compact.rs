@@ -88,6 +88,8 @@ pub struct CompactReport {
     pub index_objects_after: usize,
     /// Candidates left for a later run (budget).
     pub deferred_packs: usize,
+    /// Locator tables written (0 when nothing moved: gc's stay valid).
+    pub locator_tables: usize,
 }
 
 /// Builds new packs and frames out of live chunks and whole blobs.
@@ -318,7 +320,7 @@ impl Repository {
         // Snapshots before the index, so that the index covers every snapshot listed (see gc).
         let snaps = self.snapshots().await?;
         let (files, old_index) = self.index_files().await?;
-        let (live, uses) = self.liveness(&files, &snaps, &opts.progress).await?;
+        let (live, uses, nodes) = self.liveness(&files, &snaps, &opts.progress).await?;
         // Candidates: unmarked packs with something live, sparse first.
         let fraction = |u: &PackUse| if u.raw == 0 { 1.0 } else { u.live_raw as f64 / u.raw as f64 };
         let mut sparse: Vec<(Id, PackUse)> = Vec::new();
@@ -473,6 +475,16 @@ impl Repository {
                 done.new_packs,
                 m.key
             );
+        }
+        // Locator tables that send pulls to the new packs (the old ones now being marked).
+        // Hints: a failure costs pulls a scan of the index, nothing else.
+        if !done_packs.is_empty() {
+            opts.progress.enter("locators", 0);
+            let marked_now: IdSet = marked.iter().chain(&done_packs).copied().collect();
+            match self.write_locators(&all, &live, nodes, &IdSet::default(), &marked_now).await {
+                Ok((_, n, _)) => done.locator_tables = n,
+                Err(e) => tracing::warn!("writing locator tables (pulls scan the index instead): {e}"),
+            }
         }
         // Merge the index objects (keeping every pack; gc drops swept ones) when fewer would do.
         let chunks: usize = all.iter().map(|f| f.chunk_count()).sum();

@@ -24,6 +24,7 @@
 
 use super::lease::{self, Lease, LeaseInfo, LeaseKind};
 use super::live::{PackUse, deletable, pack_uses};
+use super::locators::LOC_PREFIX;
 use super::marks::Mark;
 use super::progress::StageProgress;
 use super::read_index::ReadIndex;
@@ -93,6 +94,13 @@ pub struct GcReport {
     pub hook_tables_before: usize,
     /// After.
     pub hook_tables_after: usize,
+    /// Locator tables (chunk locations per tree node, for pulls) before and after.
+    pub locator_tables_before: usize,
+    /// After.
+    pub locator_tables_after: usize,
+    /// Tree nodes read again to locate their chunks (those without a record that still holds:
+    /// new snapshots' nodes, or all after a compaction).
+    pub locator_nodes_read: usize,
 }
 
 /// The gc lease prefix (separate from writers' leases).
@@ -272,7 +280,7 @@ impl Repository {
                 old_index.push(k);
             }
         }
-        let (live, uses) = self.liveness(&files, &snaps, &opts.progress).await?;
+        let (live, uses, nodes) = self.liveness(&files, &snaps, &opts.progress).await?;
         rep.packs = uses.len();
         let stored: IdMap<u64> = self
             .backend
@@ -356,6 +364,24 @@ impl Repository {
                 } else {
                     format!("{}: written now, deleted once {:.0} s old", m.key, opts.min_age.as_secs_f64())
                 });
+            }
+        }
+        // Locator tables for pulls, naming no pack this run deletes; every older table goes
+        // first (none may outlive a pack it names). Hints: failing to write them fails nothing,
+        // but failing to remove the old ones stops the sweep.
+        opts.progress.enter("locators", 0);
+        let marked_now: IdSet =
+            already.iter().chain(&new_marks).filter(|p| !kept.contains(*p) && !delete.contains(*p)).copied().collect();
+        match self.write_locators(&files, &live, nodes, &delete, &marked_now).await {
+            Ok(n) => (rep.locator_tables_before, rep.locator_tables_after, rep.locator_nodes_read) = n,
+            Err(e) => {
+                tracing::warn!("writing locator tables (pulls scan the index instead): {e}");
+                let old: Vec<String> = self.backend.list(LOC_PREFIX).await?.into_iter().map(|o| o.key).collect();
+                rep.locator_tables_before = old.len();
+                self.backend
+                    .delete_many(&old)
+                    .await
+                    .map_err(|e| e.context("removing locator tables before a sweep"))?;
             }
         }
         if !delete.is_empty() {

@@ -15,17 +15,14 @@
 //! This module never reads or writes chunk data.
 //!
 //! Memory: a push collects 24 B per hook of its own stream (~0.4 B per chunk); the reader
-//! holds each table's footer (~32 B per 64 KiB block) and a cache of [`BLOCK_CACHE`] decoded
-//! blocks (≤ 64 KiB each).
+//! holds what a [`TableSet`] holds (footers and a bounded block cache).
 
-use super::{Repository, for_each_bounded};
-use crate::backend::Backend;
+use super::Repository;
+use super::tables::{TableSet, skippable};
 use crate::crypto::Keys;
-use crate::error::{Error, ErrorKind, Result};
-use crate::format::table::{self, Block, Footer, TableWriter};
+use crate::error::{ErrorKind, Result};
+use crate::format::table::{self, TableWriter};
 use crate::id::{Id, IdMap};
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
 
 /// Prefix of hook table objects.
 pub const HOOK_PREFIX: &str = "hooks/";
@@ -35,10 +32,6 @@ pub const HOOK_MAGIC: &[u8; 8] = b"KRHOOK01";
 pub const HOOK_RATE: u32 = 64;
 /// Entries per hook key that a merge keeps (the newest snapshots holding it).
 pub const KEEP_PER_HOOK: usize = 2;
-/// Decoded blocks a reader keeps.
-const BLOCK_CACHE: usize = 64;
-/// Bytes read from a table's end in the first request (trailer and, usually, the footer).
-const TAIL_GUESS: u64 = 64 << 10;
 const KEY: usize = 16;
 /// Times a push lists the tables again after finding one gone.
 const MAX_RELOADS: u32 = 4;
@@ -115,23 +108,18 @@ impl HookCollector {
 
 /// Reads the hook tables of a repository by ranged requests.
 pub(crate) struct HookIndex {
-    backend: Arc<dyn Backend>,
-    keys: Arc<Keys>,
-    tables: Vec<(String, Footer)>,
-    cache: Mutex<(HashMap<(usize, usize), Arc<Block>>, VecDeque<(usize, usize)>)>,
+    set: TableSet,
     /// Times the tables were listed again because one had gone (a gc merged them).
     reloads: u32,
 }
 
-/// A reader's view of an unusable hook table: skip it, say so once.
-fn skippable(e: &Error) -> bool {
-    matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Corrupt)
-}
+/// What skipping a hook table costs.
+const SKIP_COST: &str = "costs dedup only";
 
 impl HookIndex {
     /// Number of tables read.
     pub(crate) fn tables(&self) -> usize {
-        self.tables.len()
+        self.set.tables.len()
     }
 
     /// Positions stored under the hook `id`, from every table (possibly stale: the caller
@@ -142,16 +130,16 @@ impl HookIndex {
         let key = key_of(id);
         let mut out = Vec::new();
         let mut gone = false;
-        for (t, (name, footer)) in self.tables.iter().enumerate() {
+        for (t, (name, footer)) in self.set.tables.iter().enumerate() {
             for b in footer.blocks_for(&key) {
-                let block = match self.block(rt, t, name, footer, b) {
+                let block = match self.set.block(rt, t, b) {
                     Ok(b) => b,
                     Err(e) if e.kind() == ErrorKind::NotFound && self.reloads < MAX_RELOADS => {
                         gone = true;
                         continue;
                     }
                     Err(e) if skippable(&e) => {
-                        tracing::warn!("hook table {name}: {e} (skipped; costs dedup only)");
+                        tracing::warn!("hook table {name}: {e} (skipped; {SKIP_COST})");
                         continue;
                     }
                     Err(e) => return Err(e),
@@ -161,72 +149,13 @@ impl HookIndex {
         }
         if gone {
             self.reloads += 1;
-            self.tables = rt.block_on(open_tables(self.backend.clone(), self.keys.clone()))?;
-            *self.cache.lock().unwrap() = Default::default();
+            let set = &self.set;
+            let fresh = rt.block_on(TableSet::open(set.backend(), set.keys(), HOOK_PREFIX, HOOK_MAGIC, SKIP_COST))?;
+            self.set.replace(fresh);
             return self.lookup(rt, id);
         }
         Ok(out)
     }
-
-    fn block(&self, rt: &tokio::runtime::Handle, t: usize, name: &str, f: &Footer, b: usize) -> Result<Arc<Block>> {
-        if let Some(hit) = self.cache.lock().unwrap().0.get(&(t, b)) {
-            return Ok(hit.clone());
-        }
-        let r = f.block_range(b);
-        let sealed = rt.block_on(self.backend.get_range(name, r.start, r.end - r.start))?;
-        let block = Arc::new(table::open_block(&self.keys, HOOK_MAGIC, f, b, &sealed).map_err(|e| e.context(name))?);
-        let mut c = self.cache.lock().unwrap();
-        if c.1.len() >= BLOCK_CACHE
-            && let Some(old) = c.1.pop_front()
-        {
-            c.0.remove(&old);
-        }
-        c.0.insert((t, b), block.clone());
-        c.1.push_back((t, b));
-        Ok(block)
-    }
-}
-
-/// Read the footer of the table object `name` of `size` bytes.
-async fn read_footer(backend: Arc<dyn Backend>, keys: Arc<Keys>, name: String, size: u64) -> Result<Footer> {
-    let guess = TAIL_GUESS.min(size);
-    let tail = backend.get_range(&name, size - guess, guess).await?;
-    let (tid, at) = table::parse_trailer(&tail, size, HOOK_MAGIC).map_err(|e| e.context(&name))?;
-    let sealed = if at.start >= size - guess {
-        tail.slice((at.start - (size - guess)) as usize..(at.end - (size - guess)) as usize)
-    } else {
-        backend.get_range(&name, at.start, at.end - at.start).await?
-    };
-    table::open_footer(&keys, HOOK_MAGIC, tid, &sealed, at).map_err(|e| e.context(&name))
-}
-
-/// List the hook tables and read their footers.
-async fn open_tables(backend: Arc<dyn Backend>, keys: Arc<Keys>) -> Result<Vec<(String, Footer)>> {
-    let objs = backend.list(HOOK_PREFIX).await?;
-    let mut tables = Vec::with_capacity(objs.len());
-    for_each_bounded(
-        objs,
-        8,
-        |o| {
-            let (backend, keys) = (backend.clone(), keys.clone());
-            async move {
-                let r = read_footer(backend, keys, o.key.clone(), o.size).await;
-                Ok((o.key, r))
-            }
-        },
-        |r| {
-            let (name, f) = r?;
-            match f {
-                Ok(f) => tables.push((name, f)),
-                Err(e) if skippable(&e) => tracing::warn!("hook table {name}: {e} (skipped; costs dedup only)"),
-                Err(e) => return Err(e),
-            }
-            Ok(())
-        },
-    )
-    .await?;
-    tables.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(tables)
 }
 
 impl Repository {
@@ -241,14 +170,8 @@ impl Repository {
 
     /// Open every hook table (footers only).
     pub(crate) async fn hook_index(&self) -> Result<HookIndex> {
-        let tables = open_tables(self.backend.clone(), self.keys.clone()).await?;
-        Ok(HookIndex {
-            backend: self.backend.clone(),
-            keys: self.keys.clone(),
-            tables,
-            cache: Mutex::default(),
-            reloads: 0,
-        })
+        let set = TableSet::open(self.backend.clone(), self.keys.clone(), HOOK_PREFIX, HOOK_MAGIC, SKIP_COST).await?;
+        Ok(HookIndex { set, reloads: 0 })
     }
 
     /// gc's part: merge every hook table into one, keeping entries whose root belongs to a

@@ -45,12 +45,21 @@ impl Repository {
     }
 
     /// Add every node and chunk id reachable from `root` to `live` (skipping subtrees whose
-    /// node is already there).
-    pub(crate) async fn mark_tree(&self, index: &ReadIndex, root: &Id, live: &mut IdSet) -> Result<()> {
+    /// node is already there), and the ids of the nodes it adds to `nodes` if given.
+    pub(crate) async fn mark_tree(
+        &self,
+        index: &ReadIndex,
+        root: &Id,
+        live: &mut IdSet,
+        mut nodes: Option<&mut Vec<Id>>,
+    ) -> Result<()> {
         let mut stack = vec![*root];
         while let Some(id) = stack.pop() {
             if !live.insert(id) {
                 continue;
+            }
+            if let Some(n) = nodes.as_deref_mut() {
+                n.push(id);
             }
             let node = self.read_node(index, &id).await?;
             if node.level == 0 {
@@ -62,21 +71,22 @@ impl Repository {
         Ok(())
     }
 
-    /// The live set of `snaps` (trees located through the tree nodes of `files`) and what it
-    /// makes of each pack `files` lists.
+    /// The live set of `snaps` (trees located through the tree nodes of `files`), what it
+    /// makes of each pack `files` lists, and the ids of the live tree nodes (~1 per 500 chunks).
     pub(crate) async fn liveness(
         &self,
         files: &[IndexFile],
         snaps: &[SnapshotEntry],
         progress: &StageProgress,
-    ) -> Result<(IdSet, IdMap<PackUse>)> {
-        let live = self.live_set(&ReadIndex::of_trees(files), snaps, progress).await?;
+    ) -> Result<(IdSet, IdMap<PackUse>, Vec<Id>)> {
+        let mut nodes = Vec::new();
+        let live = self.live_set_nodes(&ReadIndex::of_trees(files), snaps, progress, Some(&mut nodes)).await?;
         let mut uses: IdMap<PackUse> = IdMap::default();
         let mut seen = IdSet::default();
         for f in files {
             pack_uses(f, &live, &mut seen, &mut uses);
         }
-        Ok((live, uses))
+        Ok((live, uses, nodes))
     }
 
     /// The live set of `snaps`.
@@ -86,11 +96,21 @@ impl Repository {
         snaps: &[SnapshotEntry],
         progress: &StageProgress,
     ) -> Result<IdSet> {
+        self.live_set_nodes(index, snaps, progress, None).await
+    }
+
+    async fn live_set_nodes(
+        &self,
+        index: &ReadIndex,
+        snaps: &[SnapshotEntry],
+        progress: &StageProgress,
+        mut nodes: Option<&mut Vec<Id>>,
+    ) -> Result<IdSet> {
         let mut live = IdSet::default();
         progress.enter("trees", snaps.len() as u64);
         for s in snaps {
             let root = Id::from_hex(&s.snapshot.root)?;
-            self.mark_tree(index, &root, &mut live)
+            self.mark_tree(index, &root, &mut live, nodes.as_deref_mut())
                 .await
                 .map_err(|e| e.context(format!("snapshot {} ({})", s.id.short(), s.snapshot.path)))?;
             Progress::add(&progress.done, 1);

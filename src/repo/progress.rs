@@ -20,6 +20,9 @@ pub struct Progress {
     pub transferred_bytes: AtomicU64,
     /// Bytes written to the output (pull).
     pub bytes_out: AtomicU64,
+    /// Scans of the index a pull made to locate tree nodes or chunks that no locator record
+    /// covered (0 when gc's locator tables cover the whole snapshot).
+    pub index_scans: AtomicU64,
 }
 
 impl Progress {

@@ -32,7 +32,7 @@ use crate::error::{Error, Result};
 use crate::format::index::IndexFile;
 use crate::format::pack::BlobKind;
 use crate::id::{Id, IdSet};
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Index objects decoded at once by a scan.
 const SCAN_OBJECTS: usize = 2;
@@ -83,34 +83,41 @@ impl BlobRef {
 
 /// The tree nodes and the live windows; see the module docs.
 pub(super) struct PullIndex {
-    trees: Arc<Segment>,
-    /// Live windows in stream order.
-    windows: RwLock<Vec<Arc<Segment>>>,
+    /// The repository's tree nodes, once a node had to be found by scanning (no usable
+    /// locator record); also listed in `segments`.
+    trees: Mutex<Option<Arc<Segment>>>,
+    /// Live segments (windows, and the trees once scanned) in order of their blob numbers.
+    segments: RwLock<Vec<Arc<Segment>>>,
     route_group: u32,
 }
 
 impl PullIndex {
-    /// The index of the repository's tree nodes (`trees`), windows numbered from a multiple of
-    /// `route_group`.
-    pub(super) fn new(trees: ReadIndex, route_group: u32) -> PullIndex {
-        PullIndex {
-            trees: Arc::new(Segment { base: 0, end: u64::MAX, ri: trees }),
-            windows: RwLock::default(),
-            route_group,
-        }
+    /// An index with no segment yet; segments are numbered from multiples of `route_group`.
+    pub(super) fn new(route_group: u32) -> PullIndex {
+        PullIndex { trees: Mutex::default(), segments: RwLock::default(), route_group }
     }
 
-    /// Where tree node `id` is.
-    pub(super) fn tree_node(&self, id: &Id) -> Option<ChunkLoc> {
-        self.trees.get(id)
+    /// The tree-node segment, scanned by `scan` the first time it is needed.
+    pub(super) fn trees_or(&self, scan: impl FnOnce() -> Result<ReadIndex>) -> Result<Arc<Segment>> {
+        let mut t = self.trees.lock().unwrap();
+        if let Some(t) = t.as_ref() {
+            return Ok(t.clone());
+        }
+        let seg = self.push(scan()?, u64::MAX, 0);
+        *t = Some(seg.clone());
+        Ok(seg)
     }
 
     /// Add the next window, serving positions up to `end`; first drop the windows whose
     /// positions are all below `written` (the writer is past them).
     pub(super) fn add_window(&self, ri: ReadIndex, end: u64, written: u64) -> Arc<Segment> {
-        let mut w = self.windows.write().unwrap();
+        self.push(ri, end, written)
+    }
+
+    fn push(&self, ri: ReadIndex, end: u64, written: u64) -> Arc<Segment> {
+        let mut w = self.segments.write().unwrap();
         w.retain(|s| s.end > written);
-        let last = w.last().unwrap_or(&self.trees).blob_range().end;
+        let last = w.last().map_or(0, |s| s.blob_range().end);
         let base = last.div_ceil(self.route_group) * self.route_group;
         let seg = Arc::new(Segment { base, end, ri });
         w.push(seg.clone());
@@ -119,10 +126,7 @@ impl PullIndex {
 
     /// Blob `global`.
     pub(super) fn blob(&self, global: u32) -> Result<BlobRef> {
-        if self.trees.blob_range().contains(&global) {
-            return Ok(BlobRef { seg: self.trees.clone(), local: global as usize });
-        }
-        let w = self.windows.read().unwrap();
+        let w = self.segments.read().unwrap();
         let i = w.partition_point(|s| s.base <= global);
         match i.checked_sub(1).map(|i| &w[i]) {
             Some(s) if s.blob_range().contains(&global) => {
@@ -150,15 +154,15 @@ pub(super) async fn build_trees(backend: &Arc<dyn Backend>, keys: &Arc<Keys>, ma
 /// One blob's record and the wanted chunks in it (id, offset in the frame, length).
 type Hit = (Id, BlobLoc, Vec<(Id, u32, u32)>);
 
-/// Locations of the chunks in `want`, from one scan of the index; ids absent from the index
-/// are absent from the result (the planner reports them).
+/// Add the locations of the chunks in `want` to `ri`, from one scan of the index; ids absent
+/// from the index stay absent (the planner reports them).
 pub(super) async fn build_window(
     backend: &Arc<dyn Backend>,
     keys: &Arc<Keys>,
+    mut ri: ReadIndex,
     want: IdSet,
     marked: &IdSet,
 ) -> Result<ReadIndex> {
-    let mut ri = ReadIndex::with_capacity(want.len());
     let want = Arc::new(want);
     let decode: IndexDecoder<Vec<Hit>> = Arc::new(move |frame: &[u8]| {
         let mut hits = Vec::new();
@@ -203,20 +207,27 @@ mod tests {
 
     #[test]
     fn windows_are_numbered_apart_and_dropped_once_written() {
-        let pi = PullIndex::new(seg_index(3), 8);
+        let pi = PullIndex::new(8);
         let w0 = pi.add_window(seg_index(10), 100, 0);
-        assert_eq!(w0.base, 8);
+        assert_eq!(w0.base, 0);
+        // The trees, scanned once when first needed, take the next numbers and stay.
+        let trees = pi.trees_or(|| Ok(seg_index(3))).unwrap();
+        assert_eq!(trees.base, 16);
+        assert!(pi.trees_or(|| panic!("scanned twice")).is_ok());
+        assert_eq!(trees.get(&Id::of_bytes(&2usize.to_le_bytes())).unwrap().blob, 18);
         let w1 = pi.add_window(seg_index(2), 200, 0);
         assert_eq!(w1.base, 24);
         assert_eq!(w1.get(&Id::of_bytes(&1usize.to_le_bytes())).unwrap().blob, 25);
         assert_eq!(pi.blob(2).unwrap().loc().offset, 20);
-        assert_eq!(pi.blob(17).unwrap().loc().offset, 90);
-        assert!(pi.blob(3).is_err() && pi.blob(18).is_err() && pi.blob(26).is_err());
-        assert_eq!(pi.blob(17).unwrap().sibling(16).unwrap().offset, 80);
-        assert!(pi.blob(17).unwrap().sibling(24).is_none());
-        // The writer is at 100: window 0 goes, window 1 stays.
+        assert_eq!(pi.blob(9).unwrap().loc().offset, 90);
+        assert_eq!(pi.blob(17).unwrap().loc().offset, 10);
+        assert!(pi.blob(10).is_err() && pi.blob(19).is_err() && pi.blob(26).is_err());
+        assert_eq!(pi.blob(9).unwrap().sibling(8).unwrap().offset, 80);
+        assert!(pi.blob(9).unwrap().sibling(16).is_none());
+        // The writer is at 100: window 0 goes, the trees and window 1 stay.
         pi.add_window(seg_index(1), 300, 100);
         assert!(pi.blob(9).is_err());
+        assert_eq!(pi.blob(16).unwrap().loc().offset, 0);
         assert_eq!(pi.blob(24).unwrap().loc().offset, 0);
         assert_eq!(pi.blob(32).unwrap().loc().offset, 0);
     }

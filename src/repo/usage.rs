@@ -122,7 +122,7 @@ impl Repository {
             let mut reach = IdSet::default();
             for s in snaps.iter().filter(|s| &s.snapshot.path == p) {
                 let root = crate::id::Id::from_hex(&s.snapshot.root)?;
-                self.mark_tree(&ri, &root, &mut reach).await?;
+                self.mark_tree(&ri, &root, &mut reach, None).await?;
                 let e = u.paths.entry(p.clone()).or_default();
                 e.snapshots += 1;
                 e.logical_bytes += s.snapshot.size;

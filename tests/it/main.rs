@@ -8,6 +8,7 @@ mod fixture;
 mod fuzz_corpus;
 mod gc_faults;
 mod large;
+mod locators;
 mod maintenance;
 mod properties;
 mod storage_faults;

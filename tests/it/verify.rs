@@ -242,6 +242,34 @@ async fn a_damaged_hook_table_is_named_and_the_next_gc_replaces_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_damaged_locator_table_is_named_pulls_scan_instead_and_the_next_gc_replaces_it() {
+    let fx = setup().await;
+    let r = fx.repo.gc(&kanrepo::repo::gc::GcOptions::default()).await.unwrap();
+    assert_eq!(r.locator_tables_after, 1, "{r:?}");
+    let clean = verify(&fx.repo, ReadData::None).await;
+    assert!(clean.is_clean() && clean.notes.is_empty(), "{:?} {:?}", clean.problems, clean.notes);
+    assert_eq!(clean.locator_tables, 1);
+    let tables = fx.keys("locs/").await;
+    let key = tables[0].0.clone();
+    flip(&fx.path(&key), tables[0].1 / 3);
+    let r = verify(&fx.repo, ReadData::None).await;
+    assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    assert_eq!((r.problems[0].kind, r.problems[0].object.as_str()), (ProblemKind::LocatorTable, key.as_str()));
+    assert!(r.problems[0].to_string().starts_with(&format!("locator table {key} is damaged")), "{}", r.problems[0]);
+    assert!(r.damaged_snapshots.is_empty(), "{:?}", r.damaged_snapshots);
+    fx.check_pulls(&[]).await;
+    fx.repo.gc(&kanrepo::repo::gc::GcOptions::default()).await.unwrap();
+    assert!(!fx.keys("locs/").await.iter().any(|(k, _)| *k == key), "gc replaced the damaged table");
+    assert!(verify(&fx.repo, ReadData::None).await.is_clean());
+    // A pack deleted behind the repository's back: the table that names it is reported too.
+    std::fs::remove_file(fx.path(&fx.other_packs[0])).unwrap();
+    let r = verify(&fx.repo, ReadData::None).await;
+    let p = r.problems.iter().find(|p| p.kind == ProblemKind::LocatorTable).expect("locator table problem");
+    assert!(p.detail.contains("does not exist"), "{p}");
+    assert!(r.problems.iter().any(|p| p.kind == ProblemKind::PackMissing), "{:?}", r.problems);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_snapshot_object_is_named_and_refused() {
     let fx = setup().await;
     let key = format!("snapshots/{}", fx.ids[2]);

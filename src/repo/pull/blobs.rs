@@ -9,10 +9,12 @@ use crate::backend::Backend;
 use crate::compress;
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
-use crate::format::pack::{BlobKind, open_blob_into};
+use crate::format::locator::Locator;
+use crate::format::pack::{BlobKind, open_blob, open_blob_into};
 use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
-use crate::repo::pull_index::{PullIndex, Segment};
+use crate::repo::locators::Locators;
+use crate::repo::pull_index::{PullIndex, Segment, build_trees};
 use crate::repo::pull_plan::Hold;
 use crate::repo::read_index::ChunkLoc;
 use crate::repo::{Progress, pack_key};
@@ -90,6 +92,8 @@ pub(super) struct BlobReader {
     pub(super) frames: Arc<BufPool>,
     pub(super) progress: Arc<Progress>,
     pub(super) stats: Stats,
+    /// The repository's locator tables (`None` without any).
+    pub(super) locators: Option<Locators>,
 }
 
 /// What a pull did, reported at debug level.
@@ -281,9 +285,19 @@ impl BlobReader {
         Ok(outs)
     }
 
-    /// A tree node's bytes by id.
+    /// A tree node's bytes by id: through its locator record if one is usable, else through
+    /// the tree nodes of the index (scanned the first time one is needed).
     pub(super) fn node(&self, id: &Id) -> Result<Vec<u8>> {
-        let loc = self.index.tree_node(id).ok_or_else(|| {
+        if let Some(bytes) = self.node_by_record(id) {
+            return Ok(bytes);
+        }
+        let trees = self.index.trees_or(|| {
+            Progress::add(&self.progress.index_scans, 1);
+            self.rt
+                .block_on(build_trees(&self.backend, &self.keys, &self.marked))
+                .map_err(|e| e.context("loading the index (tree nodes)"))
+        })?;
+        let loc = trees.get(id).ok_or_else(|| {
             Error::corrupt(format!("tree node {} is in no index object (repository damaged)", id.short()))
         })?;
         if self.index.blob(loc.blob)?.loc().kind != BlobKind::Tree {
@@ -292,6 +306,32 @@ impl BlobReader {
         let frame = self.frame(loc.blob, true, 0)?;
         let (s, e) = self.check(&frame, loc.blob, &[(*id, loc.inner, loc.len)])?[0];
         Ok(frame[s..e].to_vec())
+    }
+
+    /// Node `id` read where its locator record says, checked against its id; `None` (and a
+    /// warning if the record was wrong) sends the caller to the index.
+    fn node_by_record(&self, id: &Id) -> Option<Vec<u8>> {
+        let l = self.locators.as_ref()?.get(&self.rt, id, &self.marked)?;
+        let b = l.node;
+        let key = pack_key(&l.packs[b.pack as usize]);
+        let what = format!("tree node {} in {key}", id.short());
+        let read = || -> Result<Vec<u8>> {
+            let sealed = self.rt.block_on(self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64))?;
+            Progress::add(&self.progress.transferred_bytes, sealed.len() as u64);
+            self.stats.requests.fetch_add(1, Relaxed);
+            let raw = compress::decode(&open_blob(&self.keys, &sealed, &what)?)?;
+            if raw.len() != b.raw_len as usize || self.keys.chunk_id(&raw) != *id {
+                return Err(Error::corrupt("content does not match its id"));
+            }
+            Ok(raw)
+        };
+        read().map_err(|e| tracing::warn!("{what} (from a locator record): {e}; locating it through the index")).ok()
+    }
+
+    /// The usable locator record of the leaf `id` with `entries`, if any.
+    pub(super) fn leaf_record(&self, id: &Id, entries: &[(Id, u64)]) -> Option<Arc<Locator>> {
+        let l = self.locators.as_ref()?.get(&self.rt, id, &self.marked)?;
+        (l.entries.len() == entries.len()).then_some(l)
     }
 
     /// Where chunk `id` of the stream (`len` bytes, says the tree) is, in the window `w` that

@@ -36,18 +36,21 @@
 //! That is ≈ 80 MiB. Peak RSS is higher by what the allocator keeps in its
 //! per-thread arenas (measured: 30–40 MB on the 30-generation benchmark).
 
-use super::pull_index::{PullIndex, Segment, build_trees, build_window};
+use super::pull_index::{PullIndex, Segment, build_window};
 use super::pull_plan::{Hold, JobPlan, Lookahead};
+use super::read_index::{BlobLoc, ReadIndex};
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository};
 use crate::error::{Error, ErrorKind, Result};
+use crate::format::locator::Locator;
+use crate::format::pack::BlobKind;
 use crate::format::snapshot::Snapshot;
 use crate::format::tree::TreeWalker;
 use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
 use bytes::Bytes;
 use crossbeam_channel as cb;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -222,10 +225,16 @@ impl Repository {
         progress: Arc<Progress>,
     ) -> Result<()> {
         let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
-        let trees = build_trees(&self.backend, &self.keys, &marked)
-            .await
-            .map_err(|e| e.context("loading the index (tree nodes)"))?;
-        let index = Arc::new(PullIndex::new(trees, ROUTE_GROUP));
+        // Locator tables first (gc's and compaction's): what they cover needs no index scan.
+        let locators = match self.locators().await {
+            Ok(l) if l.is_empty() => None,
+            Ok(l) => Some(l),
+            Err(e) => {
+                tracing::warn!("reading the locator tables: {e} (locating chunks by scanning the index)");
+                None
+            }
+        };
+        let index = Arc::new(PullIndex::new(ROUTE_GROUP));
         let c = &self.config;
         let frame_size = c.compression.frame_target as usize + c.chunker.params.max_size as usize;
         let threads = if opts.threads == 0 {
@@ -244,6 +253,7 @@ impl Repository {
             frames: BufPool::new(frame_size, FRAME_POOL_KEEP),
             progress: progress.clone(),
             stats: Stats::default(),
+            locators,
         });
         let fail = Arc::new(FirstError::default());
         let (window, units_rx) = Window::new(opts.window);
@@ -405,26 +415,61 @@ impl Drop for WindowScan {
     }
 }
 
-/// Collect the ids of the next `size` positions and start the scan that locates them; `None`
-/// at the end of the stream.
+/// Collect the next whole leaves, at least `size` positions, and start locating their chunks:
+/// from the leaves' locator records, and with one scan of the index for the leaves that have no
+/// usable record (none when every leaf has one); `None` at the end of the stream.
 fn next_window(
     r: &BlobReader,
     collector: &mut TreeWalker<impl FnMut(&Id) -> Result<Vec<u8>>>,
     size: usize,
 ) -> Result<Option<(u64, WindowScan)>> {
     let mut want = IdSet::default();
+    let mut located = Located::default();
     let mut n = 0u64;
     while n < size as u64 {
-        let Some((id, _)) = collector.next_chunk()? else { break };
-        want.insert(id);
-        n += 1;
+        let Some((leaf, entries)) = collector.next_leaf()? else { break };
+        n += entries.len() as u64;
+        match r.leaf_record(&leaf, &entries) {
+            Some(l) => add_record(&mut located, &l, &entries),
+            None => want.extend(entries.iter().map(|e| e.0)),
+        }
     }
     if n == 0 {
         return Ok(None);
     }
-    let (backend, keys, marked) = (r.backend.clone(), r.keys.clone(), r.marked.clone());
-    let scan = r.rt.spawn(async move { build_window(&backend, &keys, want, &marked).await });
+    // Each frame once, numbered in pack order as a scan numbers them (the read-ahead joins
+    // neighbours by number): one decode per frame however many leaves use it.
+    let mut found = ReadIndex::with_capacity(size);
+    let mut blobs: Vec<_> = located.into_iter().collect();
+    blobs.sort_unstable_by_key(|(at, _)| *at);
+    for ((pack, _), (head, chunks)) in blobs {
+        found.add_blob(pack, head, &chunks, &r.marked);
+    }
+    let scan = if want.is_empty() {
+        r.rt.spawn(async move { Ok(found) })
+    } else {
+        Progress::add(&r.progress.index_scans, 1);
+        let (backend, keys, marked) = (r.backend.clone(), r.keys.clone(), r.marked.clone());
+        r.rt.spawn(async move { build_window(&backend, &keys, found, want, &marked).await })
+    };
     Ok(Some((n, WindowScan(scan))))
+}
+
+/// Frames located through records, by (pack, offset): their location and the chunks wanted.
+type Located = HashMap<(Id, u32), (BlobLoc, Vec<(Id, u32, u32)>)>;
+
+/// Add the chunk locations of a leaf's locator record (`entries` are the leaf's).
+fn add_record(located: &mut Located, l: &Locator, entries: &[(Id, u64)]) {
+    for ((id, len), (b, inner)) in entries.iter().zip(&l.entries) {
+        let b = &l.blobs[*b as usize];
+        let head =
+            BlobLoc { pack: 0, offset: b.offset, sealed_len: b.sealed_len, raw_len: b.raw_len, kind: BlobKind::Data };
+        located.entry((l.packs[b.pack as usize], b.offset)).or_insert_with(|| (head, Vec::new())).1.push((
+            *id,
+            *inner,
+            *len as u32,
+        ));
+    }
 }
 
 /// Write segments in stream order (each keyed by its first position) until `end_rx` says how

@@ -215,6 +215,9 @@ pub enum ProblemKind {
     Maintenance,
     /// A hook table (`hooks/…`) is damaged: deduplication loses what it pointed to.
     HookTable,
+    /// A locator table (`locs/…`) is damaged or names a pack that does not exist: pulls scan
+    /// the index for what it covered.
+    LocatorTable,
     /// A pack the index lists does not exist.
     PackMissing,
     /// A pack's data is damaged (found by reading it).
@@ -264,6 +267,7 @@ impl fmt::Display for Problem {
             ProblemKind::Key => "key object ",
             ProblemKind::Config | ProblemKind::Maintenance => "",
             ProblemKind::HookTable => "hook table ",
+            ProblemKind::LocatorTable => "locator table ",
             ProblemKind::Index => "index object ",
             ProblemKind::Snapshot => "snapshot ",
             ProblemKind::PackMissing | ProblemKind::PackDamaged | ProblemKind::PackHeader => "pack ",
@@ -314,6 +318,8 @@ pub struct VerifyReport {
     pub snapshots: u64,
     /// Hook tables checked.
     pub hook_tables: u64,
+    /// Locator tables checked.
+    pub locator_tables: u64,
     /// Packs listed.
     pub packs: u64,
     /// Of those, packs some index object lists.
@@ -577,6 +583,7 @@ impl Repository {
         let marked = run.marks().await?;
         let idx = run.index_objects(listed.index_objs, &listed.packs, &marked).await?;
         run.hook_tables(listed.hook_objs).await?;
+        run.locator_tables(listed.loc_objs, &listed.packs).await?;
         run.pack_headers(&listed.packs, &idx).await?;
         run.pack_data(&idx).await?;
         let Indexed { ci, missing_problem, .. } = idx;
@@ -606,6 +613,7 @@ struct Listed {
     snap_objs: Vec<ObjectInfo>,
     index_objs: Vec<ObjectInfo>,
     hook_objs: Vec<ObjectInfo>,
+    loc_objs: Vec<ObjectInfo>,
     /// Pack id → size.
     packs: IdMap<u64>,
 }

@@ -8,13 +8,19 @@ use super::{Indexed, Listed, ProblemKind, Run, SNAPSHOT_READS, VerifyProgress};
 use crate::backend::ObjectInfo;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::config::{CONFIG_MAGIC, Config};
+use crate::format::locator::Locator;
 use crate::format::pack::BlobHeader;
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
 use crate::format::table;
 use crate::id::{Id, IdMap, IdSet};
 use crate::repo::hooks::{HOOK_MAGIC, HOOK_PREFIX};
+use crate::repo::locators::{LOC_MAGIC, LOC_PREFIX};
 use crate::repo::walk::{is_damage, pack_id_of_key};
 use crate::repo::{SnapshotEntry, for_each_bounded, open_meta, pack_key};
+use std::sync::{Arc, Mutex};
+
+/// A check of every value of a sorted table (given the table's name).
+type ValueCheck = Arc<dyn Fn(&str, &[u8]) -> Result<()> + Send + Sync>;
 
 impl Run<'_> {
     /// The config opens with the master key and parses.
@@ -49,6 +55,7 @@ impl Run<'_> {
                 "index" if Id::from_hex(o.key.trim_start_matches("index/")).is_ok() => {}
                 "packs" if pack_id_of_key(&o.key).is_some() => {}
                 "hooks" if Id::from_hex(o.key.trim_start_matches(HOOK_PREFIX)).is_ok() => {}
+                "locs" if Id::from_hex(o.key.trim_start_matches(LOC_PREFIX)).is_ok() => {}
                 "leases" | "gc" | "maintenance" => maintenance += 1,
                 _ => other.push(o.key),
             }
@@ -79,6 +86,12 @@ impl Run<'_> {
             .into_iter()
             .filter(|o| Id::from_hex(o.key.trim_start_matches(HOOK_PREFIX)).is_ok())
             .collect();
+        // Locator tables are replaced by gc and compaction: listed last too.
+        let loc_objs: Vec<ObjectInfo> = list(LOC_PREFIX)
+            .await?
+            .into_iter()
+            .filter(|o| Id::from_hex(o.key.trim_start_matches(LOC_PREFIX)).is_ok())
+            .collect();
         self.report.packs = packs.len() as u64;
         if maintenance > 0 {
             self.report.notes.push(format!(
@@ -95,7 +108,7 @@ impl Run<'_> {
                 if other.len() > 5 { ", …" } else { "" }
             ));
         }
-        Ok(Listed { snap_objs, index_objs, hook_objs, packs })
+        Ok(Listed { snap_objs, index_objs, hook_objs, loc_objs, packs })
     }
 
     /// Snapshot objects: named by their BLAKE3, authenticate, decode. Returns the good ones,
@@ -167,41 +180,103 @@ impl Run<'_> {
     /// One gone meanwhile (merged by a gc) is skipped.
     pub(super) async fn hook_tables(&mut self, objs: Vec<ObjectInfo>) -> Result<()> {
         self.progress.set_stage("hook tables");
+        let cost = "it only guides deduplication, so no data is lost; the next gc rewrites the hook tables without it";
+        self.report.hook_tables =
+            self.tables(objs, HOOK_PREFIX, HOOK_MAGIC, ProblemKind::HookTable, cost, None).await?;
+        Ok(())
+    }
+
+    /// Locator tables: as hook tables, and every record decodes and names only packs that
+    /// exist (gc replaces the tables before it deletes a pack). A pack missing from the listing
+    /// is looked up again before it is reported: a compaction running meanwhile may have
+    /// written it, and then a table naming it.
+    pub(super) async fn locator_tables(&mut self, objs: Vec<ObjectInfo>, packs: &IdMap<u64>) -> Result<()> {
+        self.progress.set_stage("locator tables");
+        let cost = "it only spares pulls an index scan, so no data is lost; the next gc rewrites the locator tables";
+        let listed: Arc<IdSet> = Arc::new(packs.keys().copied().collect());
+        let unlisted: Arc<Mutex<Vec<(String, Id)>>> = Arc::default();
+        let check: ValueCheck = {
+            let unlisted = unlisted.clone();
+            Arc::new(move |table: &str, v: &[u8]| {
+                let l = Locator::decode(v)?;
+                let mut u = unlisted.lock().unwrap();
+                u.extend(l.packs.iter().filter(|p| !listed.contains(*p)).map(|p| (table.to_string(), *p)));
+                Ok(())
+            })
+        };
+        self.report.locator_tables =
+            self.tables(objs, LOC_PREFIX, LOC_MAGIC, ProblemKind::LocatorTable, cost, Some(check)).await?;
+        let mut unlisted = std::mem::take(&mut *unlisted.lock().unwrap());
+        unlisted.sort();
+        unlisted.dedup();
+        let mut reported = std::collections::HashSet::new();
+        for (table, p) in unlisted {
+            if reported.contains(&table) {
+                continue;
+            }
+            let key = pack_key(&p);
+            let exists = self.repo.backend.size(&key).await.map_err(|e| e.context(format!("looking up {key}")))?;
+            if exists.is_none() && self.repo.backend.size(&table).await?.is_some() {
+                reported.insert(table.clone());
+                self.f.add(
+                    &self.progress,
+                    ProblemKind::LocatorTable,
+                    table,
+                    format!("names pack {key}, which does not exist ({cost})"),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Sorted tables under `prefix`: named by their BLAKE3, every block and the footer
+    /// authenticate and decode, and every value passes `check`; a damaged one is a `problem`
+    /// whose detail ends with `cost`. One gone meanwhile (replaced by a gc) is skipped.
+    /// Returns the number checked.
+    async fn tables(
+        &mut self,
+        objs: Vec<ObjectInfo>,
+        prefix: &'static str,
+        magic: &'static [u8; 8],
+        problem: ProblemKind,
+        cost: &str,
+        check: Option<ValueCheck>,
+    ) -> Result<u64> {
         let task = |o: ObjectInfo| {
-            let (b, k) = (self.repo.backend.clone(), self.repo.keys.clone());
+            let (b, k, check) = (self.repo.backend.clone(), self.repo.keys.clone(), check.clone());
             async move {
                 let got = b.get_if_exists(&o.key).await.map_err(|e| e.context(format!("reading {}", o.key)))?;
                 let Some(bytes) = got else { return Ok((o.key, None)) };
                 let key = o.key.clone();
                 let checked = tokio::task::spawn_blocking(move || -> Result<()> {
-                    if Id::of_bytes(&bytes).to_hex() != key.trim_start_matches(HOOK_PREFIX) {
+                    if Id::of_bytes(&bytes).to_hex() != key.trim_start_matches(prefix) {
                         return Err(Error::corrupt("content does not match its name"));
                     }
-                    table::open_table(&k, HOOK_MAGIC, &bytes).map(|_| ())
+                    let (_, blocks) = table::open_table(&k, magic, &bytes)?;
+                    if let Some(check) = check {
+                        for (_, v) in blocks.iter().flat_map(|b| b.iter()) {
+                            check(&key, v)?;
+                        }
+                    }
+                    Ok(())
                 })
                 .await
-                .map_err(|e| Error::new(ErrorKind::Io, format!("hook table check task: {e}")))?;
+                .map_err(|e| Error::new(ErrorKind::Io, format!("table check task: {e}")))?;
                 Ok((o.key, Some(checked)))
             }
         };
+        let mut n = 0;
         for_each_bounded(objs, SNAPSHOT_READS, task, |r| {
             let (key, checked) = r?;
             let Some(checked) = checked else { return Ok(()) };
-            self.report.hook_tables += 1;
+            n += 1;
             if let Err(e) = checked {
-                self.f.add(
-                    &self.progress,
-                    ProblemKind::HookTable,
-                    key,
-                    format!(
-                        "is damaged: {e} (it only guides deduplication, so no data is lost; the next gc \
-                         rewrites the hook tables without it)"
-                    ),
-                );
+                self.f.add(&self.progress, problem, key, format!("is damaged: {e} ({cost})"));
             }
             Ok(())
         })
-        .await
+        .await?;
+        Ok(n)
     }
 
     /// Index objects: named by their BLAKE3, authenticate, decode; what each records per pack.

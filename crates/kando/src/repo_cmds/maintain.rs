@@ -234,6 +234,12 @@ pub async fn gc(a: GcArgs) -> Result<()> {
             rep.hook_tables_before, rep.hook_tables_after
         );
     }
+    if rep.locator_tables_before + rep.locator_tables_after > 0 {
+        println!(
+            "locators:     {} → {} table(s) (where live snapshots' chunks are, for pulls)",
+            rep.locator_tables_before, rep.locator_tables_after
+        );
+    }
     if rep.pending_marks > 0 {
         println!("waiting:      {} mark(s) deleted by a later run:", rep.pending_marks);
         for w in &rep.waiting {
@@ -277,6 +283,9 @@ pub async fn compact(a: CompactArgs) -> Result<()> {
         println!("deferred:     {} pack(s) over --max-repack-bytes, for the next run", rep.deferred_packs);
     }
     println!("index:        {} → {} object(s)", rep.index_objects_before, rep.index_objects_after);
+    if rep.locator_tables > 0 {
+        println!("locators:     {} table(s) written, pointing pulls at the new packs", rep.locator_tables);
+    }
     if rep.repacked_packs > 0 && !a.dry_run {
         println!("the old packs are marked; 'kando repository gc' deletes them");
     }

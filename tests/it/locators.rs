@@ -1,0 +1,136 @@
+//! Locator tables (format §15): after gc or compaction a pull finds every chunk of a covered
+//! snapshot without scanning the index, and tables that are missing, stale or damaged cost a
+//! scan, never a wrong byte or a failed pull.
+
+use crate::maintenance::{generation, now_gc, small_init};
+use crate::support::{SharedBuf, data, push};
+use kanrepo::backend::{Backend, memory::MemoryBackend};
+use kanrepo::repo::SnapshotEntry;
+use kanrepo::repo::compact::CompactOptions;
+use kanrepo::repo::forget::Selection;
+use kanrepo::{Progress, PullOptions, Repository};
+use std::sync::Arc;
+
+/// Pull `s` with small index windows; the bytes and the number of index scans it made.
+async fn pull_counting(repo: &Repository, s: &SnapshotEntry) -> (Vec<u8>, u64) {
+    let buf = SharedBuf::default();
+    let progress = Arc::new(Progress::default());
+    let o = PullOptions { index_window: 97, ..PullOptions::default() };
+    repo.pull(&s.snapshot, Box::new(buf.clone()), &o, progress.clone()).await.unwrap();
+    let v = buf.0.lock().unwrap().clone();
+    (v, Progress::get(&progress.index_scans))
+}
+
+/// Every snapshot pulls byte-exact (`want` by path and generation); returns the scans of each.
+async fn pull_all(repo: &Repository, want: &dyn Fn(&SnapshotEntry) -> Vec<u8>) -> Vec<u64> {
+    let mut scans = Vec::new();
+    for s in repo.snapshots().await.unwrap() {
+        let (got, n) = pull_counting(repo, &s).await;
+        assert!(got == want(&s), "{} ({} bytes) restores byte-exact", s.snapshot.path, s.snapshot.size);
+        scans.push(n);
+    }
+    scans
+}
+
+async fn tables(be: &Arc<dyn Backend>) -> Vec<String> {
+    be.list("locs/").await.unwrap().into_iter().map(|o| o.key).collect()
+}
+
+fn expected(s: &SnapshotEntry) -> Vec<u8> {
+    match s.snapshot.path.strip_prefix("db/") {
+        Some(g) => generation(g.parse().unwrap()),
+        None => data(300_000, 77),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_gc_and_compaction_pulls_locate_every_chunk_without_scanning_the_index() {
+    let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
+    for g in 0..4 {
+        push(&repo, &format!("db/{g}"), generation(g)).await.unwrap();
+    }
+    push(&repo, "other", data(300_000, 77)).await.unwrap();
+    // No table yet: every pull scans (tree nodes, and windows of 97 positions).
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n > 1));
+
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.locator_tables_before, r.locator_tables_after), (0, 1), "{r:?}");
+    let all_nodes = r.locator_nodes_read;
+    assert!(all_nodes >= 5, "every node read once: {r:?}");
+    assert_eq!(pull_all(&repo, &expected).await, vec![0; 5], "every snapshot is covered");
+
+    // A snapshot pushed since: its new leaves have no record, so its pull scans (and is
+    // right); the covered ones still do not.
+    push(&repo, "db/4", generation(4)).await.unwrap();
+    let scans = pull_all(&repo, &expected).await;
+    assert_eq!(scans.iter().filter(|&&n| n > 0).count(), 1, "{scans:?}");
+    // The next gc keeps the records that hold and reads only the new snapshot's new nodes.
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.locator_nodes_read > 0 && r.locator_nodes_read < all_nodes / 2, "{all_nodes} nodes: {r:?}");
+    assert_eq!(pull_all(&repo, &expected).await, vec![0; 6]);
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.locator_nodes_read, r.locator_tables_after), (0, 1), "nothing changed: {r:?}");
+
+    // Compaction moves chunks and marks the old packs: it writes the tables again, covering
+    // every snapshot, and the pulls read the new packs only (the old ones are marked).
+    let old: Vec<String> = (0..3).map(|g| format!("db/{g}")).collect();
+    repo.forget(&Selection::Paths(old), true, false).await.unwrap();
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!(r.locator_tables_after, 1, "{r:?}");
+    let c = repo.compact(&CompactOptions::default()).await.unwrap();
+    assert!(c.repacked_packs > 0 && c.locator_tables == 1, "{c:?}");
+    assert_eq!(tables(&be).await.len(), 1, "compaction replaced gc's table");
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n == 0));
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.deleted_packs >= c.repacked_packs, "{r:?}");
+    assert_eq!(r.locator_nodes_read, 0, "compaction's records name no swept pack: {r:?}");
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n == 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stale_damaged_or_missing_tables_cost_a_scan_and_never_outlive_a_swept_pack() {
+    let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
+    for g in 0..6 {
+        push(&repo, &format!("db/{g}"), generation(g)).await.unwrap();
+    }
+    let old: Vec<String> = (0..4).map(|g| format!("db/{g}")).collect();
+    repo.forget(&Selection::Paths(old), true, false).await.unwrap();
+    repo.gc(&now_gc()).await.unwrap();
+    let old = tables(&be).await;
+    assert_eq!(old.len(), 1);
+    let old_bytes = be.get(&old[0]).await.unwrap();
+
+    // Compaction replaces the table; put gc's back instead. Its records name packs that are
+    // now marked: pulls must not use them (the packs may go), so they scan, and are right.
+    let c = repo.compact(&CompactOptions::default()).await.unwrap();
+    assert!(c.repacked_packs > 0, "{c:?}");
+    for t in tables(&be).await {
+        be.delete(&t).await.unwrap();
+    }
+    be.put(&old[0], old_bytes.clone()).await.unwrap();
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n > 0));
+
+    // The gc that sweeps those packs removes the stale table first: none names a deleted pack.
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.deleted_packs > 0, "{r:?}");
+    let now = tables(&be).await;
+    assert_eq!(now.len(), 1);
+    assert!(!now.contains(&old[0]), "the stale table is gone");
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n == 0));
+
+    // A damaged table (one byte of its first block flipped): pulls warn, scan, and are right.
+    let mut bad = be.get(&now[0]).await.unwrap().to_vec();
+    bad[20] ^= 1;
+    be.delete(&now[0]).await.unwrap();
+    be.put(&now[0], bad.into()).await.unwrap();
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n > 0));
+
+    // No table at all: as before locator tables existed.
+    be.delete(&now[0]).await.unwrap();
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n > 0));
+    // The next gc writes one again.
+    assert_eq!(repo.gc(&now_gc()).await.unwrap().locator_tables_after, 1);
+    assert!(pull_all(&repo, &expected).await.iter().all(|&n| n == 0));
+}
