@@ -134,3 +134,23 @@ async fn stale_damaged_or_missing_tables_cost_a_scan_and_never_outlive_a_swept_p
     assert_eq!(repo.gc(&now_gc()).await.unwrap().locator_tables_after, 1);
     assert!(pull_all(&repo, &expected).await.iter().all(|&n| n == 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gc_after_one_more_push_locates_only_that_snapshots_nodes() {
+    // Enough snapshots that one new one holds under 1/16 of the live tree nodes: gc then reads
+    // its nodes first and locates only their chunks (locators.rs, FEW).
+    let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
+    let stream = |i: u64| data(200_000 + 1000 * i as usize, 500 + i);
+    for i in 0..20 {
+        push(&repo, &format!("s/{i}"), stream(i)).await.unwrap();
+    }
+    let r = repo.gc(&now_gc()).await.unwrap();
+    let total = r.locator_nodes_read;
+    assert!(total >= 20, "{r:?}");
+    push(&repo, "s/20", stream(20)).await.unwrap();
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.locator_nodes_read >= 1 && r.locator_nodes_read * 16 <= total + 1, "{total} nodes: {r:?}");
+    let want = |s: &SnapshotEntry| stream(s.snapshot.path.strip_prefix("s/").unwrap().parse().unwrap());
+    assert_eq!(pull_all(&repo, &want).await, vec![0; 21], "every snapshot, the new one included, is covered");
+}

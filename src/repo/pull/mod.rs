@@ -320,13 +320,14 @@ impl Repository {
         let st = &reader.stats;
         tracing::debug!(
             "pull: {} MiB of stream from {} MiB read in {} requests; {} frames decoded ({} MiB); \
-             extras held at most {} KiB",
+             extras held at most {} KiB; {} index scan(s) (0 when locator tables cover the snapshot)",
             snap.size >> 20,
             progress.transferred_bytes.load(Relaxed) >> 20,
             st.requests.load(Relaxed),
             st.frames.load(Relaxed),
             st.frame_bytes.load(Relaxed) >> 20,
             st.extras_peak.load(Relaxed) >> 10,
+            progress.index_scans.load(Relaxed),
         );
         if let Some(e) = fail.take() {
             return Err(e);
