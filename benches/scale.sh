@@ -3,10 +3,12 @@
 # start-up, on repositories of about 0.2 M, 1 M, 5 M and 20 M stored chunks.
 # Builds kando and synth_stream (release), builds the synthetic repositories once (cached in
 # ~/.cache/kanrepo-bench/scale/<N>M/, each a hard-link copy of the one below plus more synthetic
-# streams; the 20 M one holds 164 GB of streams in 3.4 GB, ~5 minutes to build), then runs
-# benches/scale.py: on a hard-link copy of each (deleted afterwards) it pushes the benchmark
-# dump's generation 1 as an incremental of generation 0, pushes a fresh 1 GB stream, pulls the
-# dump back and times how long a push takes to read its first input byte. It prints the table
+# streams; the 20 M one holds 164 GB of streams in 3.4 GB, ~5 minutes to build, then one gc
+# each to write their locator tables, ~1 minute), then runs benches/scale.py: on a hard-link
+# copy of each (deleted afterwards) it pulls the dump (covered by the locator tables), pushes
+# the benchmark dump's generation 1 as an incremental of generation 0, pushes a fresh 1 GB
+# stream, pulls the new generation back (not covered: index scans) and times how long a push
+# takes to read its first input byte. It prints the table
 # that docs/benchmarks.md records and draws docs/benchmarks-scale.svg.
 #   benches/scale.sh [--quick] [--rebuild]
 #     --quick    0.2 M and 1 M chunks only, one round, plot into the cache directory
