@@ -59,6 +59,8 @@ const SKIP_COST: &str = "the pull locates those chunks by scanning the index";
 pub(crate) struct Locators {
     set: TableSet,
     records: Mutex<(HashMap<Id, Option<Arc<Locator>>>, VecDeque<Id>)>,
+    /// Tables found gone or damaged: skipped from then on (said once).
+    skip: Mutex<Vec<bool>>,
 }
 
 impl Locators {
@@ -75,16 +77,22 @@ impl Locators {
             return hit.clone();
         }
         let mut found = None;
+        let skip = |t: usize| self.skip.lock().unwrap()[t] = true;
         'tables: for (t, (name, footer)) in self.set.tables.iter().enumerate() {
+            if self.skip.lock().unwrap()[t] {
+                continue;
+            }
             for b in footer.blocks_for(&id.0) {
                 let block = match self.set.block(rt, t, b) {
                     Ok(b) => b,
                     Err(e) if e.kind() == ErrorKind::NotFound => {
                         tracing::debug!("locator table {name} is gone (a gc replaced it)");
+                        skip(t);
                         continue 'tables;
                     }
                     Err(e) => {
-                        tracing::warn!("locator table {name}: {e} ({SKIP_COST})");
+                        tracing::warn!("locator table {name}: {e} (not used by this pull: {SKIP_COST})");
+                        skip(t);
                         continue 'tables;
                     }
                 };
@@ -95,7 +103,11 @@ impl Locators {
                             break 'tables;
                         }
                         Ok(_) => {}
-                        Err(e) => tracing::warn!("locator table {name}: {e} ({SKIP_COST})"),
+                        Err(e) => {
+                            tracing::warn!("locator table {name}: {e} (not used by this pull: {SKIP_COST})");
+                            skip(t);
+                            continue 'tables;
+                        }
                     }
                 }
             }
@@ -181,7 +193,8 @@ impl Repository {
     /// Open every locator table (footers only).
     pub(crate) async fn locators(&self) -> Result<Locators> {
         let set = TableSet::open(self.backend.clone(), self.keys.clone(), LOC_PREFIX, LOC_MAGIC, SKIP_COST).await?;
-        Ok(Locators { set: set.cache_blocks(BLOCK_CACHE), records: Mutex::default() })
+        let skip = Mutex::new(vec![false; set.tables.len()]);
+        Ok(Locators { set: set.cache_blocks(BLOCK_CACHE), records: Mutex::default(), skip })
     }
 
     /// Write the locator tables of the live tree nodes `nodes`, then delete every locator
