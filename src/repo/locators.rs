@@ -259,55 +259,48 @@ impl Repository {
             // chunk, then read the nodes, each made into its record at once. Both are one pass
             // over the index objects; the first avoids a hash table of every live chunk (~1 GB
             // and ~15 s of random lookups at 20 M chunks).
-            let mut nodes: Vec<(Id, Node)> = Vec::new();
-            let ri = if missing.len() * FEW <= total {
-                let trees = Arc::new(ReadIndex::of_trees(files));
-                for_each_bounded(
-                    missing,
-                    NODE_READS,
-                    |id| {
-                        let (backend, keys, trees) = (self.backend.clone(), self.keys.clone(), trees.clone());
-                        async move { Ok((id, super::live::read_tree_node(backend.as_ref(), &keys, &trees, &id).await?)) }
-                    },
-                    |r| {
-                        nodes.push(r?);
-                        Ok(())
-                    },
-                )
-                .await?;
-                let mut want: IdSet = nodes.iter().map(|(id, _)| *id).collect();
-                for (_, n) in nodes.iter().filter(|(_, n)| n.level == 0) {
+            let few = missing.len() * FEW <= total;
+            let all = (!few).then(|| Arc::new(locations(files, |id| live.contains(id), gone, marked, live.len())));
+            let trees = all.clone().unwrap_or_else(|| Arc::new(ReadIndex::of_trees(files)));
+            let encode = |ri: &ReadIndex, id: &Id, node: &Node| {
+                record(ri, id, (node.level == 0).then_some(node.entries.as_slice())).map(|r| r.encode())
+            };
+            // With every location at hand a node becomes its record where it is read; else the
+            // nodes wait (at most 1/FEW of them) for one pass that locates only what they list.
+            let mut held: Vec<(Id, Node)> = Vec::new();
+            let mut add = |id: Id, rec: Option<Vec<u8>>| match rec {
+                Some(v) => records.push((id, v)),
+                None => unlocated += 1,
+            };
+            for_each_bounded(
+                missing,
+                NODE_READS,
+                |id| {
+                    let (backend, keys, trees, all) =
+                        (self.backend.clone(), self.keys.clone(), trees.clone(), all.clone());
+                    async move {
+                        let node = super::live::read_tree_node(backend.as_ref(), &keys, &trees, &id).await?;
+                        let rec = all.map(|ri| encode(&ri, &id, &node));
+                        Ok((id, node, rec))
+                    }
+                },
+                |r| {
+                    match r? {
+                        (id, _, Some(rec)) => add(id, rec),
+                        (id, node, None) => held.push((id, node)),
+                    }
+                    Ok(())
+                },
+            )
+            .await?;
+            if !held.is_empty() {
+                let mut want: IdSet = held.iter().map(|(id, _)| *id).collect();
+                for (_, n) in held.iter().filter(|(_, n)| n.level == 0) {
                     want.extend(n.entries.iter().map(|e| e.0));
                 }
-                locations(files, |id| want.contains(id), gone, marked, want.len())
-            } else {
-                let ri = Arc::new(locations(files, |id| live.contains(id), gone, marked, live.len()));
-                for_each_bounded(
-                    missing,
-                    NODE_READS,
-                    |id| {
-                        let (backend, keys, ri) = (self.backend.clone(), self.keys.clone(), ri.clone());
-                        async move {
-                            let node = super::live::read_tree_node(backend.as_ref(), &keys, &ri, &id).await?;
-                            let rec = record(&ri, &id, (node.level == 0).then_some(node.entries.as_slice()));
-                            Ok((id, rec.map(|r| r.encode())))
-                        }
-                    },
-                    |r| {
-                        match r? {
-                            (id, Some(v)) => records.push((id, v)),
-                            (_, None) => unlocated += 1,
-                        }
-                        Ok(())
-                    },
-                )
-                .await?;
-                Arc::into_inner(ri).expect("no node read is running")
-            };
-            for (id, node) in nodes {
-                match record(&ri, &id, (node.level == 0).then_some(node.entries.as_slice())) {
-                    Some(r) => records.push((id, r.encode())),
-                    None => unlocated += 1,
+                let ri = locations(files, |id| want.contains(id), gone, marked, want.len());
+                for (id, node) in held {
+                    add(id, encode(&ri, &id, &node));
                 }
             }
         }
