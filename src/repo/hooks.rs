@@ -15,7 +15,8 @@
 //! This module never reads or writes chunk data.
 //!
 //! Memory: a push collects 24 B per hook of its own stream (~0.4 B per chunk); the reader
-//! holds what a [`TableSet`] holds (footers and a bounded block cache).
+//! holds what a [`TableSet`] holds (footers, ~32 B per 64 KiB of table, and at most
+//! [`HOOK_CACHE_BLOCKS`] decoded blocks).
 
 use super::Repository;
 use super::tables::{TableSet, skippable};
@@ -113,6 +114,12 @@ pub(crate) struct HookIndex {
     reloads: u32,
 }
 
+/// Decoded hook-table blocks a push keeps (≤ 64 KiB each: ≤ 1 MiB). Hook ids are random, so
+/// once the tables outgrow the cache most lookups miss whatever its size; a bigger cache only
+/// made a push's memory grow with the repository until the tables outgrew it (64 blocks: 4 MiB
+/// more at 20 M stored chunks than at 1 M, docs/benchmarks.md "Repository scale").
+const HOOK_CACHE_BLOCKS: usize = 16;
+
 /// What skipping a hook table costs.
 const SKIP_COST: &str = "costs dedup only";
 
@@ -171,7 +178,7 @@ impl Repository {
     /// Open every hook table (footers only).
     pub(crate) async fn hook_index(&self) -> Result<HookIndex> {
         let set = TableSet::open(self.backend.clone(), self.keys.clone(), HOOK_PREFIX, HOOK_MAGIC, SKIP_COST).await?;
-        Ok(HookIndex { set, reloads: 0 })
+        Ok(HookIndex { set: set.cache_blocks(HOOK_CACHE_BLOCKS), reloads: 0 })
     }
 
     /// gc's part: merge every hook table into one, keeping entries whose root belongs to a

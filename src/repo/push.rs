@@ -14,7 +14,9 @@
 //! 4 × `uploads` commits may wait for the disk. Large buffers are recycled (crate::pool), so
 //! steady state allocates none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB,
 //! frames 4 × 2.1 MiB, dedup window 16 MiB, packs 3 × 18 MiB (local disk: ~2 MiB, as packs are
-//! staged), and the ids of the existing index (≈ 40–75 B per chunk in the repository).
+//! staged), the dedup sources (repo::cursor: ~0.5 MB of leaves, the hook-table block cache ≤ 1
+//! MiB) and the tree-node locations of the index scan (~60 B per node, ~0.12 B per stored chunk:
+//! 2.3 MB at 20 M chunks).
 //! See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
