@@ -27,11 +27,13 @@
 //! (~0.1 B per stored chunk).
 
 use super::hooks::{HookIndex, HookPos, is_hook};
+use super::locators::Locators;
 use super::read_index::ReadIndex;
 use crate::backend::Backend;
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
 use crate::format::index::{INDEX_MAGIC, IndexFile};
+use crate::format::locator::Locator;
 use crate::format::tree::Node;
 use crate::id::{Id, IdMap, IdSet};
 use std::collections::{HashMap, VecDeque};
@@ -51,7 +53,16 @@ pub(crate) struct TreeCtx {
     pub keys: Arc<Keys>,
     /// Locations of tree nodes (see [`ReadIndex::of_trees`]).
     pub nodes: ReadIndex,
+    /// The locator tables, to learn where the chunks of a source leaf are (a push writes
+    /// records for its own new leaves from them, repo::push_locators); none: not looked up.
+    pub locators: Option<Arc<Locators>>,
+    /// Packs marked for deletion: a record naming one is not used.
+    pub marked: Arc<IdSet>,
 }
+
+/// Where a stored chunk is, when its source leaf has a usable locator record: the record and
+/// the chunk's position among the leaf's entries.
+pub(crate) type StoredAt = Option<(Arc<Locator>, u16)>;
 
 impl TreeCtx {
     async fn node(&self, id: &Id) -> Result<Node> {
@@ -70,6 +81,8 @@ pub(crate) struct Leaf {
     /// The inner nodes entered on the way to it (none for the leaves after the first under a
     /// node).
     pub inner: Vec<Id>,
+    /// Its locator record, if one is usable and fits (one entry per chunk).
+    pub loc: Option<Arc<Locator>>,
 }
 
 /// Walk the tree under `root` from the leaf holding stream offset `from`, sending leaves.
@@ -97,7 +110,8 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
                 ids.push(id);
                 ids.extend(node.entries.iter().map(|e| e.0));
                 let inner = std::mem::take(&mut pending_inner);
-                if tx.send(Ok(Leaf { start, len: sum, ids, inner })).await.is_err() {
+                let loc = record_of(&ctx, id, node.entries.len()).await;
+                if tx.send(Ok(Leaf { start, len: sum, ids, inner, loc })).await.is_err() {
                     return;
                 }
             } else {
@@ -120,6 +134,19 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
         }
         next = Some((child, Some(*level - 1), child_start, n));
     }
+}
+
+/// The usable locator record of leaf `id` of `entries` entries, if any (a lookup that fails
+/// only costs the record: the push then writes none for its leaves that use this one).
+async fn record_of(ctx: &Arc<TreeCtx>, id: Id, entries: usize) -> Option<Arc<Locator>> {
+    let locs = ctx.locators.clone()?;
+    let marked = ctx.marked.clone();
+    let rt = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || locs.get(&rt, &id, &marked))
+        .await
+        .ok()
+        .flatten()
+        .filter(|l| l.entries.len() == entries)
 }
 
 /// Ids per leaf of a cursor over index objects ([`Sources::open_indexed`]).
@@ -160,7 +187,7 @@ async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Res
         };
         for piece in chunks.chunks(INDEXED_LEAF) {
             let len: u64 = piece.iter().map(|c| c.1 as u64).sum();
-            let leaf = Leaf { start, len, ids: piece.iter().map(|c| c.0).collect(), inner: Vec::new() };
+            let leaf = Leaf { start, len, ids: piece.iter().map(|c| c.0).collect(), inner: Vec::new(), loc: None };
             start += len;
             if tx.send(Ok(leaf)).await.is_err() {
                 return;
@@ -172,12 +199,13 @@ async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Res
 struct Cursor {
     root: Id,
     rx: mpsc::Receiver<Result<Leaf>>,
-    ids: IdMap<u64>,
+    /// Id → (leaf ordinal, position in the leaf's `ids`: 0 is the leaf's own node).
+    ids: IdMap<(u64, u16)>,
     /// The inner nodes of the source tree walked so far, kept while the cursor lives: a push
     /// emits its own upper nodes only at the end of its stream, long after the leaves under
     /// them left the window (~1 per 4,096 leaves, so a few dozen ids).
     inner: IdSet,
-    leaves: VecDeque<(u64, u64, Vec<Id>)>,
+    leaves: VecDeque<Loaded>,
     /// Stream offsets of the loaded leaves: [lo, hi).
     lo: u64,
     hi: u64,
@@ -185,6 +213,14 @@ struct Cursor {
     furthest: u64,
     last_use: u64,
     done: bool,
+}
+
+/// A leaf in a cursor's window.
+struct Loaded {
+    ord: u64,
+    start: u64,
+    ids: Vec<Id>,
+    loc: Option<Arc<Locator>>,
 }
 
 /// Counters for the push's log line.
@@ -325,10 +361,10 @@ impl Sources {
                         }
                         c.hi = leaf.start + leaf.len;
                         c.inner.extend(leaf.inner);
-                        for id in &leaf.ids {
-                            c.ids.insert(*id, c.next);
+                        for (i, id) in leaf.ids.iter().enumerate() {
+                            c.ids.insert(*id, (c.next, i as u16));
                         }
-                        c.leaves.push_back((c.next, leaf.start, leaf.ids));
+                        c.leaves.push_back(Loaded { ord: c.next, start: leaf.start, ids: leaf.ids, loc: leaf.loc });
                         c.next += 1;
                         self.stats.leaves_loaded += 1;
                     }
@@ -339,33 +375,48 @@ impl Sources {
                     None => c.done = true,
                 }
             }
-            while c.leaves.front().is_some_and(|(ord, _, _)| ord + 1 < c.furthest) {
-                let (ord, _, ids) = c.leaves.pop_front().unwrap();
-                for id in ids {
-                    if c.ids.get(&id) == Some(&ord) {
+            while c.leaves.front().is_some_and(|l| l.ord + 1 < c.furthest) {
+                let l = c.leaves.pop_front().unwrap();
+                for id in l.ids {
+                    if c.ids.get(&id).is_some_and(|&(o, _)| o == l.ord) {
                         c.ids.remove(&id);
                     }
                 }
-                c.lo = c.leaves.front().map_or(c.hi, |l| l.1);
+                c.lo = c.leaves.front().map_or(c.hi, |l| l.start);
             }
         }
     }
 
-    /// True if `id` is stored and may be referenced (see the module docs); moves the cursors
-    /// that hold it.
-    pub(crate) fn known(&mut self, id: &Id) -> bool {
+    /// `Some` if `id` is stored and may be referenced (see the module docs), with where it is
+    /// when a source leaf's locator record says; moves the cursors that hold it.
+    pub(crate) fn known(&mut self, id: &Id) -> Option<StoredAt> {
         self.tick += 1;
         let mut hit = false;
+        let mut at: StoredAt = None;
         for c in &mut self.cursors {
-            if let Some(&ord) = c.ids.get(id) {
+            if let Some(&(ord, pos)) = c.ids.get(id) {
                 c.furthest = c.furthest.max(ord);
                 c.last_use = self.tick;
                 hit = true;
+                if at.is_none() && pos > 0 {
+                    // Leaves in the window are in ordinal order, without gaps.
+                    let first = c.leaves.front().map_or(ord, |l| l.ord);
+                    let l = ord.checked_sub(first).and_then(|i| c.leaves.get(i as usize));
+                    if let Some(l) = l.filter(|l| l.ord == ord) {
+                        at = l.loc.clone().map(|r| (r, pos - 1));
+                    }
+                }
             } else if c.inner.contains(id) {
                 c.last_use = self.tick;
                 hit = true;
             }
         }
-        (hit && !self.exclude.contains(id)) || self.resume.contains(id)
+        if hit && !self.exclude.contains(id) {
+            Some(at)
+        } else if self.resume.contains(id) {
+            Some(None)
+        } else {
+            None
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! bounded-memory trade-off that costs space, never correctness. docs/architecture.md gives
 //! the numbers.
 
-use super::cursor::Sources;
+use super::cursor::{Sources, StoredAt};
 use crate::error::Result;
 use crate::id::Id;
 
@@ -40,19 +40,26 @@ impl DedupSet {
 
     /// True if `id` is new (and remember it); false if it is already stored.
     pub(crate) fn insert_if_new(&mut self, id: &Id) -> bool {
-        if self.sources.as_mut().is_some_and(|s| s.known(id)) {
-            return false;
+        self.decide(id).is_none()
+    }
+
+    /// `None` if `id` is new (and remember it); else it is already stored, and where, when a
+    /// source's locator record says (never for a copy this push stored: the window keeps ids
+    /// only).
+    pub(crate) fn decide(&mut self, id: &Id) -> Option<StoredAt> {
+        if let Some(at) = self.sources.as_mut().and_then(|s| s.known(id)) {
+            return Some(at);
         }
         if id.0 == [0u8; 32] {
             // The empty-slot marker is never cached; such a chunk is just stored again.
-            return true;
+            return None;
         }
         let slot = (u64::from_le_bytes(id.0[8..16].try_into().unwrap()) as usize) & self.mask;
         if self.table[slot] == id.0 {
-            return false;
+            return Some(None);
         }
         self.table[slot] = id.0;
-        true
+        None
     }
 }
 

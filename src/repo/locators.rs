@@ -6,10 +6,11 @@
 //! gc writes them from the trees it walks and the index it has read, pointing only at packs it
 //! does not delete; compaction writes them again after moving chunks. Each run replaces every
 //! table listed before it, and gc does so **before it deletes any pack**, so no table outlives a
-//! pack it names. Records are hints: a pull uses one only when none of its packs is marked for
-//! deletion, checks every chunk and node it reads against its id as always, and locates
-//! whatever no usable record covers (snapshots pushed since the last gc, tables gone or
-//! damaged) with the index scan it used before.
+//! pack it names. A push adds a table for the nodes it stores (repo::push_locators). Records
+//! are hints: a pull uses one only when none of its packs is marked for deletion, checks every
+//! chunk and node it reads against its id as always, and locates whatever no usable record
+//! covers (nodes a push could not locate, tables gone or damaged) with the index scan it used
+//! before.
 //!
 //! Writing keeps the records of the existing tables whose packs all still hold (indexed, not
 //! deleted, not marked) and reads again only the other live nodes (new snapshots' nodes, and
@@ -61,12 +62,20 @@ pub(crate) struct Locators {
     records: Mutex<(HashMap<Id, Option<Arc<Locator>>>, VecDeque<Id>)>,
     /// Tables found gone or damaged: skipped from then on (said once).
     skip: Mutex<Vec<bool>>,
+    /// Records kept in `records`.
+    cap: usize,
 }
 
 impl Locators {
     /// No table was found.
     pub(crate) fn is_empty(&self) -> bool {
         self.set.tables.is_empty()
+    }
+
+    /// Keep at most `n` decoded records (default [`RECORD_CACHE`]; a push looks each up once).
+    pub(crate) fn cache_records(mut self, n: usize) -> Locators {
+        self.cap = n.max(1);
+        self
     }
 
     /// The record of node `id` that names no pack in `marked`, if a table holds one. A table
@@ -113,7 +122,7 @@ impl Locators {
             }
         }
         let mut c = self.records.lock().unwrap();
-        if c.1.len() >= RECORD_CACHE
+        if c.1.len() >= self.cap
             && let Some(old) = c.1.pop_front()
         {
             c.0.remove(&old);
@@ -194,7 +203,7 @@ impl Repository {
     pub(crate) async fn locators(&self) -> Result<Locators> {
         let set = TableSet::open(self.backend.clone(), self.keys.clone(), LOC_PREFIX, LOC_MAGIC, SKIP_COST).await?;
         let skip = Mutex::new(vec![false; set.tables.len()]);
-        Ok(Locators { set: set.cache_blocks(BLOCK_CACHE), records: Mutex::default(), skip })
+        Ok(Locators { set: set.cache_blocks(BLOCK_CACHE), records: Mutex::default(), skip, cap: RECORD_CACHE })
     }
 
     /// Write the locator tables of the live tree nodes `nodes`, then delete every locator

@@ -25,6 +25,7 @@ mod pull;
 mod pull_index;
 mod pull_plan;
 mod push;
+mod push_locators;
 mod read_index;
 mod recover;
 pub mod repair;

@@ -25,6 +25,7 @@
 use super::cursor::{Sources, TreeCtx};
 use super::dedup::DedupSet;
 use super::hooks::HookCollector;
+use super::push_locators::{EntryAt, RecordBuilder, RecordResolver};
 use super::read_index::ReadIndex;
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
@@ -93,6 +94,8 @@ struct Sealed {
     sealed: Vec<u8>,
     raw_len: u32,
     chunks: Vec<(Id, u32)>,
+    /// The frame's number in this push (repo::push_locators).
+    frame: u64,
 }
 
 struct PackOut {
@@ -100,6 +103,8 @@ struct PackOut {
     body: PackBody,
     len: u64,
     blobs: Vec<BlobHeader>,
+    /// The frame numbers of `blobs`, in the same order.
+    frames: Vec<u64>,
 }
 
 /// A finished pack: whole in memory, or already written to a staged object.
@@ -117,6 +122,8 @@ struct DedupOut {
     size: u64,
     stats: SnapshotStats,
     hooks: HookCollector,
+    /// New nodes that get no locator record (an entry not located).
+    records_skipped: u64,
 }
 
 /// Most chunk ids of an interrupted push's packs that a push keeps to resume it (32 B each
@@ -128,6 +135,10 @@ const RESUMED_PUSHES: usize = 2;
 
 /// Batches (1 MiB each) whose hooks a push sees before deciding a batch (module docs).
 const LOOKAHEAD: u64 = 3;
+
+/// Decoded locator records a push keeps beside those its cursors hold (each source leaf's is
+/// looked up once, when the leaf is read).
+const LOOKED_UP_RECORDS: usize = 16;
 
 /// Index objects a push decodes at once while scanning (each up to ~10 MB decoded: a merged
 /// object lists up to 2^18 chunks).
@@ -159,7 +170,14 @@ thread_local! {
 }
 
 impl FrameSink {
-    fn submit(&self, kind: BlobKind, raw: Vec<u8>, chunks: Vec<(Id, u32)>, zstd: compress::Params) -> Result<()> {
+    fn submit(
+        &self,
+        kind: BlobKind,
+        raw: Vec<u8>,
+        chunks: Vec<(Id, u32)>,
+        zstd: compress::Params,
+        frame: u64,
+    ) -> Result<()> {
         self.slots.send(()).map_err(|_| cancelled())?;
         let (keys, out) = (self.keys.clone(), self.out.clone());
         let (raw_bufs, sealed_bufs) = (self.raw_bufs.clone(), self.sealed_bufs.clone());
@@ -173,7 +191,7 @@ impl FrameSink {
             });
             let raw_len = raw.len() as u32;
             raw_bufs.give(raw);
-            let _ = out.send(Sealed { kind, sealed, raw_len, chunks });
+            let _ = out.send(Sealed { kind, sealed, raw_len, chunks, frame });
         });
         Ok(())
     }
@@ -240,7 +258,8 @@ impl Repository {
                 Vec::new()
             }
         };
-        let mut sources = self.dedup_sources(scan.nodes, scan.exclude, resume, &opts.path).await?;
+        let mut sources = self.dedup_sources(scan.nodes, scan.exclude, resume, &opts.path, &marked).await?;
+        let (records, mut resolver) = super::push_locators::records();
         for index in interrupted.into_iter().take(RESUMED_PUSHES) {
             tracing::info!(
                 "resuming an interrupted push of {}: following its {} index objects",
@@ -338,15 +357,15 @@ impl Repository {
                 raw_bufs: raw_bufs.clone(),
                 sealed_bufs: sealed_bufs.clone(),
             };
-            let (keys, progress) = (self.keys.clone(), progress.clone());
+            let progress = progress.clone();
             let window = opts.dedup_window;
             spawn_stage("dedup", &fail, move || {
                 dedup_stage(
-                    &keys,
                     DedupSet::new(Some(sources), window),
                     hashed_rx,
                     hash_slot_rx,
                     &sink,
+                    records,
                     &cfg,
                     &progress,
                 )
@@ -368,12 +387,12 @@ impl Repository {
 
         // Uploader: runs here, on the caller's runtime.
         let mut index = IndexFile::default();
-        if let Err(e) = self.upload_packs(&mut index, &mut pack_rx, opts, &progress, lease).await {
+        if let Err(e) = self.upload_packs(&mut index, &mut resolver, &mut pack_rx, opts, &progress, lease).await {
             fail.set(e);
         }
         drop(pack_rx);
         let dedup = dedup_res_rx.await.unwrap_or_else(|_| Err(cancelled()));
-        let mut dedup = match (fail.take(), dedup) {
+        let dedup = match (fail.take(), dedup) {
             (None, Ok(d)) => d,
             (Some(e), _) | (None, Err(e)) => {
                 // The reader may be blocked on a producer that never ends; do not wait for it.
@@ -388,9 +407,31 @@ impl Repository {
             self.index_failed_push(&index, lease).await;
             return Err(e);
         }
+        // Every record is sent (the dedup thread ended) and every pack stored. The table is
+        // written beside the commit, before the lease ends (repo::push_locators); one that
+        // names a snapshot that never commits is dropped by the next gc.
+        resolver.resolve();
+        let skipped = dedup.records_skipped;
+        let (res, ()) = tokio::join!(
+            self.commit(&index, dedup, opts, &progress, lease),
+            self.write_push_locators(resolver, skipped)
+        );
+        res
+    }
+
+    /// The end of a push whose data is stored: its last index object, the snapshot (only if
+    /// its lease held throughout), its hook table.
+    async fn commit(
+        &self,
+        index: &IndexFile,
+        mut dedup: DedupOut,
+        opts: &PushOptions,
+        progress: &Arc<Progress>,
+        lease: &super::lease::Lease,
+    ) -> Result<(Id, Snapshot)> {
         let hooks = std::mem::take(&mut dedup.hooks);
         if !index.blobs.is_empty() {
-            self.write_index(&index).await.map_err(|e| e.context("writing the index"))?;
+            self.write_index(index).await.map_err(|e| e.context("writing the index"))?;
         }
         let mut stats = dedup.stats;
         stats.stored_bytes = Progress::get(&progress.stored_bytes);
@@ -462,7 +503,14 @@ impl Repository {
 
     /// The dedup sources of a push to `path`: the latest snapshot of `path` (the parent) and
     /// the hook tables (repo::cursor).
-    async fn dedup_sources(&self, nodes: ReadIndex, exclude: IdSet, resume: IdSet, path: &str) -> Result<Sources> {
+    async fn dedup_sources(
+        &self,
+        nodes: ReadIndex,
+        exclude: IdSet,
+        resume: IdSet,
+        path: &str,
+        marked: &IdSet,
+    ) -> Result<Sources> {
         let snaps = self.snapshots().await.map_err(|e| e.context("listing snapshots"))?;
         let live_roots: IdSet = snaps.iter().map(|s| s.snapshot.root_id()).collect();
         let parent = snaps.iter().rev().find(|s| s.snapshot.path == path).map(|s| s.snapshot.root_id());
@@ -471,7 +519,22 @@ impl Repository {
             Ok(_) => None,
             Err(e) => return Err(e.context("reading the hook tables")),
         };
-        let ctx = Arc::new(TreeCtx { backend: self.backend.clone(), keys: self.keys.clone(), nodes });
+        // Where source leaves' chunks are: this push's own new leaves get records from them.
+        let locators = match self.locators().await {
+            Ok(l) if !l.is_empty() => Some(Arc::new(l.cache_records(LOOKED_UP_RECORDS))),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!("reading the locator tables (this push's records cover only its new chunks): {e}");
+                None
+            }
+        };
+        let ctx = Arc::new(TreeCtx {
+            backend: self.backend.clone(),
+            keys: self.keys.clone(),
+            nodes,
+            locators,
+            marked: Arc::new(marked.clone()),
+        });
         let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, exclude, resume);
         if let Some(root) = parent {
             sources.open(root, 0);
@@ -498,6 +561,7 @@ impl Repository {
     async fn upload_packs(
         &self,
         index: &mut IndexFile,
+        resolver: &mut RecordResolver,
         rx: &mut tokio::sync::mpsc::Receiver<PackOut>,
         opts: &PushOptions,
         progress: &Arc<Progress>,
@@ -535,7 +599,7 @@ impl Repository {
                                 Err(e) => return Err(e.context(format!("storing pack {}", p.id.short()))),
                             }
                             Progress::add(&progress.transferred_bytes, p.len);
-                            Ok((p.id, p.blobs))
+                            Ok((p.id, p.blobs, p.frames))
                         });
                         None
                     }
@@ -548,7 +612,8 @@ impl Repository {
                 else => break,
             };
             if let Some(r) = done {
-                let (id, blobs) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
+                let (id, blobs, frames) = r.map_err(|e| Error::new(ErrorKind::Io, format!("upload task: {e}")))??;
+                resolver.stored(id, &frames, &blobs);
                 index.add_pack(id, blobs);
                 if index.chunk_count() >= opts.index_flush_chunks {
                     let id = self.write_index(index).await.map_err(|e| e.context("writing the index"))?;
@@ -584,9 +649,10 @@ impl Packer {
         tx: tokio::sync::mpsc::Sender<PackOut>,
     ) -> Result<()> {
         let mut pb = PackBuilder::with_buffer(self.pack_bufs.take());
+        let mut frames: Vec<u64> = Vec::new();
         let mut staged: Option<Box<dyn StagedObject>> = None;
         let mut stages = true;
-        for Sealed { kind, sealed, raw_len, chunks } in rx {
+        for Sealed { kind, sealed, raw_len, chunks, frame } in rx {
             let _ = frame_slots.try_recv();
             Progress::add(&self.progress.stored_bytes, sealed.len() as u64);
             if pb.is_empty() && stages {
@@ -594,6 +660,7 @@ impl Packer {
                 stages = staged.is_some();
             }
             pb.add_sealed(kind, &sealed, raw_len, chunks);
+            frames.push(frame);
             self.sealed_bufs.give(sealed);
             if let Some(st) = staged.as_mut()
                 && pb.buffered() >= STAGE_PIECE
@@ -601,21 +668,21 @@ impl Packer {
                 pb.drain_with(|piece| st.write(piece))?;
             }
             if pb.len() >= self.pack_target {
-                let out = self.finish(&mut pb, staged.take())?;
+                let out = self.finish(&mut pb, staged.take(), std::mem::take(&mut frames))?;
                 if tx.blocking_send(out).is_err() {
                     return Ok(()); // the uploader stopped; it reports why
                 }
             }
         }
         if !pb.is_empty() {
-            let out = self.finish(&mut pb, staged.take())?;
+            let out = self.finish(&mut pb, staged.take(), frames)?;
             let _ = tx.blocking_send(out);
         }
         Ok(())
     }
 
     /// Seal `pb`'s header and leave an empty builder in its place.
-    fn finish(&self, pb: &mut PackBuilder, staged: Option<Box<dyn StagedObject>>) -> Result<PackOut> {
+    fn finish(&self, pb: &mut PackBuilder, staged: Option<Box<dyn StagedObject>>, frames: Vec<u64>) -> Result<PackOut> {
         let drained = pb.len() - pb.buffered();
         let full = std::mem::replace(pb, PackBuilder::with_buffer(self.pack_bufs.take()));
         let (id, tail, blobs) = full.finish(&self.keys);
@@ -628,19 +695,20 @@ impl Packer {
             }
             None => PackBody::Bytes(self.pack_bufs.bytes(tail)),
         };
-        Ok(PackOut { id, body, len, blobs })
+        Ok(PackOut { id, body, len, blobs, frames })
     }
 }
 
 fn dedup_stage(
-    keys: &Keys,
     mut dedup: DedupSet,
     rx: cb::Receiver<Hashed>,
     hash_slots: cb::Receiver<()>,
     sink: &FrameSink,
+    mut records: RecordBuilder,
     cfg: &crate::format::config::Config,
     progress: &Progress,
 ) -> Result<DedupOut> {
+    let keys = &sink.keys;
     let frame_target = cfg.compression.frame_target as usize;
     let zstd = cfg.compression.params();
     // Batches decided only once this many later ones have arrived; fewer than the batches the
@@ -657,18 +725,35 @@ fn dedup_stage(
     let mut chunks: Vec<(Id, u32)> = Vec::new();
     let mut tree_err: Option<Error> = None;
     let mut hooks = HookCollector::default();
+    // Frames are numbered as they are made (data frames when their first chunk comes), so that
+    // locator records can name them before they are packed (repo::push_locators).
+    let mut next_frame = 0u64;
+    let mut data_frame: Option<u64> = None;
 
-    let mut emit_tree = |dedup: &mut DedupSet, hooks: &mut HookCollector, end: u64, node: Vec<u8>| -> Id {
-        if node.first() == Some(&0) {
+    let mut emit_tree = |dedup: &mut DedupSet,
+                         hooks: &mut HookCollector,
+                         records: &mut RecordBuilder,
+                         next_frame: &mut u64,
+                         end: u64,
+                         node: Vec<u8>|
+     -> Id {
+        let leaf = node.first() == Some(&0);
+        if leaf {
             hooks.leaf_ended(end);
         }
         let id = keys.chunk_id(&node);
+        let mut stored_in = None;
         if dedup.insert_if_new(&id) {
-            let len = node.len() as u32;
-            if let Err(e) = sink.submit(BlobKind::Tree, node, vec![(id, len)], compress::Params::level(0)) {
-                tree_err.get_or_insert(e);
+            let (len, frame) = (node.len() as u32, *next_frame);
+            *next_frame += 1;
+            match sink.submit(BlobKind::Tree, node, vec![(id, len)], compress::Params::level(0), frame) {
+                Ok(()) => stored_in = Some(frame),
+                Err(e) => {
+                    tree_err.get_or_insert(e);
+                }
             }
         }
+        records.node(id, leaf, stored_in);
         id
     };
 
@@ -706,17 +791,27 @@ fn dedup_stage(
                 size += len as u64;
                 stats.chunks += 1;
                 hooks.chunk(&id);
-                tree.add(id, len, &mut |n| emit_tree(&mut dedup, &mut hooks, size, n));
-                if dedup.insert_if_new(&id) {
-                    stats.new_chunks += 1;
-                    stats.new_bytes += len as u64;
-                    raw.extend_from_slice(&data);
-                    chunks.push((id, len));
-                    if raw.len() >= frame_target {
-                        let frame = std::mem::replace(&mut raw, sink.raw_bufs.take());
-                        sink.submit(BlobKind::Data, frame, std::mem::take(&mut chunks), zstd)?;
+                // Decided before the tree sees it: a leaf it ends takes its place with it.
+                match dedup.decide(&id) {
+                    Some(at) => records.stored(at),
+                    None => {
+                        let frame = *data_frame.get_or_insert_with(|| {
+                            next_frame += 1;
+                            next_frame - 1
+                        });
+                        records.entry(Some(EntryAt::New { frame, inner: raw.len() as u32 }));
+                        stats.new_chunks += 1;
+                        stats.new_bytes += len as u64;
+                        raw.extend_from_slice(&data);
+                        chunks.push((id, len));
+                        if raw.len() >= frame_target {
+                            let full = std::mem::replace(&mut raw, sink.raw_bufs.take());
+                            data_frame = None;
+                            sink.submit(BlobKind::Data, full, std::mem::take(&mut chunks), zstd, frame)?;
+                        }
                     }
                 }
+                tree.add(id, len, &mut |n| emit_tree(&mut dedup, &mut hooks, &mut records, &mut next_frame, size, n));
             }
             progress.chunks.store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
             progress.new_chunks.store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
@@ -724,10 +819,10 @@ fn dedup_stage(
             next += 1;
         }
     }
-    if !raw.is_empty() {
-        sink.submit(BlobKind::Data, raw, chunks, zstd)?;
+    if let Some(frame) = data_frame {
+        sink.submit(BlobKind::Data, raw, chunks, zstd, frame)?;
     }
-    let root = tree.finish(&mut |n| emit_tree(&mut dedup, &mut hooks, size, n));
+    let root = tree.finish(&mut |n| emit_tree(&mut dedup, &mut hooks, &mut records, &mut next_frame, size, n));
     if let Some(e) = tree_err {
         return Err(e);
     }
@@ -739,7 +834,7 @@ fn dedup_stage(
             s.stats.leaves_loaded
         );
     }
-    Ok(DedupOut { root, hash: hasher.finalize(), size, stats, hooks })
+    Ok(DedupOut { root, hash: hasher.finalize(), size, stats, hooks, records_skipped: records.skipped })
 }
 
 fn hostname() -> String {

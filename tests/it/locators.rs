@@ -1,6 +1,6 @@
-//! Locator tables (format §15): after gc or compaction a pull finds every chunk of a covered
-//! snapshot without scanning the index, and tables that are missing, stale or damaged cost a
-//! scan, never a wrong byte or a failed pull.
+//! Locator tables (format §15): after a push, gc or compaction a pull finds every chunk of a
+//! covered snapshot without scanning the index, and tables that are missing, stale or damaged
+//! cost a scan, never a wrong byte or a failed pull.
 
 use crate::maintenance::{generation, now_gc, small_init};
 use crate::support::{SharedBuf, data, push};
@@ -8,7 +8,9 @@ use kanrepo::backend::{Backend, memory::MemoryBackend};
 use kanrepo::repo::SnapshotEntry;
 use kanrepo::repo::compact::CompactOptions;
 use kanrepo::repo::forget::Selection;
+use kanrepo::repo::verify::{VerifyOptions, VerifyProgress};
 use kanrepo::{Progress, PullOptions, Repository};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Pull `s` with small index windows; the bytes and the number of index scans it made.
@@ -36,6 +38,16 @@ async fn tables(be: &Arc<dyn Backend>) -> Vec<String> {
     be.list("locs/").await.unwrap().into_iter().map(|o| o.key).collect()
 }
 
+/// A push as before pushes wrote locator records (a repository written by an older kando):
+/// the table it wrote is removed.
+async fn push_without_records(repo: &Repository, be: &Arc<dyn Backend>, path: &str, bytes: Vec<u8>) {
+    let before = tables(be).await;
+    push(repo, path, bytes).await.unwrap();
+    for t in tables(be).await.into_iter().filter(|t| !before.contains(t)) {
+        be.delete(&t).await.unwrap();
+    }
+}
+
 fn expected(s: &SnapshotEntry) -> Vec<u8> {
     match s.snapshot.path.strip_prefix("db/") {
         Some(g) => generation(g.parse().unwrap()),
@@ -48,9 +60,9 @@ async fn after_gc_and_compaction_pulls_locate_every_chunk_without_scanning_the_i
     let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
     let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
     for g in 0..4 {
-        push(&repo, &format!("db/{g}"), generation(g)).await.unwrap();
+        push_without_records(&repo, &be, &format!("db/{g}"), generation(g)).await;
     }
-    push(&repo, "other", data(300_000, 77)).await.unwrap();
+    push_without_records(&repo, &be, "other", data(300_000, 77)).await;
     // No table yet: every pull scans (tree nodes, and windows of 97 positions).
     assert!(pull_all(&repo, &expected).await.iter().all(|&n| n > 1));
 
@@ -62,7 +74,7 @@ async fn after_gc_and_compaction_pulls_locate_every_chunk_without_scanning_the_i
 
     // A snapshot pushed since: its new leaves have no record, so its pull scans (and is
     // right); the covered ones still do not.
-    push(&repo, "db/4", generation(4)).await.unwrap();
+    push_without_records(&repo, &be, "db/4", generation(4)).await;
     let scans = pull_all(&repo, &expected).await;
     assert_eq!(scans.iter().filter(|&&n| n > 0).count(), 1, "{scans:?}");
     // The next gc keeps the records that hold and reads only the new snapshot's new nodes.
@@ -143,14 +155,92 @@ async fn a_gc_after_one_more_push_locates_only_that_snapshots_nodes() {
     let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
     let stream = |i: u64| data(200_000 + 1000 * i as usize, 500 + i);
     for i in 0..20 {
-        push(&repo, &format!("s/{i}"), stream(i)).await.unwrap();
+        push_without_records(&repo, &be, &format!("s/{i}"), stream(i)).await;
     }
     let r = repo.gc(&now_gc()).await.unwrap();
     let total = r.locator_nodes_read;
     assert!(total >= 20, "{r:?}");
-    push(&repo, "s/20", stream(20)).await.unwrap();
+    push_without_records(&repo, &be, "s/20", stream(20)).await;
     let r = repo.gc(&now_gc()).await.unwrap();
     assert!(r.locator_nodes_read >= 1 && r.locator_nodes_read * 16 <= total + 1, "{total} nodes: {r:?}");
     let want = |s: &SnapshotEntry| stream(s.snapshot.path.strip_prefix("s/").unwrap().parse().unwrap());
     assert_eq!(pull_all(&repo, &want).await, vec![0; 21], "every snapshot, the new one included, is covered");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_writes_the_records_of_the_nodes_it_stores_so_its_snapshot_pulls_without_a_scan() {
+    let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Repository::init(be.clone(), b"pw", &small_init()).await.unwrap();
+    let mut streams: HashMap<String, Vec<u8>> = HashMap::new();
+    let want = |streams: &HashMap<String, Vec<u8>>| {
+        let streams = streams.clone();
+        move |s: &SnapshotEntry| streams[&s.snapshot.path].clone()
+    };
+    // A first push: every chunk new, located by the frames it stored (12 packs of 256 KiB).
+    streams.insert("db/0".into(), generation(0));
+    push(&repo, "db/0", generation(0)).await.unwrap();
+    assert_eq!(tables(&be).await.len(), 1, "the push wrote its table");
+    assert_eq!(pull_all(&repo, &want(&streams)).await, vec![0]);
+    // Incrementals: their leaf lists chunks of the parent's leaf too, located through the
+    // parent's record (written by the previous push).
+    for g in 1..4 {
+        push(&repo, &format!("db/{g}"), generation(g)).await.unwrap();
+        streams.insert(format!("db/{g}"), generation(g));
+    }
+    assert_eq!(tables(&be).await.len(), 4);
+    assert_eq!(pull_all(&repo, &want(&streams)).await, vec![0; 4], "every snapshot covered with no gc");
+
+    // Streams of several leaves (~500 chunks each) under inner nodes: the second one's unchanged
+    // leaves are the first one's nodes (covered by its records), the changed ones list chunks
+    // of both pushes.
+    let big0 = data(24 << 20, 5);
+    let mut big1 = big0.clone();
+    big1.splice(12 << 20..12 << 20, data(100_000, 6));
+    big1.truncate(20 << 20);
+    for (p, b) in [("big/0", big0), ("big/1", big1)] {
+        push(&repo, p, b.clone()).await.unwrap();
+        streams.insert(p.into(), b);
+    }
+    assert_eq!(pull_all(&repo, &want(&streams)).await, vec![0; 6]);
+
+    // A stream that repeats itself: the leaves that list a chunk this push stored earlier
+    // (its dedup window knows no place) get no record; a pull scans for those, and is right.
+    let half = data(150_000, 91);
+    streams.insert("twice".into(), [half.clone(), half].concat());
+    push(&repo, "twice", streams["twice"].clone()).await.unwrap();
+    let scans = pull_all(&repo, &want(&streams)).await;
+    assert_eq!(scans.iter().filter(|&&n| n > 0).count(), 1, "only the repeating stream scans: {scans:?}");
+
+    // A push whose sources have no records (tables gone): its leaves that reuse source chunks
+    // get none (its 3 MB are one or two leaves, each with a changed table: at most an inner
+    // root gets one).
+    for t in tables(&be).await {
+        be.delete(&t).await.unwrap();
+    }
+    push(&repo, "db/4", generation(4)).await.unwrap();
+    streams.insert("db/4".into(), generation(4));
+    let latest = repo.snapshots().await.unwrap().into_iter().find(|s| s.snapshot.path == "db/4").unwrap();
+    let (got, scans) = pull_counting(&repo, &latest).await;
+    assert!(got == generation(4) && scans > 0, "{scans} scans");
+
+    // gc writes the records again (none to keep), and keeps them all the next time.
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.locator_tables_before <= 1 && r.locator_tables_after == 1, "{r:?}");
+    assert!(r.locator_nodes_read > 0, "{r:?}");
+    assert_eq!(pull_all(&repo, &want(&streams)).await, vec![0; 8]);
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!(r.locator_nodes_read, 0, "{r:?}");
+    // One more push: gc keeps its records as they are and reads no node.
+    let mut big2 = streams["big/1"].clone();
+    big2.splice(4 << 20..4 << 20, data(50_000, 7));
+    push(&repo, "big/1", big2.clone()).await.unwrap();
+    assert_eq!(tables(&be).await.len(), 2);
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert_eq!((r.locator_nodes_read, r.locator_tables_after), (0, 1), "{r:?}");
+    let latest = repo.snapshots().await.unwrap().into_iter().rev().find(|s| s.snapshot.path == "big/1").unwrap();
+    let (got, scans) = pull_counting(&repo, &latest).await;
+    assert!(got == big2 && scans == 0, "{scans} scans");
+    // Records a push wrote are checked by verify like gc's.
+    let v = repo.verify(&VerifyOptions::default(), Arc::new(VerifyProgress::default())).await.unwrap();
+    assert!(v.problems.is_empty(), "{:?}", v.problems);
 }

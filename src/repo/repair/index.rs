@@ -1,6 +1,7 @@
 //! `repair index`: rebuild the index from the pack headers (see the parent module).
 //!
 //! Must not: delete a pack, or an old index object before the new ones are written.
+//! Removes the locator tables when a pack is missing or unreadable (they may name it).
 
 use super::{RepairIndexOptions, RepairIndexReport, UnreadablePack};
 use crate::backend::ObjectInfo;
@@ -156,6 +157,25 @@ impl Repository {
         }
         report.deleted = stale;
         report.damaged_index_objects.sort();
+        // Locator records may name a pack that is gone or does not open: a pull would fail on
+        // it instead of finding what remains through the index (and `repair snapshots` plans
+        // from the index). They are hints; the next gc writes them again.
+        if !report.dropped_missing_packs.is_empty() || !report.unreadable_packs.is_empty() {
+            let tables: Vec<String> = self
+                .backend
+                .list(crate::repo::locators::LOC_PREFIX)
+                .await
+                .map_err(|e| e.context("listing the locator tables (the index is rebuilt)"))?
+                .into_iter()
+                .map(|o| o.key)
+                .collect();
+            if !opts.dry_run {
+                self.backend.delete_many(&tables).await.map_err(|e| {
+                    e.context("removing the locator tables (the index is rebuilt: run the repair again to finish)")
+                })?;
+            }
+            report.locator_tables_removed = tables;
+        }
         Ok(report)
     }
 

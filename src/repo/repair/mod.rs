@@ -94,6 +94,8 @@ pub struct RepairIndexReport {
     pub deleted: Vec<String>,
     /// Objects under `packs/` that are not named like packs (left alone).
     pub ignored: Vec<String>,
+    /// Locator tables removed (or that would be) because a pack is missing or unreadable.
+    pub locator_tables_removed: Vec<String>,
 }
 
 /// Options of [`Repository::repair_snapshots`].

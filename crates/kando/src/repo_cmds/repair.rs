@@ -102,6 +102,14 @@ pub async fn run(a: RepairArgs) -> Result<()> {
             for k in &rep.ignored {
                 writeln!(out, "note: {k} is not named like a pack; left alone")?;
             }
+            if !rep.locator_tables_removed.is_empty() {
+                writeln!(
+                    out,
+                    "note: {} {} locator table(s), which may name those packs (pulls scan the index instead until the next gc writes them again)",
+                    if rep.dry_run { "would remove" } else { "removed" },
+                    rep.locator_tables_removed.len()
+                )?;
+            }
             let verb = if rep.dry_run {
                 ("would rebuild", "would write", "would delete")
             } else {

@@ -209,8 +209,12 @@ fn repair_index_then_repair_snapshots_bring_back_what_is_left() {
     let orig = r.push("pg/nightly.sql", &d);
     let keep = text(600_000, 5);
     r.push("small", &keep);
-    // Lose the whole index: pulls fail; repair index brings them back byte for byte.
+    // Lose the whole index: a pull that the pushes' locator records cover does not read it;
+    // without them pulls fail, and repair index brings them back byte for byte.
     std::fs::remove_dir_all(r.root.join("index")).unwrap();
+    let o = r.run(&["location", "pull", "--path", "small", "-"], None);
+    assert!(o.status.success() && o.stdout == keep, "{}", stderr(&o));
+    std::fs::remove_dir_all(r.root.join("locs")).unwrap();
     assert_eq!(r.run(&["location", "pull", "--path", "small", "-"], None).status.code(), Some(69));
     let o = r.run(&["repository", "repair", "index"], None);
     assert!(o.status.success(), "{}", stderr(&o));
