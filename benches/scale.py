@@ -21,7 +21,8 @@ with the index and snapshot objects read once beforehand (warm page cache), unde
   (a) push of the dump's generation 1 to `db/dump.sql` (an incremental of generation 0),
   (b) push of a fresh 1 GB synthetic stream under a new path (all chunks new),
   (c') pull of the latest snapshot of `db/dump.sql` (generation 1, which no gc has seen: its
-      new leaves are located by scanning the index) to /dev/null,
+      new leaves are located by the records its push wrote; before pushes wrote them, by
+      scanning the index) to /dev/null,
   (d) start-up: 64 MiB of another fresh stream are pushed through a pipe whose buffer is one
       page; the page is filled before kando starts, and the time from starting kando until a
       write of one more byte returns (i.e. until kando has read the first page) is measured,
@@ -275,7 +276,7 @@ class Bench:
         os.makedirs(logs, exist_ok=True)
         res = {}
         # The dump as gc left it (covered by the locator tables), then the same path after an
-        # incremental push that no gc has seen (located by scanning the index).
+        # incremental push that no gc has seen (covered by its push's own records).
         res["covered"] = timed(self.k("location", "pull", "--repo", repo, "--path", "db/dump.sql", "--progress",
                                       "none", "/dev/null"), self.env, stderr=f"{logs}/covered.err")
         res["incr"] = self.push_file(repo, "db/dump.sql", os.path.join(self.corpus, "dump1.sql"), f"{logs}/incr")
@@ -352,7 +353,7 @@ def print_table(rows):
 SERIES = (("incr", "(a) incremental push of the dump", "#2a7ab0"),
           ("fresh", "(b) push of a fresh 1 GB stream", "#e08a1e"),
           ("covered", "(c) pull of the dump, covered by gc's locator tables", "#3a9a4a"),
-          ("pull", "(c') pull of the dump just pushed (index scans)", "#8fbf6a"))
+          ("pull", "(c') pull of the dump just pushed (its push's records)", "#8fbf6a"))
 
 
 def plot(path, out):

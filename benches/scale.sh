@@ -7,7 +7,7 @@
 # each to write their locator tables, ~1 minute), then runs benches/scale.py: on a hard-link
 # copy of each (deleted afterwards) it pulls the dump (covered by the locator tables), pushes
 # the benchmark dump's generation 1 as an incremental of generation 0, pushes a fresh 1 GB
-# stream, pulls the new generation back (not covered: index scans) and times how long a push
+# stream, pulls the new generation back (covered by its push's records) and times how long a push
 # takes to read its first input byte. It prints the table
 # that docs/benchmarks.md records and draws docs/benchmarks-scale.svg.
 #   benches/scale.sh [--quick] [--rebuild]
