@@ -356,6 +356,44 @@ mod tests {
         assert!(!table.is_empty());
     }
 
+    /// verify checks push-written records against the index: a record that points at the
+    /// wrong place (one offset changed, resealed with the right keys) is named.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn verify_names_a_record_that_points_where_the_index_lists_no_such_blob() {
+        use crate::backend::{Backend, memory::MemoryBackend};
+        use crate::format::table::{TableWriter, open_table};
+        use crate::repo::verify::{ProblemKind, VerifyOptions, VerifyProgress};
+        use crate::repo::{InitOptions, PushOptions, Repository};
+        let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+        let init = InitOptions { kdf: crate::crypto::keyfile::KdfParams::insecure_fast(), ..InitOptions::default() };
+        let repo = Repository::init(be.clone(), b"pw", &init).await.unwrap();
+        let opts = PushOptions { path: "p".into(), ..PushOptions::default() };
+        let data = crate::testdata::text(3 << 20, 3);
+        repo.push(Box::new(std::io::Cursor::new(data)), &opts, Arc::default()).await.unwrap();
+        let verify = || async {
+            repo.verify(&VerifyOptions::default(), Arc::new(VerifyProgress::default())).await.unwrap().problems
+        };
+        assert!(verify().await.is_empty());
+        let tables = be.list("locs/").await.unwrap();
+        assert_eq!(tables.len(), 1);
+        let bytes = be.get(&tables[0].key).await.unwrap();
+        let (_, blocks) = open_table(&repo.keys, LOC_MAGIC, &bytes).unwrap();
+        let mut w = TableWriter::new(LOC_MAGIC, 32);
+        for (i, (k, v)) in blocks.iter().flat_map(|b| b.iter()).enumerate() {
+            let mut l = Locator::decode(v).unwrap();
+            if i == 0 {
+                l.node.offset += 1;
+            }
+            w.add(&repo.keys, k, &l.encode());
+        }
+        be.delete(&tables[0].key).await.unwrap();
+        repo.put_named("locs", w.finish(&repo.keys).0).await.unwrap();
+        let problems = verify().await;
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!(problems[0].kind, ProblemKind::LocatorTable);
+        assert!(problems[0].detail.contains("header lists no such blob"), "{}", problems[0].detail);
+    }
+
     #[test]
     fn records_that_wait_too_long_are_dropped_and_the_builder_stops_sending_when_full() {
         let (mut b, mut r) = records();

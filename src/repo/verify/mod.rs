@@ -583,8 +583,8 @@ impl Repository {
         let marked = run.marks().await?;
         let idx = run.index_objects(listed.index_objs, &listed.packs, &marked).await?;
         run.hook_tables(listed.hook_objs).await?;
-        run.locator_tables(listed.loc_objs, &listed.packs).await?;
-        run.pack_headers(&listed.packs, &idx).await?;
+        let headers = run.pack_headers(&listed.packs, &idx).await?;
+        run.locator_tables(listed.loc_objs, &listed.packs, headers).await?;
         run.pack_data(&idx).await?;
         let Indexed { ci, missing_problem, .. } = idx;
         let missing_packs = ci.missing_packs.clone();

@@ -8,8 +8,8 @@ use super::{Indexed, Listed, ProblemKind, Run, SNAPSHOT_READS, VerifyProgress};
 use crate::backend::ObjectInfo;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::config::{CONFIG_MAGIC, Config};
-use crate::format::locator::Locator;
-use crate::format::pack::BlobHeader;
+use crate::format::locator::{LocBlob, Locator};
+use crate::format::pack::{BlobHeader, BlobKind};
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
 use crate::format::table;
 use crate::id::{Id, IdMap, IdSet};
@@ -17,7 +17,12 @@ use crate::repo::hooks::{HOOK_MAGIC, HOOK_PREFIX};
 use crate::repo::locators::{LOC_MAGIC, LOC_PREFIX};
 use crate::repo::walk::{is_damage, pack_id_of_key};
 use crate::repo::{SnapshotEntry, for_each_bounded, open_meta, pack_key};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+
+/// The blobs of every pack whose header verify read: (pack, offset) → (sealed length, decoded
+/// length, kind).
+pub(super) type HeaderBlobs = HashMap<(Id, u32), (u32, u32, BlobKind)>;
 
 /// A check of every value of a sorted table (given the table's name).
 type ValueCheck = Arc<dyn Fn(&str, &[u8]) -> Result<()> + Send + Sync>;
@@ -189,16 +194,35 @@ impl Run<'_> {
     /// Locator tables: as hook tables, and every record decodes and names only packs that
     /// exist (gc replaces the tables before it deletes a pack). A pack missing from the listing
     /// is looked up again before it is reported: a compaction running meanwhile may have
-    /// written it, and then a table naming it.
-    pub(super) async fn locator_tables(&mut self, objs: Vec<ObjectInfo>, packs: &IdMap<u64>) -> Result<()> {
+    /// written it, and then a table naming it. In a pack whose header verify read, every blob a
+    /// record names must be one the header lists there (same lengths, a tree blob for the node,
+    /// data blobs for the entries) and every entry must start inside its blob: a record that
+    /// fails this points at the wrong bytes (packs whose header did not open, or written after
+    /// the listing, are not judged).
+    pub(super) async fn locator_tables(
+        &mut self,
+        objs: Vec<ObjectInfo>,
+        packs: &IdMap<u64>,
+        headers: HeaderBlobs,
+    ) -> Result<()> {
         self.progress.set_stage("locator tables");
         let cost = "it only spares pulls an index scan, so no data is lost; the next gc rewrites the locator tables";
         let listed: Arc<IdSet> = Arc::new(packs.keys().copied().collect());
+        let read: Arc<IdSet> = Arc::new(headers.keys().map(|k| k.0).collect());
+        let blobs = Arc::new(headers);
         let unlisted: Arc<Mutex<Vec<(String, Id)>>> = Arc::default();
         let check: ValueCheck = {
             let unlisted = unlisted.clone();
             Arc::new(move |table: &str, v: &[u8]| {
                 let l = Locator::decode(v)?;
+                let fits = |b: &LocBlob, kind: BlobKind| {
+                    let pack = l.packs[b.pack as usize];
+                    !read.contains(&pack) || blobs.get(&(pack, b.offset)) == Some(&(b.sealed_len, b.raw_len, kind))
+                };
+                let entries_fit = l.entries.iter().all(|(b, inner)| *inner < l.blobs[*b as usize].raw_len);
+                if !fits(&l.node, BlobKind::Tree) || !l.blobs.iter().all(|b| fits(b, BlobKind::Data)) || !entries_fit {
+                    return Err(Error::corrupt("a record names a place in a pack whose header lists no such blob"));
+                }
                 let mut u = unlisted.lock().unwrap();
                 u.extend(l.packs.iter().filter(|p| !listed.contains(*p)).map(|p| (table.to_string(), *p)));
                 Ok(())

@@ -3,6 +3,7 @@
 //!
 //! Must not: walk trees or attribute problems to snapshots (trees.rs does).
 
+use super::objects::HeaderBlobs;
 use super::{HEADER_READS, Indexed, MAX_BLOBS_DESCRIBED, ProblemKind, ReadData, Run, VerifyProgress};
 use crate::backend::Backend;
 use crate::crypto::Keys;
@@ -126,7 +127,9 @@ impl Run<'_> {
     }
 
     /// Every pack's header (ranged reads) against what the index objects record for it.
-    pub(super) async fn pack_headers(&mut self, packs: &IdMap<u64>, idx: &Indexed) -> Result<()> {
+    /// Returns the blobs the headers list (for the locator tables' check).
+    pub(super) async fn pack_headers(&mut self, packs: &IdMap<u64>, idx: &Indexed) -> Result<HeaderBlobs> {
+        let mut listed = HeaderBlobs::new();
         let (records, index_names) = (&idx.records, &idx.names);
         self.progress.set_stage("pack headers");
         let mut all_packs: Vec<(Id, u64)> = packs.iter().map(|(k, v)| (*k, *v)).collect();
@@ -146,6 +149,9 @@ impl Run<'_> {
                 VerifyProgress::add(&self.progress.packs_done, 1);
                 let key = pack_key(&id);
                 let indexed = records.get(&id);
+                if let Ok((blobs, _)) = &r {
+                    listed.extend(blobs.iter().map(|b| ((id, b.offset), (b.sealed_len, b.raw_len, b.kind))));
+                }
                 match (r, indexed) {
                     (Ok((blobs, n)), Some(recs)) => {
                         VerifyProgress::add(&self.progress.bytes_read, n);
@@ -207,7 +213,7 @@ impl Run<'_> {
                 orphans_bad.join("; ")
             ));
         }
-        Ok(())
+        Ok(listed)
     }
 
     /// With data reading: the selected packs read whole, every blob and chunk checked.
