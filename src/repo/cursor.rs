@@ -6,7 +6,7 @@
 //! that resumes one that died opens another over the index objects that push recorded in its
 //! lease ([`Sources::open_indexed`]): the chunks it stored, in stream order.
 //! Before a batch of chunks is decided, the hooks of that batch and of the few after it
-//! (push.rs, `LOOKAHEAD`) that no cursor covers are looked up in the hook tables (repo::hooks),
+//! (push_stages.rs, `LOOKAHEAD`) that no cursor covers are looked up in the hook tables (repo::hooks),
 //! and the best-scoring positions in live snapshots open more cursors, from the leaf before the
 //! hook's (a match may start before its first hook).
 //! A chunk (or tree node) is *known* when a cursor's window holds it (or the node is one of the

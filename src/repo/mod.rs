@@ -26,6 +26,7 @@ mod pull_index;
 mod pull_plan;
 mod push;
 mod push_locators;
+mod push_stages;
 mod read_index;
 mod recover;
 pub mod repair;

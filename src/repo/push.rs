@@ -16,33 +16,28 @@
 //! frames 4 × 2.1 MiB, dedup window 16 MiB, packs 3 × 18 MiB (local disk: ~2 MiB, as packs are
 //! staged), the dedup sources (repo::cursor: ~0.5 MB of leaves, the hook-table block cache ≤ 1
 //! MiB) and the tree-node locations of the index scan (~60 B per node, ~0.12 B per stored chunk:
-//! 2.3 MB at 20 M chunks).
-//! See docs/architecture.md.
+//! 2.3 MB at 20 M chunks), and the push's locator records (repo::push_locators: ≤ 32 MiB, ~6.5
+//! B per entry of a new leaf). The stages that run on their own threads are in
+//! repo::push_stages. See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
 
 use super::cursor::{Sources, TreeCtx};
 use super::dedup::DedupSet;
-use super::hooks::HookCollector;
-use super::push_locators::{EntryAt, RecordBuilder, RecordResolver};
+use super::push_locators::RecordResolver;
+use super::push_stages::{DedupOut, FrameSink, Hashed, PackBody, PackOut, Packer, Sealed, dedup_stage};
 use super::read_index::ReadIndex;
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
-use crate::backend::{Backend, StagedObject};
 use crate::chunker::{Cutter, StreamChunker};
-use crate::compress;
-use crate::crypto::Keys;
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::IndexFile;
-use crate::format::pack::{BlobHeader, BlobKind, PackBuilder, seal_blob_into};
-use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot, SnapshotStats};
-use crate::format::tree::TreeBuilder;
+use crate::format::pack::BlobKind;
+use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
 use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
-use bytes::Bytes;
 use crossbeam_channel as cb;
-use std::collections::BTreeMap;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -83,58 +78,12 @@ impl Default for PushOptions {
     }
 }
 
-enum Hashed {
-    /// Sequence number, chunks with their ids, and the block they were cut from.
-    Batch(u64, Vec<(Id, Bytes)>, Bytes),
-    End(u64),
-}
-
-struct Sealed {
-    kind: BlobKind,
-    sealed: Vec<u8>,
-    raw_len: u32,
-    chunks: Vec<(Id, u32)>,
-    /// The frame's number in this push (repo::push_locators).
-    frame: u64,
-}
-
-struct PackOut {
-    id: Id,
-    body: PackBody,
-    len: u64,
-    blobs: Vec<BlobHeader>,
-    /// The frame numbers of `blobs`, in the same order.
-    frames: Vec<u64>,
-}
-
-/// A finished pack: whole in memory, or already written to a staged object.
-enum PackBody {
-    Bytes(Bytes),
-    Staged(Box<dyn StagedObject>),
-}
-
-/// On a staging backend the packer writes a pack in pieces of at least this many bytes.
-const STAGE_PIECE: usize = 1 << 20;
-
-struct DedupOut {
-    root: Id,
-    hash: blake3::Hash,
-    size: u64,
-    stats: SnapshotStats,
-    hooks: HookCollector,
-    /// New nodes that get no locator record (an entry not located).
-    records_skipped: u64,
-}
-
 /// Most chunk ids of an interrupted push's packs that a push keeps to resume it (32 B each
 /// plus hash-set slack: ≤ ~24 MB, the data of ~4 GB of 8 KiB chunks; beyond it, the rest is
 /// stored again and gc reclaims the unreferenced copies).
 const RESUME_IDS: usize = 1 << 19;
 /// Interrupted pushes of the same path (the latest ones) whose indexed data a push follows.
 const RESUMED_PUSHES: usize = 2;
-
-/// Batches (1 MiB each) whose hooks a push sees before deciding a batch (module docs).
-const LOOKAHEAD: u64 = 3;
 
 /// Decoded locator records a push keeps beside those its cursors hold (each source leaf's is
 /// looked up once, when the leaf is read).
@@ -150,51 +99,6 @@ struct DedupScan {
     nodes: ReadIndex,
     packs: IdSet,
     exclude: IdSet,
-}
-
-/// Hands frames to the compress+seal workers, holding a slot per frame in flight.
-struct FrameSink {
-    pool: Arc<rayon::ThreadPool>,
-    keys: Arc<Keys>,
-    slots: cb::Sender<()>,
-    out: cb::Sender<Sealed>,
-    /// Raw frames (filled by the dedup thread, returned after compression).
-    raw_bufs: Arc<BufPool>,
-    /// Sealed blobs (filled by a worker, returned by the packer once copied into a pack).
-    sealed_bufs: Arc<BufPool>,
-}
-
-thread_local! {
-    /// Per-worker zstd output buffer, reused for every frame.
-    static ZSTD_OUT: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-impl FrameSink {
-    fn submit(
-        &self,
-        kind: BlobKind,
-        raw: Vec<u8>,
-        chunks: Vec<(Id, u32)>,
-        zstd: compress::Params,
-        frame: u64,
-    ) -> Result<()> {
-        self.slots.send(()).map_err(|_| cancelled())?;
-        let (keys, out) = (self.keys.clone(), self.out.clone());
-        let (raw_bufs, sealed_bufs) = (self.raw_bufs.clone(), self.sealed_bufs.clone());
-        self.pool.spawn(move || {
-            let mut sealed = sealed_bufs.take();
-            ZSTD_OUT.with(|z| {
-                let mut z = z.borrow_mut();
-                let h = compress::encode_into(&raw, zstd, &mut z);
-                let payload: &[u8] = if z.is_empty() { &raw } else { &z };
-                seal_blob_into(&keys, &h, payload, &mut sealed);
-            });
-            let raw_len = raw.len() as u32;
-            raw_bufs.give(raw);
-            let _ = out.send(Sealed { kind, sealed, raw_len, chunks, frame });
-        });
-        Ok(())
-    }
 }
 
 impl Repository {
@@ -625,216 +529,6 @@ impl Repository {
         }
         Ok(())
     }
-}
-
-/// The packer thread: sealed blobs into packs, in arrival order.
-struct Packer {
-    keys: Arc<Keys>,
-    backend: Arc<dyn Backend>,
-    pack_target: usize,
-    progress: Arc<Progress>,
-    /// Pack buffers: a whole pack each, or on a staging backend one piece at a time.
-    pack_bufs: Arc<BufPool>,
-    sealed_bufs: Arc<BufPool>,
-}
-
-impl Packer {
-    /// Packs go out through `tx`. On a backend that stages (local disk), each pack is written
-    /// to its staged object while it fills, so the end of a push only writes the last piece
-    /// and the header; otherwise a pack is built in a pooled buffer and stored whole.
-    fn run(
-        self,
-        rx: cb::Receiver<Sealed>,
-        frame_slots: cb::Receiver<()>,
-        tx: tokio::sync::mpsc::Sender<PackOut>,
-    ) -> Result<()> {
-        let mut pb = PackBuilder::with_buffer(self.pack_bufs.take());
-        let mut frames: Vec<u64> = Vec::new();
-        let mut staged: Option<Box<dyn StagedObject>> = None;
-        let mut stages = true;
-        for Sealed { kind, sealed, raw_len, chunks, frame } in rx {
-            let _ = frame_slots.try_recv();
-            Progress::add(&self.progress.stored_bytes, sealed.len() as u64);
-            if pb.is_empty() && stages {
-                staged = self.backend.stage("packs/").map_err(|e| e.context("starting a pack"))?;
-                stages = staged.is_some();
-            }
-            pb.add_sealed(kind, &sealed, raw_len, chunks);
-            frames.push(frame);
-            self.sealed_bufs.give(sealed);
-            if let Some(st) = staged.as_mut()
-                && pb.buffered() >= STAGE_PIECE
-            {
-                pb.drain_with(|piece| st.write(piece))?;
-            }
-            if pb.len() >= self.pack_target {
-                let out = self.finish(&mut pb, staged.take(), std::mem::take(&mut frames))?;
-                if tx.blocking_send(out).is_err() {
-                    return Ok(()); // the uploader stopped; it reports why
-                }
-            }
-        }
-        if !pb.is_empty() {
-            let out = self.finish(&mut pb, staged.take(), frames)?;
-            let _ = tx.blocking_send(out);
-        }
-        Ok(())
-    }
-
-    /// Seal `pb`'s header and leave an empty builder in its place.
-    fn finish(&self, pb: &mut PackBuilder, staged: Option<Box<dyn StagedObject>>, frames: Vec<u64>) -> Result<PackOut> {
-        let drained = pb.len() - pb.buffered();
-        let full = std::mem::replace(pb, PackBuilder::with_buffer(self.pack_bufs.take()));
-        let (id, tail, blobs) = full.finish(&self.keys);
-        let len = (drained + tail.len()) as u64;
-        let body = match staged {
-            Some(mut st) => {
-                st.write(&tail)?;
-                self.pack_bufs.give(tail);
-                PackBody::Staged(st)
-            }
-            None => PackBody::Bytes(self.pack_bufs.bytes(tail)),
-        };
-        Ok(PackOut { id, body, len, blobs, frames })
-    }
-}
-
-fn dedup_stage(
-    mut dedup: DedupSet,
-    rx: cb::Receiver<Hashed>,
-    hash_slots: cb::Receiver<()>,
-    sink: &FrameSink,
-    mut records: RecordBuilder,
-    cfg: &crate::format::config::Config,
-    progress: &Progress,
-) -> Result<DedupOut> {
-    let keys = &sink.keys;
-    let frame_target = cfg.compression.frame_target as usize;
-    let zstd = cfg.compression.params();
-    // Batches decided only once this many later ones have arrived; fewer than the batches the
-    // reader may have in flight (one slot each), or the reader would wait for this stage.
-    let lookahead = (hash_slots.capacity().unwrap_or(4) as u64).saturating_sub(2).min(LOOKAHEAD);
-    let mut pending: BTreeMap<u64, (Vec<(Id, Bytes)>, Bytes)> = BTreeMap::new();
-    // The whole-stream hash, over each block in one update (wide SIMD path of BLAKE3).
-    let mut hasher = blake3::Hasher::new();
-    let (mut next, mut end) = (0u64, None);
-    let mut tree = TreeBuilder::new();
-    let mut size = 0u64;
-    let mut stats = SnapshotStats::default();
-    let mut raw: Vec<u8> = sink.raw_bufs.take();
-    let mut chunks: Vec<(Id, u32)> = Vec::new();
-    let mut tree_err: Option<Error> = None;
-    let mut hooks = HookCollector::default();
-    // Frames are numbered as they are made (data frames when their first chunk comes), so that
-    // locator records can name them before they are packed (repo::push_locators).
-    let mut next_frame = 0u64;
-    let mut data_frame: Option<u64> = None;
-
-    let mut emit_tree = |dedup: &mut DedupSet,
-                         hooks: &mut HookCollector,
-                         records: &mut RecordBuilder,
-                         next_frame: &mut u64,
-                         end: u64,
-                         node: Vec<u8>|
-     -> Id {
-        let leaf = node.first() == Some(&0);
-        if leaf {
-            hooks.leaf_ended(end);
-        }
-        let id = keys.chunk_id(&node);
-        let mut stored_in = None;
-        if dedup.insert_if_new(&id) {
-            let (len, frame) = (node.len() as u32, *next_frame);
-            *next_frame += 1;
-            match sink.submit(BlobKind::Tree, node, vec![(id, len)], compress::Params::level(0), frame) {
-                Ok(()) => stored_in = Some(frame),
-                Err(e) => {
-                    tree_err.get_or_insert(e);
-                }
-            }
-        }
-        records.node(id, leaf, stored_in);
-        id
-    };
-
-    loop {
-        if end == Some(next) {
-            break;
-        }
-        match rx.recv().map_err(|_| cancelled())? {
-            Hashed::Batch(seq, v, block) => {
-                pending.insert(seq, (v, block));
-            }
-            Hashed::End(n) => end = Some(n),
-        }
-        // A batch is decided once the next `lookahead` ones are here too (or the stream ends
-        // first): the sources then see their hooks, so a cursor opened by a hook a little
-        // further on already covers this batch (one chunk in 64 is a hook: ~400 chunks hold one
-        // with 99.8% odds).
-        let ready = |next: u64, pending: &BTreeMap<u64, _>| {
-            (next..=next + lookahead).all(|k| pending.contains_key(&k) || end.is_some_and(|e| k >= e))
-        };
-        while pending.contains_key(&next) && ready(next, &pending) {
-            let (v, block) = pending.remove(&next).expect("checked above");
-            hasher.update(&block);
-            drop(block);
-            let _ = hash_slots.try_recv();
-            let mut ids: Vec<Id> = v.iter().map(|c| c.0).collect();
-            for k in next + 1..=next + lookahead {
-                if let Some((after, _)) = pending.get(&k) {
-                    ids.extend(after.iter().map(|c| c.0));
-                }
-            }
-            dedup.prepare(&ids)?;
-            for (id, data) in v {
-                let len = data.len() as u32;
-                size += len as u64;
-                stats.chunks += 1;
-                hooks.chunk(&id);
-                // Decided before the tree sees it: a leaf it ends takes its place with it.
-                match dedup.decide(&id) {
-                    Some(at) => records.stored(at),
-                    None => {
-                        let frame = *data_frame.get_or_insert_with(|| {
-                            next_frame += 1;
-                            next_frame - 1
-                        });
-                        records.entry(Some(EntryAt::New { frame, inner: raw.len() as u32 }));
-                        stats.new_chunks += 1;
-                        stats.new_bytes += len as u64;
-                        raw.extend_from_slice(&data);
-                        chunks.push((id, len));
-                        if raw.len() >= frame_target {
-                            let full = std::mem::replace(&mut raw, sink.raw_bufs.take());
-                            data_frame = None;
-                            sink.submit(BlobKind::Data, full, std::mem::take(&mut chunks), zstd, frame)?;
-                        }
-                    }
-                }
-                tree.add(id, len, &mut |n| emit_tree(&mut dedup, &mut hooks, &mut records, &mut next_frame, size, n));
-            }
-            progress.chunks.store(stats.chunks, std::sync::atomic::Ordering::Relaxed);
-            progress.new_chunks.store(stats.new_chunks, std::sync::atomic::Ordering::Relaxed);
-            progress.new_bytes.store(stats.new_bytes, std::sync::atomic::Ordering::Relaxed);
-            next += 1;
-        }
-    }
-    if let Some(frame) = data_frame {
-        sink.submit(BlobKind::Data, raw, chunks, zstd, frame)?;
-    }
-    let root = tree.finish(&mut |n| emit_tree(&mut dedup, &mut hooks, &mut records, &mut next_frame, size, n));
-    if let Some(e) = tree_err {
-        return Err(e);
-    }
-    if let Some(s) = dedup.sources() {
-        tracing::debug!(
-            "dedup sources: {} cursor(s) opened, {} hook lookup(s), {} leaves read",
-            s.stats.cursors_opened,
-            s.stats.hook_lookups,
-            s.stats.leaves_loaded
-        );
-    }
-    Ok(DedupOut { root, hash: hasher.finalize(), size, stats, hooks, records_skipped: records.skipped })
 }
 
 fn hostname() -> String {
