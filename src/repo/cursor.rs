@@ -20,11 +20,15 @@
 //! closes its cursor with a warning: sources cost dedup, never correctness, because a chunk
 //! not found is simply stored again. This module never writes anything.
 //!
+//! Each leaf read from a snapshot comes with its locator record when a table holds a usable one
+//! (one lookup per leaf): [`Sources::known`] then also says where a known chunk is, for the
+//! push's own records (repo::push_locators).
+//!
 //! Memory: at most [`MAX_CURSORS`] × ([`AHEAD`] + 4) leaves of ≤ 4,096 ids (~50 B each with
-//! the map): ≤ 10 MB in the worst case, ~0.5 MB for ~500-chunk leaves; the inner nodes each
-//! cursor walked (one per ~4,096 leaves: a few dozen ids for a 200 GB stream); plus `exclude`
-//! (32 B per chunk in marked packs), `resume` (capped by the push) and the tree-node locations
-//! (~0.1 B per stored chunk).
+//! the map, ~7 B more with a record): ≤ 12 MB in the worst case, ~0.6 MB for ~500-chunk
+//! leaves; the inner nodes each cursor walked (one per ~4,096 leaves: a few dozen ids for a 200
+//! GB stream); plus `exclude` (32 B per chunk in marked packs), `resume` (capped by the push)
+//! and the tree-node locations (~0.1 B per stored chunk).
 
 use super::hooks::{HookIndex, HookPos, is_hook};
 use super::locators::Locators;
