@@ -176,7 +176,9 @@ async fn a_failing_phase_fails_the_actionset_with_the_pods_error_and_the_defer_p
             .any(|e| e.0 == "Warning" && e.1 == "ActionSetFailed Action: fail" && e.2.contains("connection refused")),
         "{ev:?}"
     );
-    assert!(c.metrics().contains("kanister_action_set_resolutions_total{resolution=\"failure\"} 1"), "{}", c.metrics());
+    let line = "kanister_action_set_resolutions_total{resolution=\"failure\"} 1";
+    let m = c.metrics_with(&[line]).await;
+    assert!(m.contains(line), "{m}");
     ns.delete().await;
 }
 
@@ -375,8 +377,11 @@ actions:
     assert_eq!(s.actions[0].phases[0].progress.size_uploaded_b, 10_000_000);
     assert_eq!(s.progress.size_uploaded_b, 10_000_000);
     assert_eq!(s.actions[0].phases[0].progress.progress_percent, "100");
-    let m = c.metrics();
-    assert!(m.contains("kanister_bytes_uploaded_total 10000000"), "{m}");
-    assert!(m.contains("kanister_phases_total{function=\"KubeTask\",result=\"success\"} 1"), "{m}");
+    let lines =
+        ["kanister_bytes_uploaded_total 10000000", "kanister_phases_total{function=\"KubeTask\",result=\"success\"} 1"];
+    let m = c.metrics_with(&lines).await;
+    for l in lines {
+        assert!(m.contains(l), "{m}");
+    }
     ns.delete().await;
 }

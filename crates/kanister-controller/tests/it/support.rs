@@ -304,6 +304,19 @@ impl Controller {
         http_get(self.port, "/metrics").unwrap_or_default()
     }
 
+    /// The metrics page once it contains every one of `lines` (waiting up to 10 s: the controller
+    /// counts an action after its last status write, so a test that saw the status may be early).
+    pub async fn metrics_with(&self, lines: &[&str]) -> String {
+        let t0 = Instant::now();
+        loop {
+            let m = self.metrics();
+            if lines.iter().all(|l| m.contains(l)) || t0.elapsed() > Duration::from_secs(10) {
+                return m;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// `kill -9`: no cleanup at all.
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
