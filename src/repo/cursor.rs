@@ -32,7 +32,9 @@
 
 use super::hooks::{HookIndex, HookPos, is_hook};
 use super::locators::Locators;
+use super::progress::Progress;
 use super::read_index::ReadIndex;
+use super::{IndexDecoder, scan_index};
 use crate::backend::Backend;
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
@@ -50,18 +52,23 @@ pub(crate) const AHEAD: u64 = 4;
 pub(crate) const MAX_CURSORS: usize = 8;
 /// Cursors opened through hooks per batch.
 const OPEN_PER_BATCH: usize = 2;
+/// Index objects decoded at once by a scan (each up to ~10 MB decoded).
+const SCAN_OBJECTS: usize = 2;
 
 /// What reading source trees needs: storage, keys, and where tree nodes are.
 pub(crate) struct TreeCtx {
     pub backend: Arc<dyn Backend>,
     pub keys: Arc<Keys>,
-    /// Locations of tree nodes (see [`ReadIndex::of_trees`]).
-    pub nodes: ReadIndex,
+    /// Locations of tree nodes no usable locator record covers (see
+    /// [`ReadIndex::of_trees`]): one scan of the index, the first time such a node is read.
+    pub nodes: tokio::sync::OnceCell<ReadIndex>,
     /// The locator tables, to learn where the chunks of a source leaf are (a push writes
     /// records for its own new leaves from them, repo::push_locators); none: not looked up.
     pub locators: Option<Arc<Locators>>,
     /// Packs marked for deletion: a record naming one is not used.
     pub marked: Arc<IdSet>,
+    /// Counts the index scans made (`index_scans`).
+    pub progress: Arc<Progress>,
 }
 
 /// Where a stored chunk is, when its source leaf has a usable locator record: the record and
@@ -69,9 +76,58 @@ pub(crate) struct TreeCtx {
 pub(crate) type StoredAt = Option<(Arc<Locator>, u16)>;
 
 impl TreeCtx {
-    async fn node(&self, id: &Id) -> Result<Node> {
-        super::live::read_tree_node(self.backend.as_ref(), &self.keys, &self.nodes, id).await
+    /// Node `id`, and whether the copy read is in a pack not marked for deletion (always when
+    /// a record located it: records naming a marked pack are not used). Through its locator
+    /// record when one is usable, else through the index's tree nodes, scanned once.
+    async fn node(&self, id: &Id) -> Result<(Node, bool)> {
+        if let Some(l) = self.record(*id).await {
+            match read_node_at(&self.backend, &self.keys, &l, id).await {
+                Ok(n) => return Ok((n, true)),
+                Err(e) => tracing::warn!(
+                    "tree node {} (from a locator record): {e}; locating it through the index",
+                    id.short()
+                ),
+            }
+        }
+        let nodes = self
+            .nodes
+            .get_or_try_init(|| async {
+                Progress::add(&self.progress.index_scans, 1);
+                tracing::debug!("a source tree node has no usable locator record: scanning the index for tree nodes");
+                super::pull_index::build_trees(&self.backend, &self.keys, &self.marked).await
+            })
+            .await
+            .map_err(|e| e.context("loading the index (tree nodes)"))?;
+        let node = super::live::read_tree_node(self.backend.as_ref(), &self.keys, nodes, id).await?;
+        // The scan prefers a copy in an unmarked pack: a marked one read means it is the only.
+        let unmarked = nodes
+            .get(id)
+            .is_some_and(|l| !self.marked.contains(&nodes.packs[nodes.blobs[l.blob as usize].pack as usize]));
+        Ok((node, unmarked))
     }
+
+    /// The usable locator record of node `id`, if a table holds one (a lookup that fails only
+    /// costs the record).
+    async fn record(&self, id: Id) -> Option<Arc<Locator>> {
+        let locs = self.locators.clone()?;
+        let marked = self.marked.clone();
+        let rt = tokio::runtime::Handle::current();
+        tokio::task::spawn_blocking(move || locs.get(&rt, &id, &marked)).await.ok().flatten()
+    }
+}
+
+/// Node `id` read from the blob its record `l` names, checked against its id.
+async fn read_node_at(backend: &Arc<dyn Backend>, keys: &Keys, l: &Locator, id: &Id) -> Result<Node> {
+    let b = l.node;
+    let key = super::pack_key(&l.packs[b.pack as usize]);
+    let sealed = backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await?;
+    let what = format!("tree node {} in {key}", id.short());
+    let raw = crate::compress::decode(&crate::format::pack::open_blob(keys, &sealed, &what)?)
+        .map_err(|e| e.context(&what))?;
+    if raw.len() != b.raw_len as usize || keys.chunk_id(&raw) != *id {
+        return Err(Error::corrupt(format!("{what}: content does not match its id")));
+    }
+    Node::decode(&raw).map_err(|e| e.context(&what))
 }
 
 /// One leaf of a source tree.
@@ -83,9 +139,13 @@ pub(crate) struct Leaf {
     /// Its node id and its chunk ids.
     pub ids: Vec<Id>,
     /// The inner nodes entered on the way to it (none for the leaves after the first under a
-    /// node).
-    pub inner: Vec<Id>,
-    /// Its locator record, if one is usable and fits (one entry per chunk).
+    /// node), each with whether the copy read is in an unmarked pack.
+    pub inner: Vec<(Id, bool)>,
+    /// Whether the leaf's own node was read from an unmarked pack (false for the leaves of
+    /// [`Sources::open_indexed`], which are no node).
+    pub node_unmarked: bool,
+    /// Its locator record, if one is usable and fits (one entry per chunk): it also says that
+    /// every chunk of the leaf has a copy in an unmarked pack.
     pub loc: Option<Arc<Locator>>,
 }
 
@@ -93,11 +153,11 @@ pub(crate) struct Leaf {
 async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Result<Leaf>>) {
     // Stack of (level, entries, next entry, offset of that entry).
     let mut stack: Vec<(u8, Vec<(Id, u64)>, usize, u64)> = Vec::new();
-    let mut pending_inner: Vec<Id> = Vec::new();
+    let mut pending_inner: Vec<(Id, bool)> = Vec::new();
     let mut next: Option<(Id, Option<u8>, u64, u64)> = Some((root, None, 0, u64::MAX));
     loop {
         if let Some((id, want_level, start, covered)) = next.take() {
-            let node = match ctx.node(&id).await {
+            let (node, unmarked) = match ctx.node(&id).await {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
@@ -114,12 +174,13 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
                 ids.push(id);
                 ids.extend(node.entries.iter().map(|e| e.0));
                 let inner = std::mem::take(&mut pending_inner);
-                let loc = record_of(&ctx, id, node.entries.len()).await;
-                if tx.send(Ok(Leaf { start, len: sum, ids, inner, loc })).await.is_err() {
+                let loc = ctx.record(id).await.filter(|l| l.entries.len() == node.entries.len());
+                let leaf = Leaf { start, len: sum, ids, inner, node_unmarked: unmarked, loc };
+                if tx.send(Ok(leaf)).await.is_err() {
                     return;
                 }
             } else {
-                pending_inner.push(id);
+                pending_inner.push((id, unmarked));
                 stack.push((node.level, node.entries, 0, start));
             }
         }
@@ -138,19 +199,6 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
         }
         next = Some((child, Some(*level - 1), child_start, n));
     }
-}
-
-/// The usable locator record of leaf `id` of `entries` entries, if any (a lookup that fails
-/// only costs the record: the push then writes none for its leaves that use this one).
-async fn record_of(ctx: &Arc<TreeCtx>, id: Id, entries: usize) -> Option<Arc<Locator>> {
-    let locs = ctx.locators.clone()?;
-    let marked = ctx.marked.clone();
-    let rt = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || locs.get(&rt, &id, &marked))
-        .await
-        .ok()
-        .flatten()
-        .filter(|l| l.entries.len() == entries)
 }
 
 /// Ids per leaf of a cursor over index objects ([`Sources::open_indexed`]).
@@ -191,7 +239,8 @@ async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Res
         };
         for piece in chunks.chunks(INDEXED_LEAF) {
             let len: u64 = piece.iter().map(|c| c.1 as u64).sum();
-            let leaf = Leaf { start, len, ids: piece.iter().map(|c| c.0).collect(), inner: Vec::new(), loc: None };
+            let ids = piece.iter().map(|c| c.0).collect();
+            let leaf = Leaf { start, len, ids, inner: Vec::new(), node_unmarked: false, loc: None };
             start += len;
             if tx.send(Ok(leaf)).await.is_err() {
                 return;
@@ -207,8 +256,9 @@ struct Cursor {
     ids: IdMap<(u64, u16)>,
     /// The inner nodes of the source tree walked so far, kept while the cursor lives: a push
     /// emits its own upper nodes only at the end of its stream, long after the leaves under
-    /// them left the window (~1 per 4,096 leaves, so a few dozen ids).
-    inner: IdSet,
+    /// them left the window (~1 per 4,096 leaves, so a few dozen ids); with whether the copy
+    /// read is in an unmarked pack.
+    inner: IdMap<bool>,
     leaves: VecDeque<Loaded>,
     /// Stream offsets of the loaded leaves: [lo, hi).
     lo: u64,
@@ -224,6 +274,7 @@ struct Loaded {
     ord: u64,
     start: u64,
     ids: Vec<Id>,
+    node_unmarked: bool,
     loc: Option<Arc<Locator>>,
 }
 
@@ -241,7 +292,8 @@ pub(crate) struct Sources {
     ctx: Arc<TreeCtx>,
     hooks: Option<HookIndex>,
     live_roots: IdSet,
-    exclude: IdSet,
+    /// The ids whose only copies are in marked packs ([`marked_only`]), once needed.
+    exclude: Option<IdSet>,
     /// Chunks of packs an interrupted push left (indexed by this push; no snapshot refers to
     /// them): known, to resume that push.
     resume: IdSet,
@@ -252,14 +304,13 @@ pub(crate) struct Sources {
 }
 
 impl Sources {
-    /// Sources over the snapshots whose roots are `live_roots`, never counting ids in
-    /// `exclude` as known, and counting those in `resume` as known.
+    /// Sources over the snapshots whose roots are `live_roots`, never counting as known an id
+    /// whose only copies are in the packs `ctx.marked`, and counting those in `resume` as known.
     pub(crate) fn new(
         rt: tokio::runtime::Handle,
         ctx: Arc<TreeCtx>,
         hooks: Option<HookIndex>,
         live_roots: IdSet,
-        exclude: IdSet,
         resume: IdSet,
     ) -> Sources {
         Sources {
@@ -267,7 +318,7 @@ impl Sources {
             ctx,
             hooks,
             live_roots,
-            exclude,
+            exclude: None,
             resume,
             cursors: Vec::new(),
             tick: 0,
@@ -302,7 +353,7 @@ impl Sources {
             root,
             rx,
             ids: IdMap::default(),
-            inner: IdSet::default(),
+            inner: IdMap::default(),
             leaves: VecDeque::new(),
             lo: from,
             hi: from,
@@ -368,7 +419,8 @@ impl Sources {
                         for (i, id) in leaf.ids.iter().enumerate() {
                             c.ids.insert(*id, (c.next, i as u16));
                         }
-                        c.leaves.push_back(Loaded { ord: c.next, start: leaf.start, ids: leaf.ids, loc: leaf.loc });
+                        let (start, ids, node_unmarked, loc) = (leaf.start, leaf.ids, leaf.node_unmarked, leaf.loc);
+                        c.leaves.push_back(Loaded { ord: c.next, start, ids, node_unmarked, loc });
                         c.next += 1;
                         self.stats.leaves_loaded += 1;
                     }
@@ -392,35 +444,95 @@ impl Sources {
     }
 
     /// `Some` if `id` is stored and may be referenced (see the module docs), with where it is
-    /// when a source leaf's locator record says; moves the cursors that hold it.
-    pub(crate) fn known(&mut self, id: &Id) -> Option<StoredAt> {
+    /// when a source leaf's locator record says; moves the cursors that hold it. Blocking the
+    /// first time a hit must be checked against the marks and nothing vouches for it (the index
+    /// scan of [`marked_only`]).
+    pub(crate) fn known(&mut self, id: &Id) -> Result<Option<StoredAt>> {
         self.tick += 1;
         let mut hit = false;
+        // A copy in an unmarked pack is certain (a usable record, or the node read).
+        let mut unmarked = false;
         let mut at: StoredAt = None;
         for c in &mut self.cursors {
             if let Some(&(ord, pos)) = c.ids.get(id) {
                 c.furthest = c.furthest.max(ord);
                 c.last_use = self.tick;
                 hit = true;
-                if at.is_none() && pos > 0 {
-                    // Leaves in the window are in ordinal order, without gaps.
-                    let first = c.leaves.front().map_or(ord, |l| l.ord);
-                    let l = ord.checked_sub(first).and_then(|i| c.leaves.get(i as usize));
-                    if let Some(l) = l.filter(|l| l.ord == ord) {
-                        at = l.loc.clone().map(|r| (r, pos - 1));
+                // Leaves in the window are in ordinal order, without gaps.
+                let first = c.leaves.front().map_or(ord, |l| l.ord);
+                let l = ord.checked_sub(first).and_then(|i| c.leaves.get(i as usize)).filter(|l| l.ord == ord);
+                if let Some(l) = l {
+                    if pos == 0 {
+                        unmarked |= l.node_unmarked;
+                    } else if let Some(r) = &l.loc {
+                        unmarked = true;
+                        if at.is_none() {
+                            at = Some((r.clone(), pos - 1));
+                        }
                     }
                 }
-            } else if c.inner.contains(id) {
+            } else if let Some(&ok) = c.inner.get(id) {
                 c.last_use = self.tick;
                 hit = true;
+                unmarked |= ok;
             }
         }
-        if hit && !self.exclude.contains(id) {
-            Some(at)
+        if hit && (unmarked || self.ctx.marked.is_empty() || !self.exclude()?.contains(id)) {
+            Ok(Some(at))
         } else if self.resume.contains(id) {
-            Some(None)
+            Ok(Some(None))
         } else {
-            None
+            Ok(None)
         }
     }
+
+    fn exclude(&mut self) -> Result<&IdSet> {
+        if self.exclude.is_none() {
+            Progress::add(&self.ctx.progress.index_scans, 1);
+            tracing::debug!(
+                "a source chunk has no usable locator record while packs are marked: scanning the index for the chunks only marked packs hold"
+            );
+            let ctx = self.ctx.clone();
+            let set = self
+                .rt
+                .block_on(marked_only(&ctx.backend, &ctx.keys, &ctx.marked))
+                .map_err(|e| e.context("loading the index (chunks in packs marked for deletion)"))?;
+            self.exclude = Some(set);
+        }
+        Ok(self.exclude.as_ref().expect("just set"))
+    }
+}
+
+/// The ids (chunks and tree nodes) whose only indexed copies are in the packs `marked`: one
+/// pass over the index for the ids in marked packs, and a second that drops those also in an
+/// unmarked pack (compaction leaves every moved chunk in a marked pack too).
+pub(crate) async fn marked_only(backend: &Arc<dyn Backend>, keys: &Arc<Keys>, marked: &Arc<IdSet>) -> Result<IdSet> {
+    let mut only = IdSet::default();
+    if marked.is_empty() {
+        return Ok(only);
+    }
+    let m = marked.clone();
+    let decode: IndexDecoder<IndexFile> =
+        Arc::new(move |frame: &[u8]| IndexFile::decode_frame_where(frame, |p, _| m.contains(p)));
+    scan_index(backend, keys, SCAN_OBJECTS, decode, |f| {
+        for (_, b) in f.blobs {
+            only.extend(b.chunks.iter().map(|c| c.0));
+        }
+    })
+    .await?;
+    if only.is_empty() {
+        return Ok(only);
+    }
+    let m = marked.clone();
+    let decode: IndexDecoder<IndexFile> =
+        Arc::new(move |frame: &[u8]| IndexFile::decode_frame_where(frame, |p, _| !m.contains(p)));
+    scan_index(backend, keys, SCAN_OBJECTS, decode, |f| {
+        for (_, b) in &f.blobs {
+            for (id, _) in &b.chunks {
+                only.remove(id);
+            }
+        }
+    })
+    .await?;
+    Ok(only)
 }

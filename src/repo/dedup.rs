@@ -39,27 +39,29 @@ impl DedupSet {
     }
 
     /// True if `id` is new (and remember it); false if it is already stored.
-    pub(crate) fn insert_if_new(&mut self, id: &Id) -> bool {
-        self.decide(id).is_none()
+    pub(crate) fn insert_if_new(&mut self, id: &Id) -> Result<bool> {
+        Ok(self.decide(id)?.is_none())
     }
 
     /// `None` if `id` is new (and remember it); else it is already stored, and where, when a
     /// source's locator record says (never for a copy this push stored: the window keeps ids
-    /// only).
-    pub(crate) fn decide(&mut self, id: &Id) -> Option<StoredAt> {
-        if let Some(at) = self.sources.as_mut().and_then(|s| s.known(id)) {
-            return Some(at);
+    /// only). Fails only if the sources had to read the index and could not.
+    pub(crate) fn decide(&mut self, id: &Id) -> Result<Option<StoredAt>> {
+        if let Some(s) = self.sources.as_mut()
+            && let Some(at) = s.known(id)?
+        {
+            return Ok(Some(at));
         }
         if id.0 == [0u8; 32] {
             // The empty-slot marker is never cached; such a chunk is just stored again.
-            return None;
+            return Ok(None);
         }
         let slot = (u64::from_le_bytes(id.0[8..16].try_into().unwrap()) as usize) & self.mask;
         if self.table[slot] == id.0 {
-            return Some(None);
+            return Ok(Some(None));
         }
         self.table[slot] = id.0;
-        None
+        Ok(None)
     }
 }
 
@@ -71,16 +73,16 @@ mod tests {
     fn window_remembers_recent_ids() {
         let mut d = DedupSet::new(None, 4096);
         let n = Id::of_bytes(b"new");
-        assert!(d.insert_if_new(&n));
-        assert!(!d.insert_if_new(&n));
-        assert!(d.insert_if_new(&Id([0; 32])));
-        assert!(d.insert_if_new(&Id([0; 32])));
+        assert!(d.insert_if_new(&n).unwrap());
+        assert!(!d.insert_if_new(&n).unwrap());
+        assert!(d.insert_if_new(&Id([0; 32])).unwrap());
+        assert!(d.insert_if_new(&Id([0; 32])).unwrap());
         // Recent ids are remembered while the table is far from full.
         let ids: Vec<Id> = (0..500u32).map(|i| Id::of_bytes(&i.to_le_bytes())).collect();
         for i in &ids {
-            d.insert_if_new(i);
+            d.insert_if_new(i).unwrap();
         }
-        let remembered = ids.iter().filter(|i| !d.insert_if_new(i)).count();
+        let remembered = ids.iter().filter(|i| !d.insert_if_new(i).unwrap()).count();
         assert!(remembered > 400, "{remembered}");
     }
 }

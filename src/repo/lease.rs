@@ -200,12 +200,14 @@ pub struct Lease {
 struct Records {
     pending: Vec<String>,
     last: Option<std::time::Instant>,
+    /// The push stored packs it could not index ([`Lease::note_unindexed`]).
+    unindexed: bool,
 }
 
 impl Records {
-    /// Whether any index object was noted (recorded or pending).
+    /// Whether any index object was noted (recorded or pending), or packs left unindexed.
     fn any(&self) -> bool {
-        self.last.is_some() || !self.pending.is_empty()
+        self.last.is_some() || !self.pending.is_empty() || self.unindexed
     }
 }
 
@@ -312,7 +314,21 @@ impl Lease {
         }
     }
 
-    /// Whether this push noted any index object ([`Lease::record_index`]).
+    /// Note index object `key` without writing a lease object now: [`Lease::end`] writes it if
+    /// the push fails after all (a push's last index object, written just before its snapshot).
+    pub async fn pend_index(&self, key: String) {
+        self.records.lock().await.pending.push(key);
+    }
+
+    /// Note that this failed push stored packs it could not index: its lease is then ended,
+    /// not removed, so that the next push of its path looks for them (they are in no index
+    /// object; `Interrupted::seen`).
+    pub async fn note_unindexed(&self) {
+        self.records.lock().await.unindexed = true;
+    }
+
+    /// Whether this push noted any index object ([`Lease::record_index`]) or unindexed packs
+    /// ([`Lease::note_unindexed`]).
     pub async fn has_records(&self) -> bool {
         self.records.lock().await.any()
     }
@@ -425,12 +441,13 @@ impl Repository {
     /// lease in the order written (an `end` object last),
     /// the lease that started last first. A push resumes such a push by following their chunks
     /// as a dedup source (repo::cursor). Unreadable lease objects are skipped: records are
-    /// hints.
-    pub(crate) async fn interrupted_index(&self, path: &str, own: &str) -> Result<Vec<Vec<String>>> {
+    /// hints. [`Interrupted::seen`] says whether any other push lease of `path` exists, with
+    /// records or not (it may have stored packs it never indexed).
+    pub(crate) async fn interrupted_index(&self, path: &str, own: &str) -> Result<Interrupted> {
         let objs = self.backend.list(LEASE_PREFIX).await?;
         let mut leases = group(&objs)?;
         leases.sort_by_key(|l| std::cmp::Reverse(l.start));
-        let mut all = Vec::new();
+        let mut all = Interrupted::default();
         for l in leases.into_iter().filter(|l| l.id != own) {
             let mut out = Vec::new();
             let seq = |k: &String| k.rsplit('/').next().and_then(|s| s.parse::<u64>().ok()).unwrap_or(u64::MAX);
@@ -449,14 +466,24 @@ impl Repository {
                     break;
                 }
                 first = false;
+                all.seen = true;
                 out.extend(body.index);
             }
             if !out.is_empty() {
-                all.push(out);
+                all.index.push(out);
             }
         }
         Ok(all)
     }
+}
+
+/// What [`Repository::interrupted_index`] found.
+#[derive(Debug, Default)]
+pub(crate) struct Interrupted {
+    /// Per lease, the index objects it recorded.
+    pub index: Vec<Vec<String>>,
+    /// Another push lease of the path exists.
+    pub seen: bool,
 }
 
 #[cfg(test)]

@@ -21,7 +21,9 @@ pub struct Progress {
     /// Bytes written to the output (pull).
     pub bytes_out: AtomicU64,
     /// Scans of the index a pull made to locate tree nodes or chunks that no locator record
-    /// covered (0 when gc's locator tables cover the whole snapshot).
+    /// covered (0 when gc's locator tables cover the whole snapshot), or a push made to read
+    /// source trees no record covers, to check chunks against deletion marks, or to find the
+    /// unindexed packs of an interrupted push of its path (0 in the common case).
     pub index_scans: AtomicU64,
 }
 

@@ -27,13 +27,11 @@ use super::cursor::{Sources, TreeCtx};
 use super::dedup::DedupSet;
 use super::push_locators::RecordResolver;
 use super::push_stages::{DedupOut, FrameSink, Hashed, PackBody, PackOut, Packer, Sealed, dedup_stage};
-use super::read_index::ReadIndex;
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
 use crate::chunker::{Cutter, StreamChunker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::IndexFile;
-use crate::format::pack::BlobKind;
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
 use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
@@ -93,14 +91,6 @@ const LOOKED_UP_RECORDS: usize = 16;
 /// object lists up to 2^18 chunks).
 const SCAN_OBJECTS: usize = 2;
 
-/// What [`Repository::dedup_scan`] finds.
-#[derive(Default)]
-struct DedupScan {
-    nodes: ReadIndex,
-    packs: IdSet,
-    exclude: IdSet,
-}
-
 impl Repository {
     /// Push a stream as a new snapshot. The snapshot is written only if the whole stream was
     /// read without error and every pack and index object was stored.
@@ -143,28 +133,31 @@ impl Repository {
     ) -> Result<(Id, Snapshot)> {
         // Marks are read after the lease is visible: a gc that marks later waits for this push.
         let marked = self.marked_packs().await.map_err(|e| e.context("reading deletion marks"))?;
-        let scan = self.dedup_scan(&marked).await.map_err(|e| e.context("loading the index"))?;
-        // Packs an interrupted push stored without an index: index them and reuse their data
-        // (this is how a push resumes one that failed). No snapshot refers to them, so their
-        // ids are kept apart, up to RESUME_IDS of them. Not marked ones: a gc that deletes
-        // them may have dropped them from the index already (or was killed between the two).
-        let mut not_orphans = scan.packs;
-        not_orphans.extend(marked.iter().copied());
-        let mut resume = IdSet::default();
-        for (_, b) in self.index_orphan_packs(&not_orphans).await?.blobs {
-            resume.extend(b.chunks.into_iter().map(|c| c.0).take(RESUME_IDS.saturating_sub(resume.len())));
-        }
         // What pushes of this path that died had indexed (their leases record it).
         let interrupted = match self.interrupted_index(&opts.path, lease.id()).await {
             Ok(v) => v,
             Err(e) => {
                 tracing::warn!("reading the records of interrupted pushes (their data is stored again): {e}");
-                Vec::new()
+                Default::default()
             }
         };
-        let mut sources = self.dedup_sources(scan.nodes, scan.exclude, resume, &opts.path, &marked).await?;
+        // Packs an interrupted push of this path stored without an index: index them and reuse
+        // their data (this is how a push resumes one that failed). No snapshot refers to them,
+        // so their ids are kept apart, up to RESUME_IDS of them. Not marked ones: a gc that
+        // deletes them may have dropped them from the index already (or was killed between the
+        // two). Only when such a push left its lease: finding unindexed packs takes a scan of
+        // the whole index, which a push otherwise never makes (gc indexes the rest).
+        let mut resume = IdSet::default();
+        if interrupted.seen {
+            let mut not_orphans = self.indexed_packs(&progress).await.map_err(|e| e.context("loading the index"))?;
+            not_orphans.extend(marked.iter().copied());
+            for (_, b) in self.index_orphan_packs(&not_orphans).await?.blobs {
+                resume.extend(b.chunks.into_iter().map(|c| c.0).take(RESUME_IDS.saturating_sub(resume.len())));
+            }
+        }
+        let mut sources = self.dedup_sources(resume, &opts.path, &marked, progress.clone()).await?;
         let (records, mut resolver) = super::push_locators::records();
-        for index in interrupted.into_iter().take(RESUMED_PUSHES) {
+        for index in interrupted.index.into_iter().take(RESUMED_PUSHES) {
             tracing::info!(
                 "resuming an interrupted push of {}: following its {} index objects",
                 opts.path,
@@ -335,7 +328,15 @@ impl Repository {
     ) -> Result<(Id, Snapshot)> {
         let hooks = std::mem::take(&mut dedup.hooks);
         if !index.blobs.is_empty() {
-            self.write_index(index).await.map_err(|e| e.context("writing the index"))?;
+            // If the push fails after this, its lease keeps the object (or says that packs are
+            // unindexed) for the next push of its path.
+            match self.write_index(index).await {
+                Ok(id) => lease.pend_index(format!("index/{id}")).await,
+                Err(e) => {
+                    lease.note_unindexed().await;
+                    return Err(e.context("writing the index"));
+                }
+            }
         }
         let mut stats = dedup.stats;
         stats.stored_bytes = Progress::get(&progress.stored_bytes);
@@ -370,50 +371,23 @@ impl Repository {
         Ok((id, snap))
     }
 
-    /// One pass over the index for a push: tree-node locations (copies in unmarked packs
-    /// preferred), every indexed pack, and the ids whose only copies are in `marked` packs
-    /// (a second pass, only while marks are pending, drops the ids that also have a copy in an
-    /// unmarked pack: compaction leaves every moved chunk in a marked pack too).
-    async fn dedup_scan(&self, marked: &IdSet) -> Result<DedupScan> {
-        let mut scan = DedupScan::default();
-        let m = Arc::new(marked.clone());
-        let keep: super::IndexFilter = Arc::new(move |p, k| k == BlobKind::Tree || m.contains(p));
-        self.for_each_index_where(SCAN_OBJECTS, Some(keep), |f| {
-            scan.packs.extend(f.packs.iter().copied());
-            for (p, b) in &f.blobs {
-                if marked.contains(&f.packs[*p as usize]) {
-                    scan.exclude.extend(b.chunks.iter().map(|c| c.0));
-                }
-            }
-            let trees = f.blobs.into_iter().filter(|(_, b)| b.kind == BlobKind::Tree).collect();
-            scan.nodes.add_preferring(IndexFile { packs: f.packs, blobs: trees }, marked);
-        })
-        .await?;
-        if !scan.exclude.is_empty() {
-            let (m, exclude) = (Arc::new(marked.clone()), &mut scan.exclude);
-            let keep: super::IndexFilter = Arc::new(move |p, _| !m.contains(p));
-            self.for_each_index_where(SCAN_OBJECTS, Some(keep), |f| {
-                for (_, b) in &f.blobs {
-                    for (id, _) in &b.chunks {
-                        exclude.remove(id);
-                    }
-                }
-            })
-            .await?;
-        }
-        scan.nodes.freeze();
-        Ok(scan)
+    /// Every indexed pack (one scan of the index, reading pack lists only).
+    async fn indexed_packs(&self, progress: &Progress) -> Result<IdSet> {
+        Progress::add(&progress.index_scans, 1);
+        let mut packs = IdSet::default();
+        let none: super::IndexFilter = Arc::new(|_, _| false);
+        self.for_each_index_where(SCAN_OBJECTS, Some(none), |f| packs.extend(f.packs.iter().copied())).await?;
+        Ok(packs)
     }
 
     /// The dedup sources of a push to `path`: the latest snapshot of `path` (the parent) and
     /// the hook tables (repo::cursor).
     async fn dedup_sources(
         &self,
-        nodes: ReadIndex,
-        exclude: IdSet,
         resume: IdSet,
         path: &str,
         marked: &IdSet,
+        progress: Arc<Progress>,
     ) -> Result<Sources> {
         let snaps = self.snapshots().await.map_err(|e| e.context("listing snapshots"))?;
         let live_roots: IdSet = snaps.iter().map(|s| s.snapshot.root_id()).collect();
@@ -435,11 +409,12 @@ impl Repository {
         let ctx = Arc::new(TreeCtx {
             backend: self.backend.clone(),
             keys: self.keys.clone(),
-            nodes,
+            nodes: Default::default(),
             locators,
             marked: Arc::new(marked.clone()),
+            progress,
         });
-        let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, exclude, resume);
+        let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, resume);
         if let Some(root) = parent {
             sources.open(root, 0);
         }
@@ -448,14 +423,18 @@ impl Repository {
 
     /// A failed push indexes the packs it stored whose index object was not written yet, and
     /// records that object in its lease: the next push of its path resumes from it. Best effort:
-    /// without it those packs are found as unindexed packs (fewer of their chunks are reused).
+    /// if it cannot be written the lease says so, and the next push of the path finds those
+    /// packs as unindexed packs (fewer of their chunks are reused).
     async fn index_failed_push(&self, index: &IndexFile, lease: &super::lease::Lease) {
         if index.blobs.is_empty() {
             return;
         }
         match self.write_index(index).await {
             Ok(id) => lease.record_index(format!("index/{id}")).await,
-            Err(e) => tracing::warn!("indexing the packs this failed push stored: {e}"),
+            Err(e) => {
+                tracing::warn!("indexing the packs this failed push stored: {e}");
+                lease.note_unindexed().await;
+            }
         }
     }
 

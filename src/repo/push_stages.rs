@@ -232,7 +232,11 @@ pub(super) fn dedup_stage(
         }
         let id = keys.chunk_id(&node);
         let mut stored_in = None;
-        if dedup.insert_if_new(&id) {
+        let new = dedup.insert_if_new(&id).unwrap_or_else(|e| {
+            tree_err.get_or_insert(e);
+            true
+        });
+        if new {
             let (len, frame) = (node.len() as u32, *next_frame);
             *next_frame += 1;
             match sink.submit(BlobKind::Tree, node, vec![(id, len)], compress::Params::level(0), frame) {
@@ -281,7 +285,7 @@ pub(super) fn dedup_stage(
                 stats.chunks += 1;
                 hooks.chunk(&id);
                 // Decided before the tree sees it: a leaf it ends takes its place with it.
-                match dedup.decide(&id) {
+                match dedup.decide(&id)? {
                     Some(at) => records.stored(at),
                     None => {
                         let frame = *data_frame.get_or_insert_with(|| {

@@ -11,6 +11,7 @@ mod large;
 mod locators;
 mod maintenance;
 mod properties;
+mod push_startup;
 mod storage_faults;
 mod support;
 mod verify;
