@@ -10,10 +10,18 @@
 //! and the best-scoring positions in live snapshots open more cursors, from the leaf before the
 //! hook's (a match may start before its first hook).
 //! A chunk (or tree node) is *known* when a cursor's window holds it (or the node is one of the
-//! inner nodes the cursor walked) and it is not in a pack marked for
-//! deletion ([`Sources::new`]'s `exclude`: the same rule as the old whole-index dedup, which
-//! keeps gc's protocol safe, docs/maintenance.md). A hit moves every cursor holding the id
-//! forward; each keeps the leaves from one before its furthest hit to [`AHEAD`] past it.
+//! inner nodes the cursor walked) and it has a copy outside the packs marked for deletion (the
+//! same rule as the old whole-index dedup, which keeps gc's protocol safe, docs/maintenance.md):
+//! certain when the leaf's locator record is usable (it names no marked pack) or the node was
+//! read from an unmarked pack; otherwise, while marks exist, checked against the ids whose only
+//! copies are in marked packs ([`marked_only`], one index scan the first time it is needed).
+//! A hit moves every cursor holding the id forward; each keeps the leaves from one before its
+//! furthest hit to [`AHEAD`] past it.
+//!
+//! Tree nodes are read through their locator records; a node no usable record covers makes the
+//! push scan the index for tree-node locations once. A push whose sources are covered by
+//! records (the common case: gc writes them for every live node, each push for its own) reads
+//! no index object at all.
 //!
 //! Leaves are read by a task per cursor on the runtime, [`AHEAD`] + 2 ahead, so the dedup
 //! thread rarely waits for storage. A source that cannot be read (damaged, deleted meanwhile)
@@ -27,8 +35,8 @@
 //! Memory: at most [`MAX_CURSORS`] × ([`AHEAD`] + 4) leaves of ≤ 4,096 ids (~50 B each with
 //! the map, ~7 B more with a record): ≤ 12 MB in the worst case, ~0.6 MB for ~500-chunk
 //! leaves; the inner nodes each cursor walked (one per ~4,096 leaves: a few dozen ids for a 200
-//! GB stream); plus `exclude` (32 B per chunk in marked packs), `resume` (capped by the push)
-//! and the tree-node locations (~0.1 B per stored chunk).
+//! GB stream); `resume` (capped by the push); and only after a scan, the marked-only ids (32 B
+//! per chunk in marked packs) and the tree-node locations (~0.1 B per stored chunk).
 
 use super::hooks::{HookIndex, HookPos, is_hook};
 use super::locators::Locators;

@@ -15,9 +15,13 @@
 //! steady state allocates none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB,
 //! frames 4 × 2.1 MiB, dedup window 16 MiB, packs 3 × 18 MiB (local disk: ~2 MiB, as packs are
 //! staged), the dedup sources (repo::cursor: ~0.5 MB of leaves, the hook-table block cache ≤ 1
-//! MiB) and the tree-node locations of the index scan (~60 B per node, ~0.12 B per stored chunk:
-//! 2.3 MB at 20 M chunks), and the push's locator records (repo::push_locators: ≤ 32 MiB, ~6.5
-//! B per entry of a new leaf). The stages that run on their own threads are in
+//! MiB), and the push's locator records (repo::push_locators: ≤ 32 MiB, ~6.5 B per entry of a
+//! new leaf). Start-up reads no index object: source tree nodes are read through their locator
+//! records. Only what no record covers costs a scan of the index, and its memory: the
+//! tree-node locations (~60 B per node, ~0.12 B per stored chunk: 2.3 MB at 20 M chunks) when
+//! a source node has no usable record; the ids whose only copies are in marked packs (32 B
+//! each) when, while packs are marked, a source chunk has none; the pack list when another
+//! push of the path was interrupted (repo::cursor, [`Repository::push`]). The stages that run on their own threads are in
 //! repo::push_stages. See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
