@@ -164,6 +164,10 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
     let mut pending_inner: Vec<(Id, bool)> = Vec::new();
     let mut next: Option<(Id, Option<u8>, u64, u64)> = Some((root, None, 0, u64::MAX));
     loop {
+        if tx.is_closed() {
+            // The cursor was closed (evicted, or the push ended): read nothing more.
+            return;
+        }
         if let Some((id, want_level, start, covered)) = next.take() {
             let (node, unmarked) = match ctx.node(&id).await {
                 Ok(n) => n,
@@ -301,7 +305,7 @@ pub(crate) struct Sources {
     hooks: Option<HookIndex>,
     live_roots: IdSet,
     /// The ids whose only copies are in marked packs ([`marked_only`]), once needed.
-    exclude: Option<IdSet>,
+    exclude: MarkedOnly,
     /// Chunks of packs an interrupted push left (indexed by this push; no snapshot refers to
     /// them): known, to resume that push.
     resume: IdSet,
@@ -326,7 +330,7 @@ impl Sources {
             ctx,
             hooks,
             live_roots,
-            exclude: None,
+            exclude: MarkedOnly::NotRead,
             resume,
             cursors: Vec::new(),
             tick: 0,
@@ -485,7 +489,7 @@ impl Sources {
                 unmarked |= ok;
             }
         }
-        if hit && (unmarked || self.ctx.marked.is_empty() || !self.exclude()?.contains(id)) {
+        if hit && (unmarked || self.ctx.marked.is_empty() || !self.only_in_marked(id)?) {
             Ok(Some(at))
         } else if self.resume.contains(id) {
             Ok(Some(None))
@@ -494,8 +498,10 @@ impl Sources {
         }
     }
 
-    fn exclude(&mut self) -> Result<&IdSet> {
-        if self.exclude.is_none() {
+    /// Whether `id` may have no copy outside the packs marked when the push started (scanning
+    /// the index the first time it is asked).
+    fn only_in_marked(&mut self, id: &Id) -> Result<bool> {
+        if let MarkedOnly::NotRead = self.exclude {
             Progress::add(&self.ctx.progress.index_scans, 1);
             tracing::debug!(
                 "a source chunk has no usable locator record while packs are marked: scanning the index for the chunks only marked packs hold"
@@ -505,31 +511,63 @@ impl Sources {
                 .rt
                 .block_on(marked_only(&ctx.backend, &ctx.keys, &ctx.marked))
                 .map_err(|e| e.context("loading the index (chunks in packs marked for deletion)"))?;
-            self.exclude = Some(set);
+            self.exclude = match set {
+                Some(s) => MarkedOnly::Read(s),
+                None => {
+                    tracing::info!(
+                        "packs marked for deletion when this push started are gone from the index (a gc swept them meanwhile): chunks no locator record locates are stored again"
+                    );
+                    MarkedOnly::Unknown
+                }
+            };
         }
-        Ok(self.exclude.as_ref().expect("just set"))
+        Ok(match &self.exclude {
+            MarkedOnly::Read(s) => s.contains(id),
+            _ => true,
+        })
     }
+}
+
+/// What a push knows of the ids whose only copies are in marked packs.
+enum MarkedOnly {
+    /// Not needed yet.
+    NotRead,
+    /// [`marked_only`]'s set.
+    Read(IdSet),
+    /// A marked pack was no longer indexed when the index was read: every id may be one.
+    Unknown,
 }
 
 /// The ids (chunks and tree nodes) whose only indexed copies are in the packs `marked`: one
 /// pass over the index for the ids in marked packs, and a second that drops those also in an
 /// unmarked pack (compaction leaves every moved chunk in a marked pack too).
-pub(crate) async fn marked_only(backend: &Arc<dyn Backend>, keys: &Arc<Keys>, marked: &Arc<IdSet>) -> Result<IdSet> {
+///
+/// `None` if a pack of `marked` is in no index object: a gc swept it after the push read the
+/// marks (a push that started after a mark does not hold its sweep back), and the ids it held
+/// are unknown — a chunk only it held, listed by a snapshot forgotten meanwhile, must not count
+/// as stored. A pack indexed at the scan but swept later is fine: its ids are in the set.
+pub(crate) async fn marked_only(
+    backend: &Arc<dyn Backend>,
+    keys: &Arc<Keys>,
+    marked: &Arc<IdSet>,
+) -> Result<Option<IdSet>> {
     let mut only = IdSet::default();
     if marked.is_empty() {
-        return Ok(only);
+        return Ok(Some(only));
     }
     let m = marked.clone();
     let decode: IndexDecoder<IndexFile> =
         Arc::new(move |frame: &[u8]| IndexFile::decode_frame_where(frame, |p, _| m.contains(p)));
+    let mut indexed = IdSet::default();
     scan_index(backend, keys, SCAN_OBJECTS, decode, |f| {
-        for (_, b) in f.blobs {
+        for (p, b) in f.blobs {
+            indexed.insert(f.packs[p as usize]);
             only.extend(b.chunks.iter().map(|c| c.0));
         }
     })
     .await?;
-    if only.is_empty() {
-        return Ok(only);
+    if marked.iter().any(|p| !indexed.contains(p)) {
+        return Ok(None);
     }
     let m = marked.clone();
     let decode: IndexDecoder<IndexFile> =
@@ -542,5 +580,5 @@ pub(crate) async fn marked_only(backend: &Arc<dyn Backend>, keys: &Arc<Keys>, ma
         }
     })
     .await?;
-    Ok(only)
+    Ok(Some(only))
 }

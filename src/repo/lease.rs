@@ -333,7 +333,8 @@ impl Lease {
         self.records.lock().await.any()
     }
 
-    /// End the lease of a push that failed but stored indexed data: stop refreshing and write
+    /// End the lease of a push that failed but stored data (indexed, or not: see
+    /// [`Lease::note_unindexed`]): stop refreshing and write
     /// `<id>/end` with the records still pending. An ended lease protects nothing (garbage
     /// collection does not wait for it; the holder must never commit after this) but stays
     /// until it expires, so that the next push of its path resumes from its records

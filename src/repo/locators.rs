@@ -10,7 +10,9 @@
 //! are hints: a pull uses one only when none of its packs is marked for deletion, checks every
 //! chunk and node it reads against its id as always, and locates whatever no usable record
 //! covers (nodes a push could not locate, tables gone or damaged) with the index scan it used
-//! before.
+//! before. A push relies on more: a chunk a usable record locates counts as having a copy
+//! outside the marked packs (repo::cursor), so "no table outlives a pack it names" is a safety
+//! rule.
 //!
 //! Writing keeps the records of the existing tables whose packs all still hold (indexed, not
 //! deleted, not marked) and reads again only the other live nodes (new snapshots' nodes, and

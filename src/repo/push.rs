@@ -112,8 +112,10 @@ impl Repository {
             return Err(Error::invalid("a snapshot path is required"));
         }
         let lease = self.acquire_lease(super::lease::LeaseKind::Push, &opts.path).await?;
-        let res = self.push_leased(reader, opts, progress, &lease).await;
-        if res.is_err() && lease.has_records().await {
+        let res = self.push_leased(reader, opts, progress.clone(), &lease).await;
+        // Pack bytes sent: some pack may be stored in no index object.
+        let sent = Progress::get(&progress.transferred_bytes) > 0;
+        if res.is_err() && (sent || lease.has_records().await) {
             // Its indexed data stays findable: the next push of this path resumes from it.
             tracing::info!(
                 "this push failed after storing data; its lease keeps the list of what it stored, so the next push of {} does not store it again",
@@ -309,39 +311,43 @@ impl Repository {
             return Err(e);
         }
         // Every record is sent (the dedup thread ended) and every pack stored. The table is
-        // written beside the commit, before the lease ends (repo::push_locators); one that
+        // stored with the snapshot, under the same lease checks (repo::push_locators); one that
         // names a snapshot that never commits is dropped by the next gc.
         resolver.resolve();
-        let skipped = dedup.records_skipped;
-        let (res, ()) = tokio::join!(
-            self.commit(&index, dedup, opts, &progress, lease),
-            self.write_push_locators(resolver, skipped)
-        );
-        res
+        self.commit(&index, dedup, resolver, opts, &progress, lease).await
     }
 
-    /// The end of a push whose data is stored: its last index object, the snapshot (only if
-    /// its lease held throughout), its hook table.
+    /// The end of a push whose data is stored: its last index object, the snapshot and its
+    /// locator table (only if its lease held throughout), its hook table.
     async fn commit(
         &self,
         index: &IndexFile,
         mut dedup: DedupOut,
+        resolver: RecordResolver,
         opts: &PushOptions,
         progress: &Arc<Progress>,
         lease: &super::lease::Lease,
     ) -> Result<(Id, Snapshot)> {
         let hooks = std::mem::take(&mut dedup.hooks);
-        if !index.blobs.is_empty() {
+        let write_index = async {
+            if index.blobs.is_empty() {
+                return Ok(());
+            }
             // If the push fails after this, its lease keeps the object (or says that packs are
             // unindexed) for the next push of its path.
             match self.write_index(index).await {
-                Ok(id) => lease.pend_index(format!("index/{id}")).await,
+                Ok(id) => {
+                    lease.pend_index(format!("index/{id}")).await;
+                    Ok(())
+                }
                 Err(e) => {
                     lease.note_unindexed().await;
-                    return Err(e.context("writing the index"));
+                    Err(e.context("writing the index"))
                 }
             }
-        }
+        };
+        let (written, table) = tokio::join!(write_index, self.seal_push_locators(resolver, dedup.records_skipped));
+        written?;
         let mut stats = dedup.stats;
         stats.stored_bytes = Progress::get(&progress.stored_bytes);
 
@@ -357,17 +363,24 @@ impl Repository {
             stats,
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),
         };
-        // The data is stored; commit only if this push was never taken for dead.
+        // The data is stored; commit only if this push was never taken for dead. The locator
+        // table goes with the snapshot: its records may name packs of other snapshots, which a
+        // gc may sweep once this push is taken for dead, and a later push trusts a record's
+        // packs to hold its chunks (repo::cursor), so no table may outlive a pack it names.
         lease.check_continuous().await?;
         let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
-        let id = self.put_named("snapshots", obj).await.map_err(|e| e.context("writing the snapshot"))?;
-        // A stall of more than the lease TTL exactly between that check and this write would
+        let (id, table) = tokio::join!(self.put_named("snapshots", obj), self.put_push_locators(table));
+        let id = id.map_err(|e| e.context("writing the snapshot"))?;
+        // A stall of more than the lease TTL exactly between that check and these writes would
         // let a gc take the push for dead and sweep data the snapshot references: check again
-        // and take the snapshot back if so (docs/maintenance.md, "Stalled writers").
+        // and take the snapshot (and table) back if so (docs/maintenance.md, "Stalled writers").
         if let Err(e) = lease.check_continuous().await {
-            let key = format!("snapshots/{id}");
-            if let Err(d) = self.backend.delete(&key).await {
-                tracing::error!("removing snapshot {key} written after this push's lease lapsed: {d}");
+            let mut keys = vec![format!("snapshots/{id}")];
+            keys.extend(table.map(|t| format!("{}{t}", super::locators::LOC_PREFIX)));
+            for key in keys {
+                if let Err(d) = self.backend.delete(&key).await {
+                    tracing::error!("removing {key} written after this push's lease lapsed: {d}");
+                }
             }
             return Err(e);
         }

@@ -7,9 +7,13 @@
 //! for a chunk a source already stored, the source leaf's record ([`StoredAt`]). For every new
 //! tree node it sends one [`Pending`] record; the uploader resolves frame numbers to pack
 //! locations as packs are stored ([`RecordResolver::stored`]) and keeps the records encoded.
-//! After the snapshot they are written as one locator table, before the push's lease ends: a
-//! gc that deletes packs waits for that lease, then replaces every table it lists (gc.rs), so
-//! the rule "no table outlives a pack it names" holds as for gc's own tables.
+//! They are written as one locator table together with the snapshot, between the two checks
+//! that the push's lease never lapsed, and deleted with it if the second check fails: a gc that
+//! deletes packs waits for that lease (or finds it dead only after the push stalled, which the
+//! checks catch), then replaces every table it lists (gc.rs), so the rule "no table outlives a
+//! pack it names" holds as for gc's own tables. That rule is a safety rule, not only a hint's
+//! freshness: a later push counts a chunk that a usable record locates as having a copy outside
+//! the packs marked for deletion (repo::cursor).
 //!
 //! A leaf with an entry located neither way gets no record, and pulls locate its chunks by
 //! scanning, as before, until the next gc: a copy this push stored itself (its dedup window
@@ -24,7 +28,7 @@
 //! the channel.
 //!
 //! Must not: name a pack that neither this push stored nor a usable source record names, or
-//! decide anything about dedup (records are written only after the decisions).
+//! decide anything about this push's dedup (records are written only after the decisions).
 
 use super::cursor::StoredAt;
 use super::locators::LOC_MAGIC;
@@ -274,22 +278,43 @@ impl RecordResolver {
 }
 
 impl super::Repository {
-    /// Store a push's records as one locator table (after its snapshot, before its lease
-    /// ends: module docs). A failure is a warning: records are hints.
-    pub(crate) async fn write_push_locators(&self, resolver: RecordResolver, skipped: u64) {
+    /// Seal a push's records as one locator table, to be stored with its snapshot, between the
+    /// same lease checks (module docs); `None` if there is none.
+    pub(crate) async fn seal_push_locators(&self, resolver: RecordResolver, skipped: u64) -> Option<PushTable> {
         let (records, dropped) = (resolver.len(), resolver.dropped);
-        let Some(obj) = resolver.into_table(&self.keys) else { return };
-        match self.put_named(super::locators::LOC_PREFIX.trim_end_matches('/'), obj).await {
-            Ok(name) => tracing::debug!(
-                "locator records of this push: {records} in locs/{}, {} node(s) without",
-                name.short(),
-                skipped + dropped
-            ),
-            Err(e) => tracing::warn!(
-                "writing this push's locator table (pulls of this snapshot scan the index until the next gc): {e}"
-            ),
+        let obj = resolver.into_table(&self.keys)?;
+        Some(PushTable { obj, records, without: skipped + dropped })
+    }
+
+    /// Store the table [`Self::seal_push_locators`] made; its name if stored (a failure costs
+    /// the pulls of this snapshot an index scan until the next gc, and is logged).
+    pub(crate) async fn put_push_locators(&self, table: Option<PushTable>) -> Option<Id> {
+        let t = table?;
+        match self.put_named(super::locators::LOC_PREFIX.trim_end_matches('/'), t.obj).await {
+            Ok(name) => {
+                tracing::debug!(
+                    "locator records of this push: {} in locs/{}, {} node(s) without",
+                    t.records,
+                    name.short(),
+                    t.without
+                );
+                Some(name)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "writing this push's locator table (pulls of this snapshot scan the index until the next gc): {e}"
+                );
+                None
+            }
         }
     }
+}
+
+/// A push's sealed locator table, waiting to be stored with its snapshot.
+pub(crate) struct PushTable {
+    obj: Vec<u8>,
+    records: usize,
+    without: u64,
 }
 
 #[cfg(test)]

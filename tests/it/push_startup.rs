@@ -140,3 +140,51 @@ async fn the_next_push_of_its_path_reuses_the_packs_a_failed_push_could_not_inde
     assert!(s.stats.new_bytes * 5 < x.len() as u64, "stored again: {:?}", s.stats);
     assert_eq!(pull(&repo, "db").await.unwrap(), x);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_whose_marked_packs_are_swept_while_it_runs_stores_what_only_they_held() {
+    // S needs chunks whose only copies are in marked packs X (as in the test above).
+    let repo = Arc::new(Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap());
+    let x = generation(6);
+    let (old, _) = crate::support::push(&repo, "db", x.clone()).await.unwrap();
+    crate::support::push(&repo, "keep", data(100_000, 5)).await.unwrap();
+    let (gate, h) = gated_push(&repo, "db", x.clone()).await;
+    repo.forget(&Selection::Ids(vec![old.to_hex()]), true, false).await.unwrap();
+    assert!(repo.gc(&now_gc()).await.unwrap().marked_packs > 0);
+    gate.send(()).unwrap();
+    let s = h.await.unwrap().unwrap();
+    // Q starts after the mark (by more than the store's timestamp granularity), with S as its
+    // parent: it reads S's leaves, whose records name X (not usable).
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (gate, h) = gated_push(&repo, "db", x.clone()).await;
+    // While Q waits, S is forgotten and a gc sweeps X: Q started after the mark, so it does
+    // not hold the sweep back, and X leaves the index before Q looks anything up in it.
+    repo.forget(&Selection::Ids(vec![s.to_hex()]), true, false).await.unwrap();
+    let r = repo.gc(&now_gc()).await.unwrap();
+    assert!(r.deleted_packs > 0, "{r:?}");
+    gate.send(()).unwrap();
+    let q = repo.load_snapshot(&h.await.unwrap().unwrap()).await.unwrap();
+    assert!(q.stats.new_bytes * 10 >= 9 * x.len() as u64, "Q relied on swept packs: {:?}", q.stats);
+    assert_eq!(pull(&repo, "db").await.unwrap(), x);
+    assert!(repo.verify(&Default::default(), Arc::new(Default::default())).await.unwrap().is_clean());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_taken_for_dead_leaves_no_locator_table() {
+    // A later push trusts a record's packs to hold its chunks, so a push that commits nothing
+    // must not leave a table that may name packs a gc swept while it was stalled.
+    let be: Arc<dyn Backend> = Arc::new(MemoryBackend::new());
+    let repo = Arc::new(Repository::init(be.clone(), b"pw", &small_init()).await.unwrap());
+    crate::support::push(&repo, "db", generation(0)).await.unwrap();
+    let tables = be.list("locs/").await.unwrap().len();
+    let (gate, h) = gated_push(&repo, "db", generation(1)).await;
+    // A gc took it for dead (it stalled past the TTL) and removed its lease objects.
+    let leases: Vec<String> = be.list("leases/").await.unwrap().into_iter().map(|o| o.key).collect();
+    assert!(!leases.is_empty());
+    be.delete_many(&leases).await.unwrap();
+    gate.send(()).unwrap();
+    let e = h.await.unwrap().unwrap_err();
+    assert!(e.to_string().contains("taken for dead"), "{e}");
+    assert_eq!(be.list("locs/").await.unwrap().len(), tables, "no table of the push that committed nothing");
+    assert!(be.list("snapshots/").await.unwrap().len() == 1);
+}
