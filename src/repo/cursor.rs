@@ -77,6 +77,8 @@ pub(crate) struct TreeCtx {
     pub marked: Arc<IdSet>,
     /// Counts the index scans made (`index_scans`).
     pub progress: Arc<Progress>,
+    /// Sizes of the packs records named (`None`: missing or unreadable), asked once each.
+    pub pack_sizes: std::sync::Mutex<HashMap<Id, Option<u64>>>,
 }
 
 /// Where a stored chunk is, when its source leaf has a usable locator record: the record and
@@ -115,12 +117,45 @@ impl TreeCtx {
     }
 
     /// The usable locator record of node `id`, if a table holds one (a lookup that fails only
-    /// costs the record).
+    /// costs the record). Usable here also means that every pack it names exists and is long
+    /// enough for the blobs it names: the push counts the chunks it locates as stored, and a
+    /// table left by a push that stalled, was taken for dead and died could name a pack a gc
+    /// swept (docs/maintenance.md).
     async fn record(&self, id: Id) -> Option<Arc<Locator>> {
         let locs = self.locators.clone()?;
         let marked = self.marked.clone();
         let rt = tokio::runtime::Handle::current();
-        tokio::task::spawn_blocking(move || locs.get(&rt, &id, &marked)).await.ok().flatten()
+        let l = tokio::task::spawn_blocking(move || locs.get(&rt, &id, &marked)).await.ok().flatten()?;
+        let mut ends: HashMap<u16, u64> = HashMap::new();
+        for b in l.blobs.iter().chain([&l.node]) {
+            let end = ends.entry(b.pack).or_default();
+            *end = (*end).max(b.offset as u64 + b.sealed_len as u64);
+        }
+        for (p, end) in ends {
+            let pack = l.packs[p as usize];
+            let known = self.pack_sizes.lock().unwrap().get(&pack).copied();
+            let size = match known {
+                Some(s) => s,
+                None => {
+                    let s = self.backend.size(&super::pack_key(&pack)).await.unwrap_or_else(|e| {
+                        tracing::warn!("pack {}: {e} (records naming it are not used)", pack.short());
+                        None
+                    });
+                    self.pack_sizes.lock().unwrap().insert(pack, s);
+                    s
+                }
+            };
+            if size.is_none_or(|s| s < end) {
+                tracing::warn!(
+                    "the locator record of tree node {} names pack {}, which is {} (not used; gc rewrites the tables)",
+                    id.short(),
+                    pack.short(),
+                    if size.is_none() { "missing" } else { "shorter than the blobs it names" }
+                );
+                return None;
+            }
+        }
+        Some(l)
     }
 }
 

@@ -369,21 +369,30 @@ impl Repository {
         // packs to hold its chunks (repo::cursor), so no table may outlive a pack it names.
         lease.check_continuous().await?;
         let obj = self.seal_meta(SNAPSHOT_MAGIC, &snap.to_json());
-        let (id, table) = tokio::join!(self.put_named("snapshots", obj), self.put_push_locators(table));
-        let id = id.map_err(|e| e.context("writing the snapshot"))?;
+        let table_key = table.as_ref().map(|t| t.key());
+        let (id, ()) = tokio::join!(self.put_named("snapshots", obj), self.put_push_locators(table));
         // A stall of more than the lease TTL exactly between that check and these writes would
         // let a gc take the push for dead and sweep data the snapshot references: check again
-        // and take the snapshot (and table) back if so (docs/maintenance.md, "Stalled writers").
-        if let Err(e) = lease.check_continuous().await {
-            let mut keys = vec![format!("snapshots/{id}")];
-            keys.extend(table.map(|t| format!("{}{t}", super::locators::LOC_PREFIX)));
+        // and take the snapshot and table back if so (docs/maintenance.md, "Commit check"); the
+        // table also if the snapshot could not be written (it may name packs of a gc that
+        // took this push for dead; nothing would remove it before the next gc).
+        let (id, failed) = match id {
+            Ok(id) => (Some(id), lease.check_continuous().await.err()),
+            Err(e) => (None, Some(e.context("writing the snapshot"))),
+        };
+        if let Some(e) = failed {
+            let mut keys: Vec<String> = table_key.into_iter().collect();
+            keys.extend(id.map(|id| format!("snapshots/{id}")));
             for key in keys {
-                if let Err(d) = self.backend.delete(&key).await {
-                    tracing::error!("removing {key} written after this push's lease lapsed: {d}");
+                if let Err(d) = self.backend.delete(&key).await
+                    && d.kind() != ErrorKind::NotFound
+                {
+                    tracing::error!("removing {key} written by a push that commits nothing: {d}");
                 }
             }
             return Err(e);
         }
+        let id = id.expect("checked above");
         self.write_hooks(hooks, &dedup.root).await;
         Ok((id, snap))
     }
@@ -430,6 +439,7 @@ impl Repository {
             locators,
             marked: Arc::new(marked.clone()),
             progress,
+            pack_sizes: Default::default(),
         });
         let mut sources = Sources::new(tokio::runtime::Handle::current(), ctx, hooks, live_roots, resume);
         if let Some(root) = parent {

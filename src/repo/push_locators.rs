@@ -283,13 +283,13 @@ impl super::Repository {
     pub(crate) async fn seal_push_locators(&self, resolver: RecordResolver, skipped: u64) -> Option<PushTable> {
         let (records, dropped) = (resolver.len(), resolver.dropped);
         let obj = resolver.into_table(&self.keys)?;
-        Some(PushTable { obj, records, without: skipped + dropped })
+        Some(PushTable { name: Id::of_bytes(&obj), obj, records, without: skipped + dropped })
     }
 
-    /// Store the table [`Self::seal_push_locators`] made; its name if stored (a failure costs
-    /// the pulls of this snapshot an index scan until the next gc, and is logged).
-    pub(crate) async fn put_push_locators(&self, table: Option<PushTable>) -> Option<Id> {
-        let t = table?;
+    /// Store the table [`Self::seal_push_locators`] made (a failure costs the pulls of this
+    /// snapshot an index scan until the next gc, and is logged).
+    pub(crate) async fn put_push_locators(&self, table: Option<PushTable>) {
+        let Some(t) = table else { return };
         match self.put_named(super::locators::LOC_PREFIX.trim_end_matches('/'), t.obj).await {
             Ok(name) => {
                 tracing::debug!(
@@ -297,24 +297,30 @@ impl super::Repository {
                     t.records,
                     name.short(),
                     t.without
-                );
-                Some(name)
+                )
             }
-            Err(e) => {
-                tracing::warn!(
-                    "writing this push's locator table (pulls of this snapshot scan the index until the next gc): {e}"
-                );
-                None
-            }
+            Err(e) => tracing::warn!(
+                "writing this push's locator table (pulls of this snapshot scan the index until the next gc): {e}"
+            ),
         }
     }
 }
 
 /// A push's sealed locator table, waiting to be stored with its snapshot.
 pub(crate) struct PushTable {
+    /// Its object name (the BLAKE3 of `obj`), known before it is written so that a push that
+    /// commits nothing can delete it even if the write's answer was lost.
+    name: Id,
     obj: Vec<u8>,
     records: usize,
     without: u64,
+}
+
+impl PushTable {
+    /// Its key in the store.
+    pub(crate) fn key(&self) -> String {
+        format!("{}{}", super::locators::LOC_PREFIX, self.name)
+    }
 }
 
 #[cfg(test)]

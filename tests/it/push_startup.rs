@@ -188,3 +188,60 @@ async fn a_push_taken_for_dead_leaves_no_locator_table() {
     assert_eq!(be.list("locs/").await.unwrap().len(), tables, "no table of the push that committed nothing");
     assert!(be.list("snapshots/").await.unwrap().len() == 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_uses_no_record_naming_a_pack_it_cannot_find() {
+    use crate::faulty::{FaultyBackend, Op};
+    let fb = FaultyBackend::new(Arc::new(MemoryBackend::new()));
+    let repo = Repository::init(fb.clone(), b"pw", &small_init()).await.unwrap();
+    push_counting(&repo, "db", bytes(generation(0))).await.0.unwrap();
+    // Every pack looks missing to the size requests: no record is used, so the push reads the
+    // parent's tree through the index (one scan) and still deduplicates (no marks exist).
+    fb.on(Op::Size).prefix("packs/").always().fail(kanrepo::ErrorKind::NotFound);
+    let (s, scans) = push_counting(&repo, "db", bytes(generation(1))).await;
+    let s = s.unwrap();
+    assert_eq!(scans, 1, "the records were not used");
+    assert!(s.stats.new_bytes * 5 < s.size, "{:?}", s.stats);
+    assert_eq!(pull(&repo, "db").await.unwrap(), generation(1));
+    // That push's leaves sourced from unusable records got none; gc writes them. Packs found:
+    // records used again, each pack's size asked once.
+    fb.clear();
+    repo.gc(&now_gc()).await.unwrap();
+    fb.reset_log();
+    let (s, scans) = push_counting(&repo, "db", bytes(generation(2))).await;
+    assert_eq!(scans, 0);
+    s.unwrap();
+    let packs = fb.list("packs/").await.unwrap().len() as u64;
+    let asked = fb.count_prefix(Op::Size, "packs/");
+    assert!(asked >= 1 && asked <= packs, "{asked} size requests for {packs} packs");
+    assert_eq!(pull(&repo, "db").await.unwrap(), generation(2));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_taken_for_dead_while_it_writes_its_snapshot_takes_its_table_back() {
+    use crate::faulty::{FaultyBackend, Op};
+    let fb = FaultyBackend::new(Arc::new(MemoryBackend::new()));
+    let repo = Arc::new(Repository::init(fb.clone(), b"pw", &small_init()).await.unwrap());
+    crate::support::push(&repo, "db", generation(0)).await.unwrap();
+    let tables = fb.list("locs/").await.unwrap().len();
+    // The push passes its first commit check, then stalls in its snapshot write, long enough
+    // for a gc to take it for dead (its lease objects removed).
+    let gate = fb.on(Op::Put).prefix("snapshots/").pause();
+    let h = {
+        let repo = repo.clone();
+        tokio::spawn(async move { crate::support::push(&repo, "db", generation(1)).await })
+    };
+    gate.reached().await;
+    let t0 = std::time::Instant::now();
+    while fb.list("locs/").await.unwrap().len() == tables {
+        assert!(t0.elapsed().as_secs() < 30, "its table is written beside the snapshot");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let leases: Vec<String> = fb.list("leases/").await.unwrap().into_iter().map(|o| o.key).collect();
+    fb.delete_many(&leases).await.unwrap();
+    gate.release();
+    let e = h.await.unwrap().unwrap_err();
+    assert!(e.to_string().contains("taken for dead"), "{e}");
+    assert_eq!(fb.list("locs/").await.unwrap().len(), tables, "the table went with the snapshot");
+    assert_eq!(fb.list("snapshots/").await.unwrap().len(), 1);
+}

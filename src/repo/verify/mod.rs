@@ -215,8 +215,9 @@ pub enum ProblemKind {
     Maintenance,
     /// A hook table (`hooks/…`) is damaged: deduplication loses what it pointed to.
     HookTable,
-    /// A locator table (`locs/…`) is damaged or names a pack that does not exist: pulls scan
-    /// the index for what it covered.
+    /// A locator table (`locs/…`) is damaged or names a pack that does not exist, or a blob its
+    /// pack's header does not list: pulls scan the index for what it covered; pushes trust
+    /// records whose packs exist (gc rewrites the tables).
     LocatorTable,
     /// A pack the index lists does not exist.
     PackMissing,

@@ -206,7 +206,7 @@ impl Run<'_> {
         headers: HeaderBlobs,
     ) -> Result<()> {
         self.progress.set_stage("locator tables");
-        let cost = "it only spares pulls an index scan, so no data is lost; the next gc rewrites the locator tables";
+        let cost = "pulls check every chunk they read and fall back to the index, but a push counts the chunks a record locates as stored (it checks only that the packs exist): run gc, which rewrites every locator table, before the next push";
         let listed: Arc<IdSet> = Arc::new(packs.keys().copied().collect());
         let read: Arc<IdSet> = Arc::new(headers.keys().map(|k| k.0).collect());
         let blobs = Arc::new(headers);
