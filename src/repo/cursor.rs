@@ -86,17 +86,17 @@ pub(crate) struct TreeCtx {
 pub(crate) type StoredAt = Option<(Arc<Locator>, u16)>;
 
 impl TreeCtx {
-    /// Node `id`, and whether the copy read is in a pack not marked for deletion (always when
-    /// a record located it: records naming a marked pack are not used). Through its locator
-    /// record when one is usable, else through the index's tree nodes, scanned once.
-    async fn node(&self, id: &Id) -> Result<(Node, bool)> {
+    /// Node `id`, whether the copy read is in a pack not marked for deletion (always when a
+    /// record located it: records naming a marked pack are not used), and the record if it
+    /// located it (a record whose node is not where it says is not used for its entries
+    /// either). Through its locator record when one is usable, else through the index's tree
+    /// nodes, scanned once.
+    async fn node(&self, id: &Id) -> Result<(Node, bool, Option<Arc<Locator>>)> {
         if let Some(l) = self.record(*id).await {
-            match read_node_at(&self.backend, &self.keys, &l, id).await {
-                Ok(n) => return Ok((n, true)),
-                Err(e) => tracing::warn!(
-                    "tree node {} (from a locator record): {e}; locating it through the index",
-                    id.short()
-                ),
+            let read = super::locators::read_node_at(self.backend.as_ref(), &self.keys, &l, id).await;
+            match read.and_then(|(raw, _)| Node::decode(&raw)) {
+                Ok(n) => return Ok((n, true, Some(l))),
+                Err(e) => tracing::warn!("{e} (from a locator record); locating it through the index"),
             }
         }
         let nodes = self
@@ -113,7 +113,7 @@ impl TreeCtx {
         let unmarked = nodes
             .get(id)
             .is_some_and(|l| !self.marked.contains(&nodes.packs[nodes.blobs[l.blob as usize].pack as usize]));
-        Ok((node, unmarked))
+        Ok((node, unmarked, None))
     }
 
     /// The usable locator record of node `id`, if a table holds one (a lookup that fails only
@@ -159,20 +159,6 @@ impl TreeCtx {
     }
 }
 
-/// Node `id` read from the blob its record `l` names, checked against its id.
-async fn read_node_at(backend: &Arc<dyn Backend>, keys: &Keys, l: &Locator, id: &Id) -> Result<Node> {
-    let b = l.node;
-    let key = super::pack_key(&l.packs[b.pack as usize]);
-    let sealed = backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await?;
-    let what = format!("tree node {} in {key}", id.short());
-    let raw = crate::compress::decode(&crate::format::pack::open_blob(keys, &sealed, &what)?)
-        .map_err(|e| e.context(&what))?;
-    if raw.len() != b.raw_len as usize || keys.chunk_id(&raw) != *id {
-        return Err(Error::corrupt(format!("{what}: content does not match its id")));
-    }
-    Node::decode(&raw).map_err(|e| e.context(&what))
-}
-
 /// One leaf of a source tree.
 pub(crate) struct Leaf {
     /// Stream offset where it starts.
@@ -204,7 +190,7 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
             return;
         }
         if let Some((id, want_level, start, covered)) = next.take() {
-            let (node, unmarked) = match ctx.node(&id).await {
+            let (node, unmarked, record) = match ctx.node(&id).await {
                 Ok(n) => n,
                 Err(e) => {
                     let _ = tx.send(Err(e)).await;
@@ -221,7 +207,7 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
                 ids.push(id);
                 ids.extend(node.entries.iter().map(|e| e.0));
                 let inner = std::mem::take(&mut pending_inner);
-                let loc = ctx.record(id).await.filter(|l| l.entries.len() == node.entries.len());
+                let loc = record.filter(|l| l.entries.len() == node.entries.len());
                 let leaf = Leaf { start, len: sum, ids, inner, node_unmarked: unmarked, loc };
                 if tx.send(Ok(leaf)).await.is_err() {
                     return;

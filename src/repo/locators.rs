@@ -135,6 +135,26 @@ impl Locators {
     }
 }
 
+/// The bytes of tree node `id` read from the blob its record `l` names (one ranged read),
+/// checked against its id; also the bytes read.
+pub(crate) async fn read_node_at(
+    backend: &dyn crate::backend::Backend,
+    keys: &crate::crypto::Keys,
+    l: &Locator,
+    id: &Id,
+) -> Result<(Vec<u8>, u64)> {
+    let b = l.node;
+    let key = super::pack_key(&l.packs[b.pack as usize]);
+    let what = format!("tree node {} in {key}", id.short());
+    let sealed = backend.get_range(&key, b.offset as u64, b.sealed_len as u64).await.map_err(|e| e.context(&what))?;
+    let raw = crate::compress::decode(&crate::format::pack::open_blob(keys, &sealed, &what)?)
+        .map_err(|e| e.context(&what))?;
+    if raw.len() != b.raw_len as usize || keys.chunk_id(&raw) != *id {
+        return Err(crate::error::Error::corrupt(format!("{what}: content does not match its id")));
+    }
+    Ok((raw, sealed.len() as u64))
+}
+
 /// Builds one node's record from the locations of the live chunks.
 fn record(ri: &ReadIndex, id: &Id, leaf: Option<&[(Id, u64)]>) -> Option<Locator> {
     let mut packs: Vec<Id> = Vec::new();

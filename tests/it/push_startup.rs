@@ -78,21 +78,28 @@ async fn a_push_whose_sources_have_records_reads_no_index_even_while_packs_are_m
     assert_eq!(pull(&repo, "copy").await.unwrap(), generation(3));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_push_after_a_mark_stores_again_what_only_marked_packs_hold_even_through_a_live_parent() {
-    // A live snapshot S that needs chunks whose only copies are in marked packs: a push P
-    // started with X's snapshot as its parent, gc marked X's packs (X forgotten), P committed.
-    let repo = Arc::new(Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap());
-    let x = generation(5);
-    let (old, _) = crate::support::push(&repo, "db", x.clone()).await.unwrap();
-    crate::support::push(&repo, "keep", data(100_000, 5)).await.unwrap();
-    let (gate, h) = gated_push(&repo, "db", x.clone()).await;
+/// A repository with `x` under "db" as a live snapshot S whose chunks are only in packs marked
+/// for deletion, and "keep": a push P started with X's snapshot of `x` as its parent, gc marked
+/// X's packs (X forgotten), then P committed S. Returns S's id.
+async fn live_snapshot_on_marked_packs(repo: &Arc<Repository>, x: &[u8]) -> kanrepo::Id {
+    let (old, _) = crate::support::push(repo, "db", x.to_vec()).await.unwrap();
+    crate::support::push(repo, "keep", data(100_000, 5)).await.unwrap();
+    let (gate, h) = gated_push(repo, "db", x.to_vec()).await;
     repo.forget(&Selection::Ids(vec![old.to_hex()]), true, false).await.unwrap();
     let r = repo.gc(&now_gc()).await.unwrap();
     assert!(r.marked_packs > 0 && r.deleted_packs == 0, "{r:?}");
     gate.send(()).unwrap();
-    let s = repo.load_snapshot(&h.await.unwrap().unwrap()).await.unwrap();
+    let id = h.await.unwrap().unwrap();
+    let s = repo.load_snapshot(&id).await.unwrap();
     assert_eq!(s.stats.new_chunks, 0, "P deduplicated against X: {:?}", s.stats);
+    id
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_after_a_mark_stores_again_what_only_marked_packs_hold_even_through_a_live_parent() {
+    let repo = Arc::new(Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap());
+    let x = generation(5);
+    live_snapshot_on_marked_packs(&repo, &x).await;
     // A push Q of the same stream that starts now: S is its parent, S's records name marked
     // packs (so they are not used), and every chunk S lists is only in a marked pack. Q
     // stores the stream again, having scanned the index to learn that.
@@ -143,16 +150,9 @@ async fn the_next_push_of_its_path_reuses_the_packs_a_failed_push_could_not_inde
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_push_whose_marked_packs_are_swept_while_it_runs_stores_what_only_they_held() {
-    // S needs chunks whose only copies are in marked packs X (as in the test above).
     let repo = Arc::new(Repository::init(Arc::new(MemoryBackend::new()), b"pw", &small_init()).await.unwrap());
     let x = generation(6);
-    let (old, _) = crate::support::push(&repo, "db", x.clone()).await.unwrap();
-    crate::support::push(&repo, "keep", data(100_000, 5)).await.unwrap();
-    let (gate, h) = gated_push(&repo, "db", x.clone()).await;
-    repo.forget(&Selection::Ids(vec![old.to_hex()]), true, false).await.unwrap();
-    assert!(repo.gc(&now_gc()).await.unwrap().marked_packs > 0);
-    gate.send(()).unwrap();
-    let s = h.await.unwrap().unwrap();
+    let s = live_snapshot_on_marked_packs(&repo, &x).await;
     // Q starts after the mark (by more than the store's timestamp granularity), with S as its
     // parent: it reads S's leaves, whose records name X (not usable).
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;

@@ -10,7 +10,7 @@ use crate::compress;
 use crate::crypto::Keys;
 use crate::error::{Error, Result};
 use crate::format::locator::Locator;
-use crate::format::pack::{BlobKind, open_blob, open_blob_into};
+use crate::format::pack::{BlobKind, open_blob_into};
 use crate::id::{Id, IdSet};
 use crate::pool::BufPool;
 use crate::repo::locators::Locators;
@@ -312,20 +312,18 @@ impl BlobReader {
     /// warning if the record was wrong) sends the caller to the index.
     fn node_by_record(&self, id: &Id) -> Option<Vec<u8>> {
         let l = self.locators.as_ref()?.get(&self.rt, id, &self.marked)?;
-        let b = l.node;
-        let key = pack_key(&l.packs[b.pack as usize]);
-        let what = format!("tree node {} in {key}", id.short());
-        let read = || -> Result<Vec<u8>> {
-            let sealed = self.rt.block_on(self.backend.get_range(&key, b.offset as u64, b.sealed_len as u64))?;
-            Progress::add(&self.progress.transferred_bytes, sealed.len() as u64);
-            self.stats.requests.fetch_add(1, Relaxed);
-            let raw = compress::decode(&open_blob(&self.keys, &sealed, &what)?)?;
-            if raw.len() != b.raw_len as usize || self.keys.chunk_id(&raw) != *id {
-                return Err(Error::corrupt("content does not match its id"));
+        let read = self.rt.block_on(crate::repo::locators::read_node_at(self.backend.as_ref(), &self.keys, &l, id));
+        self.stats.requests.fetch_add(1, Relaxed);
+        match read {
+            Ok((raw, sealed)) => {
+                Progress::add(&self.progress.transferred_bytes, sealed);
+                Some(raw)
             }
-            Ok(raw)
-        };
-        read().map_err(|e| tracing::warn!("{what} (from a locator record): {e}; locating it through the index")).ok()
+            Err(e) => {
+                tracing::warn!("{e} (from a locator record); locating it through the index");
+                None
+            }
+        }
     }
 
     /// The usable locator record of the leaf `id` with `entries`, if any.
