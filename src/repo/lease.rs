@@ -200,15 +200,6 @@ pub struct Lease {
 struct Records {
     pending: Vec<String>,
     last: Option<std::time::Instant>,
-    /// The push stored packs it could not index ([`Lease::note_unindexed`]).
-    unindexed: bool,
-}
-
-impl Records {
-    /// Whether any index object was noted (recorded or pending), or packs left unindexed.
-    fn any(&self) -> bool {
-        self.last.is_some() || !self.pending.is_empty() || self.unindexed
-    }
 }
 
 impl std::fmt::Debug for Lease {
@@ -320,21 +311,8 @@ impl Lease {
         self.records.lock().await.pending.push(key);
     }
 
-    /// Note that this failed push stored packs it could not index: its lease is then ended,
-    /// not removed, so that the next push of its path looks for them (they are in no index
-    /// object; `Interrupted::seen`).
-    pub async fn note_unindexed(&self) {
-        self.records.lock().await.unindexed = true;
-    }
-
-    /// Whether this push noted any index object ([`Lease::record_index`]) or unindexed packs
-    /// ([`Lease::note_unindexed`]).
-    pub async fn has_records(&self) -> bool {
-        self.records.lock().await.any()
-    }
-
-    /// End the lease of a push that failed but stored data (indexed, or not: see
-    /// [`Lease::note_unindexed`]): stop refreshing and write
+    /// End the lease of a push that failed after storing packs (indexed or not: the next push
+    /// of its path looks for unindexed ones while the lease exists): stop refreshing and write
     /// `<id>/end` with the records still pending. An ended lease protects nothing (garbage
     /// collection does not wait for it; the holder must never commit after this) but stays
     /// until it expires, so that the next push of its path resumes from its records

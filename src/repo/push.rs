@@ -21,8 +21,8 @@
 //! tree-node locations (~60 B per node, ~0.12 B per stored chunk: 2.3 MB at 20 M chunks) when
 //! a source node has no usable record; the ids whose only copies are in marked packs (32 B
 //! each) when, while packs are marked, a source chunk has none; the pack list when another
-//! push of the path was interrupted (repo::cursor, [`Repository::push`]). The stages that run on their own threads are in
-//! repo::push_stages. See docs/architecture.md.
+//! push of the path was interrupted (repo::cursor, [`Repository::push`]). The stages that run
+//! on their own threads are in repo::push_stages. See docs/architecture.md.
 //!
 //! Failure: the first error is kept; every stage stops when a channel it uses closes; no
 //! snapshot is written. Packs already stored stay (unreferenced until a later index/gc).
@@ -112,11 +112,11 @@ impl Repository {
             return Err(Error::invalid("a snapshot path is required"));
         }
         let lease = self.acquire_lease(super::lease::LeaseKind::Push, &opts.path).await?;
+        let before = Progress::get(&progress.transferred_bytes);
         let res = self.push_leased(reader, opts, progress.clone(), &lease).await;
-        // Pack bytes sent: some pack may be stored in no index object.
-        let sent = Progress::get(&progress.transferred_bytes) > 0;
-        if res.is_err() && (sent || lease.has_records().await) {
-            // Its indexed data stays findable: the next push of this path resumes from it.
+        if res.is_err() && Progress::get(&progress.transferred_bytes) > before {
+            // It stored packs: the next push of this path resumes from what its lease recorded,
+            // and looks for the packs it stored but could not index.
             tracing::info!(
                 "this push failed after storing data; its lease keeps the list of what it stored, so the next push of {} does not store it again",
                 opts.path
@@ -340,10 +340,7 @@ impl Repository {
                     lease.pend_index(format!("index/{id}")).await;
                     Ok(())
                 }
-                Err(e) => {
-                    lease.note_unindexed().await;
-                    Err(e.context("writing the index"))
-                }
+                Err(e) => Err(e.context("writing the index")),
             }
         };
         let (written, table) = tokio::join!(write_index, self.seal_push_locators(resolver, dedup.records_skipped));
@@ -450,18 +447,15 @@ impl Repository {
 
     /// A failed push indexes the packs it stored whose index object was not written yet, and
     /// records that object in its lease: the next push of its path resumes from it. Best effort:
-    /// if it cannot be written the lease says so, and the next push of the path finds those
-    /// packs as unindexed packs (fewer of their chunks are reused).
+    /// if it cannot be written, the next push of the path finds those packs as unindexed packs
+    /// while this push's (ended) lease exists (fewer of their chunks are reused).
     async fn index_failed_push(&self, index: &IndexFile, lease: &super::lease::Lease) {
         if index.blobs.is_empty() {
             return;
         }
         match self.write_index(index).await {
             Ok(id) => lease.record_index(format!("index/{id}")).await,
-            Err(e) => {
-                tracing::warn!("indexing the packs this failed push stored: {e}");
-                lease.note_unindexed().await;
-            }
+            Err(e) => tracing::warn!("indexing the packs this failed push stored: {e}"),
         }
     }
 
