@@ -5,9 +5,13 @@
 //! chunk is copied. The gear table is XOR-ed with a per-repository seed (derived from the
 //! master key) so cut points are not the same in every repository.
 //!
+//! A [`CutPlan`] may find the cuts another way (a push following its parent's cuts,
+//! repo::follow), as long as they are the cuts [`Cutter::next_len`] would make.
+//!
 //! Pure CPU + the reader: this module neither hashes nor stores anything.
 
 use crate::error::{Error, Result};
+use crate::id::Id;
 use crate::pool::BufPool;
 use bytes::Bytes;
 use fastcdc::v2020::{Normalization, cut_gear, get_gear_with_seed, select_masks};
@@ -116,19 +120,54 @@ impl Cutter {
     }
 }
 
+/// Where the chunks of a stream end. An implementation must return exactly the cut that
+/// [`Cutter::next_len`] returns for the same `data` (the chunking of a stream never depends on
+/// how it was found), and may also return the chunk's id when it computed it.
+pub trait CutPlan {
+    /// Length of the chunk at the start of `data` (which holds at least `max_size` bytes or is
+    /// the end of the stream), and the chunk's id if known.
+    fn cut(&mut self, data: &[u8]) -> (usize, Option<Id>);
+}
+
+impl CutPlan for Cutter {
+    fn cut(&mut self, data: &[u8]) -> (usize, Option<Id>) {
+        (self.next_len(data), None)
+    }
+}
+
+/// A batch of chunks (slices of `block`), each with its id when the [`CutPlan`] computed it.
+pub type PlannedBlock = (Bytes, Vec<(Option<Id>, Bytes)>);
+
 /// Reads a stream and returns it as batches of content-defined chunks.
 ///
 /// Each batch is one block read from the stream; its chunks are slices of one pooled buffer,
 /// which returns to the pool once every chunk of the batch has been dropped. The bytes after
 /// the last cut point (less than one maximum chunk) are carried into the next block.
+///
+/// Read on the caller's thread ([`StreamChunker::new`]), or ahead on a thread of its own
+/// ([`StreamChunker::read_ahead`]: the copy out of the kernel then runs beside the cutting).
 pub struct StreamChunker<R> {
-    reader: R,
+    source: Source<R>,
     cutter: Cutter,
     pool: std::sync::Arc<BufPool>,
     tail: Vec<u8>,
     block: usize,
     eof: bool,
     total: u64,
+}
+
+/// A block read ahead: a buffer whose first `max_size` bytes are room for the tail of the
+/// block before, the bytes read after them, and whether the stream ended.
+type ReadBlock = std::io::Result<(Vec<u8>, bool)>;
+
+/// Blocks a reading thread may have read that the chunker has not taken yet.
+const READ_AHEAD: usize = 2;
+
+enum Source<R> {
+    /// Read on the caller's thread.
+    Here(R),
+    /// Read by a thread of its own (it stops when this is dropped and it next reads a block).
+    Ahead(std::sync::mpsc::Receiver<ReadBlock>),
 }
 
 impl<R: Read> StreamChunker<R> {
@@ -142,12 +181,7 @@ impl<R: Read> StreamChunker<R> {
     pub fn with_pool_size(reader: R, cutter: Cutter, block: usize, keep: usize) -> Self {
         let block = block.max(4 * cutter.p.max_size as usize);
         let pool = BufPool::new(block + cutter.p.max_size as usize, keep);
-        StreamChunker { reader, cutter, pool, tail: Vec::new(), block, eof: false, total: 0 }
-    }
-
-    /// The reader back (after the end of the stream).
-    pub fn into_inner(self) -> R {
-        self.reader
+        StreamChunker { source: Source::Here(reader), cutter, pool, tail: Vec::new(), block, eof: false, total: 0 }
     }
 
     /// Bytes read so far.
@@ -163,35 +197,68 @@ impl<R: Read> StreamChunker<R> {
     /// Like [`StreamChunker::next_batch`], also returning the block the chunks are slices of
     /// (exactly their concatenation), so a consumer can hash the stream in large pieces.
     pub fn next_block(&mut self) -> std::io::Result<Option<(Bytes, Vec<Bytes>)>> {
+        let mut cdc = self.cutter.clone();
+        Ok(self.next_block_with(&mut cdc)?.map(|(block, chunks)| (block, chunks.into_iter().map(|c| c.1).collect())))
+    }
+
+    /// The next bytes to cut: a buffer, and where in it they start (the tail carried over
+    /// first).
+    fn fill(&mut self) -> std::io::Result<(Vec<u8>, usize)> {
+        match &mut self.source {
+            Source::Ahead(rx) if !self.eof => {
+                let (mut buf, eof) = rx.recv().unwrap_or_else(|_| {
+                    Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the thread reading the input stopped"))
+                })?;
+                let gap = self.cutter.p.max_size as usize;
+                let start = gap - self.tail.len();
+                buf[start..gap].copy_from_slice(&self.tail);
+                self.tail.clear();
+                self.total += (buf.len() - gap) as u64;
+                self.eof = eof;
+                Ok((buf, start))
+            }
+            Source::Ahead(_) => {
+                let mut buf = self.pool.take();
+                buf.extend_from_slice(&self.tail);
+                self.tail.clear();
+                Ok((buf, 0))
+            }
+            Source::Here(reader) => {
+                let mut buf = self.pool.take();
+                buf.extend_from_slice(&self.tail);
+                self.tail.clear();
+                let filled = buf.len();
+                if !self.eof && filled < self.block {
+                    let want = (self.block - filled) as u64;
+                    match read_block(reader, want, &mut buf) {
+                        Ok((n, eof)) => {
+                            self.total += n as u64;
+                            self.eof = eof;
+                        }
+                        Err(e) => {
+                            self.pool.give(buf);
+                            return Err(e);
+                        }
+                    }
+                }
+                Ok((buf, 0))
+            }
+        }
+    }
+
+    /// Like [`StreamChunker::next_block`], with the cuts found by `plan`.
+    pub fn next_block_with(&mut self, plan: &mut dyn CutPlan) -> std::io::Result<Option<PlannedBlock>> {
         if self.eof && self.tail.is_empty() {
             return Ok(None);
         }
-        let mut buf = self.pool.take();
-        buf.extend_from_slice(&self.tail);
-        self.tail.clear();
-        let filled = buf.len();
-        if !self.eof && filled < self.block {
-            // `read_to_end` fills the reserved capacity without zeroing it first when the reader
-            // supports it (files, stdin), and loops over short reads (pipes). Fewer bytes than
-            // asked for means the stream ended.
-            let want = (self.block - filled) as u64;
-            match (&mut self.reader).take(want).read_to_end(&mut buf) {
-                Ok(n) => {
-                    self.total += n as u64;
-                    self.eof = (n as u64) < want;
-                }
-                Err(e) => {
-                    self.pool.give(buf);
-                    return Err(e);
-                }
-            }
-        }
+        let (mut buf, start) = self.fill()?;
         let max = self.cutter.p.max_size as usize;
         let mut cuts = Vec::new();
-        let mut pos = 0;
+        let mut pos = start;
         while pos < buf.len() && (self.eof || buf.len() - pos >= max) {
-            let n = self.cutter.next_len(&buf[pos..]);
-            cuts.push((pos, pos + n));
+            let (n, id) = plan.cut(&buf[pos..]);
+            debug_assert!(n > 0 && pos + n <= buf.len());
+            cuts.push((pos, pos + n, id));
             pos += n;
         }
         self.tail.extend_from_slice(&buf[pos..]);
@@ -201,9 +268,50 @@ impl<R: Read> StreamChunker<R> {
             return if self.eof && self.tail.is_empty() { Ok(None) } else { Ok(Some((Bytes::new(), Vec::new()))) };
         }
         let block = self.pool.bytes(buf);
-        let chunks = cuts.into_iter().map(|(s, e)| block.slice(s..e)).collect();
-        Ok(Some((block, chunks)))
+        let chunks = cuts.into_iter().map(|(s, e, id)| (id, block.slice(s..e))).collect();
+        Ok(Some((block.slice(start..pos), chunks)))
     }
+}
+
+impl<R: Read + Send + 'static> StreamChunker<R> {
+    /// Like [`StreamChunker::with_pool_size`], reading on a thread of its own, up to
+    /// [`READ_AHEAD`] blocks ahead of the cutting. A read error reaches the caller after the
+    /// blocks read before it.
+    pub fn read_ahead(mut reader: R, cutter: Cutter, block: usize, keep: usize) -> std::io::Result<Self> {
+        let block = block.max(4 * cutter.p.max_size as usize);
+        let gap = cutter.p.max_size as usize;
+        let pool = BufPool::new(block + gap, keep + READ_AHEAD + 1);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<ReadBlock>(READ_AHEAD);
+        let blocks = pool.clone();
+        std::thread::Builder::new().name("kando-input".into()).spawn(move || {
+            loop {
+                let mut buf = blocks.take();
+                buf.resize(gap, 0);
+                match read_block(&mut reader, block as u64, &mut buf) {
+                    Ok((_, eof)) => {
+                        if tx.send(Ok((buf, eof))).is_err() || eof {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        blocks.give(buf);
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                }
+            }
+        })?;
+        Ok(StreamChunker { source: Source::Ahead(rx), cutter, pool, tail: Vec::new(), block, eof: false, total: 0 })
+    }
+}
+
+/// Read up to `want` bytes onto the end of `buf`: how many, and whether the stream ended.
+fn read_block(reader: &mut impl Read, want: u64, buf: &mut Vec<u8>) -> std::io::Result<(usize, bool)> {
+    // `read_to_end` fills the reserved capacity without zeroing it first when the reader
+    // supports it (files, stdin), and loops over short reads (pipes). Fewer bytes than asked
+    // for means the stream ended.
+    let n = reader.take(want).read_to_end(buf)?;
+    Ok((n, (n as u64) < want))
 }
 
 #[cfg(test)]
@@ -242,6 +350,60 @@ mod tests {
         for c in &got[..got.len() - 1] {
             assert!(c.len() >= p.min_size as usize && c.len() <= p.max_size as usize);
         }
+    }
+
+    /// An owned reader returning short reads, then an error after `fail_at` bytes if set.
+    struct OwnedDribble(std::io::Cursor<Vec<u8>>, usize, Option<u64>);
+    impl Read for OwnedDribble {
+        fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+            if self.2.is_some_and(|at| self.0.position() >= at) {
+                return Err(std::io::Error::other("producer failed"));
+            }
+            let n = b.len().min(self.1);
+            self.0.read(&mut b[..n])
+        }
+    }
+
+    #[test]
+    fn reading_ahead_cuts_the_same_chunks_and_blocks() {
+        let cutter = Cutter::new(ChunkerParams::default(), 42).unwrap();
+        for len in [0, 1, 70_000, 3_000_000] {
+            let d = data(len, 9);
+            let want: Vec<&[u8]> = cutter.split(&d);
+            let reader = OwnedDribble(std::io::Cursor::new(d.clone()), 65536 + 17, None);
+            let mut sc = StreamChunker::read_ahead(reader, cutter.clone(), 1 << 18, 2).unwrap();
+            let (mut got, mut stream) = (Vec::new(), Vec::new());
+            while let Some((block, chunks)) = sc.next_block().unwrap() {
+                stream.extend_from_slice(&block);
+                let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
+                assert_eq!(joined, &block[..], "a block is its chunks");
+                got.extend(chunks);
+            }
+            assert_eq!(stream, d);
+            assert_eq!(got.len(), want.len());
+            assert!(got.iter().zip(&want).all(|(g, w)| &g[..] == *w));
+            assert_eq!(sc.bytes_read(), d.len() as u64);
+        }
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_blocks_read_before_it() {
+        let cutter = Cutter::new(ChunkerParams::default(), 42).unwrap();
+        let d = data(3_000_000, 5);
+        let reader = OwnedDribble(std::io::Cursor::new(d.clone()), 1 << 16, Some(1_500_000));
+        let mut sc = StreamChunker::read_ahead(reader, cutter, 1 << 18, 2).unwrap();
+        let mut stream = Vec::new();
+        let err = loop {
+            match sc.next_block() {
+                Ok(Some((block, _))) => stream.extend_from_slice(&block),
+                Ok(None) => panic!("the stream cannot end without its error"),
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(err.to_string(), "producer failed");
+        // Every whole block read before the error was cut (less than one block and a tail lost).
+        assert!(stream.len() >= 1_500_000 - (1 << 18) - 65536, "{}", stream.len());
+        assert_eq!(&stream[..], &d[..stream.len()]);
     }
 
     #[test]

@@ -167,6 +167,8 @@ pub(crate) struct Leaf {
     pub len: u64,
     /// Its node id and its chunk ids.
     pub ids: Vec<Id>,
+    /// Its chunks' lengths (`ids[1..]`'s).
+    pub lens: Vec<u32>,
     /// The inner nodes entered on the way to it (none for the leaves after the first under a
     /// node), each with whether the copy read is in an unmarked pack.
     pub inner: Vec<(Id, bool)>,
@@ -206,9 +208,10 @@ async fn read_leaves(ctx: Arc<TreeCtx>, root: Id, from: u64, tx: mpsc::Sender<Re
                 let mut ids = Vec::with_capacity(node.entries.len() + 1);
                 ids.push(id);
                 ids.extend(node.entries.iter().map(|e| e.0));
+                let lens = node.entries.iter().map(|e| u32::try_from(e.1).unwrap_or(u32::MAX)).collect();
                 let inner = std::mem::take(&mut pending_inner);
                 let loc = record.filter(|l| l.entries.len() == node.entries.len());
-                let leaf = Leaf { start, len: sum, ids, inner, node_unmarked: unmarked, loc };
+                let leaf = Leaf { start, len: sum, ids, lens, inner, node_unmarked: unmarked, loc };
                 if tx.send(Ok(leaf)).await.is_err() {
                     return;
                 }
@@ -273,7 +276,8 @@ async fn read_indexed(ctx: Arc<TreeCtx>, keys: Vec<String>, tx: mpsc::Sender<Res
         for piece in chunks.chunks(INDEXED_LEAF) {
             let len: u64 = piece.iter().map(|c| c.1 as u64).sum();
             let ids = piece.iter().map(|c| c.0).collect();
-            let leaf = Leaf { start, len, ids, inner: Vec::new(), node_unmarked: false, loc: None };
+            let lens = piece.iter().map(|c| c.1).collect();
+            let leaf = Leaf { start, len, ids, lens, inner: Vec::new(), node_unmarked: false, loc: None };
             start += len;
             if tx.send(Ok(leaf)).await.is_err() {
                 return;
@@ -365,6 +369,14 @@ impl Sources {
         let (tx, rx) = mpsc::channel(AHEAD as usize + 2);
         self.rt.spawn(read_leaves(self.ctx.clone(), root, from, tx));
         self.add(root, from, rx);
+    }
+
+    /// The leaves of the tree under `root`, from its start, read by a task as they are taken
+    /// (for following the parent's cuts, repo::follow).
+    pub(crate) fn leaves(&self, root: Id) -> mpsc::Receiver<Result<Leaf>> {
+        let (tx, rx) = mpsc::channel(AHEAD as usize + 2);
+        self.rt.spawn(read_leaves(self.ctx.clone(), root, 0, tx));
+        rx
     }
 
     /// Open a cursor on the chunks that the index objects `index` list, in that order: the

@@ -11,6 +11,7 @@
 pub mod compact;
 mod cursor;
 mod dedup;
+mod follow;
 pub mod forget;
 pub mod gc;
 mod hooks;

@@ -20,6 +20,9 @@ pub struct Progress {
     pub transferred_bytes: AtomicU64,
     /// Bytes written to the output (pull).
     pub bytes_out: AtomicU64,
+    /// Chunks cut where the parent snapshot had its cut, found without a FastCDC scan (push;
+    /// repo::follow).
+    pub followed_chunks: AtomicU64,
     /// Scans of the index a pull made to locate tree nodes or chunks that no locator record
     /// covered (0 when gc's locator tables cover the whole snapshot), or a push made to read
     /// source trees no record covers, to check chunks against deletion marks, or to find the

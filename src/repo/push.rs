@@ -29,11 +29,12 @@
 
 use super::cursor::{Sources, TreeCtx};
 use super::dedup::DedupSet;
+use super::follow::ParentCuts;
 use super::push_locators::RecordResolver;
 use super::push_stages::{DedupOut, FrameSink, Hashed, PackBody, PackOut, Packer, Sealed, dedup_stage};
 use super::stage::{FirstError, cancelled, spawn_stage};
 use super::{Progress, Repository, pack_key};
-use crate::chunker::{Cutter, StreamChunker};
+use crate::chunker::{CutPlan, Cutter, StreamChunker};
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::index::IndexFile;
 use crate::format::snapshot::{SNAPSHOT_MAGIC, Snapshot};
@@ -161,7 +162,9 @@ impl Repository {
                 resume.extend(b.chunks.into_iter().map(|c| c.0).take(RESUME_IDS.saturating_sub(resume.len())));
             }
         }
-        let mut sources = self.dedup_sources(resume, &opts.path, &marked, progress.clone()).await?;
+        let (mut sources, parent) = self.dedup_sources(resume, &opts.path, &marked, progress.clone()).await?;
+        // The reader follows the parent's cuts where the stream repeats it (repo::follow).
+        let parent_leaves = parent.map(|root| sources.leaves(root));
         let (records, mut resolver) = super::push_locators::records();
         for index in interrupted.index.into_iter().take(RESUMED_PUSHES) {
             tracing::info!(
@@ -210,29 +213,64 @@ impl Repository {
             let input_error = input_error.clone();
             let block = opts.block;
             std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
-                let mut ch = StreamChunker::with_pool_size(reader, cutter, block, slots + 2);
+                // The input is read on a thread of its own, beside the cutting and hashing here.
+                let mut ch = match StreamChunker::read_ahead(reader, cutter.clone(), block, slots + 2) {
+                    Ok(ch) => ch,
+                    Err(e) => {
+                        *input_error.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(Error::with_source(ErrorKind::Io, "starting the input thread", e));
+                        let _ = hashed_tx.send(Hashed::End(0));
+                        return;
+                    }
+                };
+                let mut follow = parent_leaves.map(|rx| ParentCuts::new(cutter.clone(), keys.clone(), Box::new(rx)));
+                let mut cdc = cutter;
                 let mut seq = 0u64;
                 loop {
                     if fail.is_set() {
                         return;
                     }
-                    match ch.next_block() {
+                    let plan: &mut dyn CutPlan = match follow.as_mut() {
+                        Some(f) => f,
+                        None => &mut cdc,
+                    };
+                    match ch.next_block_with(plan) {
                         Ok(Some((block, batch))) => {
                             progress.bytes_in.store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
+                            if let Some(f) = &follow {
+                                progress.followed_chunks.store(f.stats.followed, std::sync::atomic::Ordering::Relaxed);
+                            }
                             if batch.is_empty() {
                                 continue;
                             }
                             if hash_slot_tx.send(()).is_err() {
                                 return;
                             }
+                            // A batch whose ids the plan computed (it followed the parent) needs no
+                            // worker.
+                            let hashed = batch.iter().all(|c| c.0.is_some());
                             let (keys, tx) = (keys.clone(), hashed_tx.clone());
-                            pool.spawn(move || {
-                                let v = batch.into_iter().map(|b| (keys.chunk_id(&b), b)).collect();
+                            let hash = move || {
+                                let v = batch
+                                    .into_iter()
+                                    .map(|(id, b)| (id.unwrap_or_else(|| keys.chunk_id(&b)), b))
+                                    .collect();
                                 let _ = tx.send(Hashed::Batch(seq, v, block));
-                            });
+                            };
+                            if hashed { hash() } else { pool.spawn(hash) }
                             seq += 1;
                         }
                         Ok(None) => {
+                            if let Some(f) = &follow {
+                                tracing::debug!(
+                                    "followed the parent's cuts for {} chunks, scanned {} with FastCDC, found the parent again {} times, hashed {} of {} bytes here",
+                                    f.stats.followed,
+                                    f.stats.scanned,
+                                    f.stats.resyncs,
+                                    f.stats.hashed_bytes,
+                                    ch.bytes_read()
+                                );
+                            }
                             let _ = hashed_tx.send(Hashed::End(seq));
                             return;
                         }
@@ -411,7 +449,7 @@ impl Repository {
         path: &str,
         marked: &IdSet,
         progress: Arc<Progress>,
-    ) -> Result<Sources> {
+    ) -> Result<(Sources, Option<Id>)> {
         let snaps = self.snapshots().await.map_err(|e| e.context("listing snapshots"))?;
         let live_roots: IdSet = snaps.iter().map(|s| s.snapshot.root_id()).collect();
         let parent = snaps.iter().rev().find(|s| s.snapshot.path == path).map(|s| s.snapshot.root_id());
@@ -442,7 +480,7 @@ impl Repository {
         if let Some(root) = parent {
             sources.open(root, 0);
         }
-        Ok(sources)
+        Ok((sources, parent))
     }
 
     /// A failed push indexes the packs it stored whose index object was not written yet, and

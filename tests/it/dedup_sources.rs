@@ -6,6 +6,7 @@ use crate::support::*;
 use kanrepo::backend::{Backend, memory::MemoryBackend};
 use kanrepo::repo::Repository;
 use kanrepo::repo::forget::Selection;
+use kanrepo::{Progress, PushOptions};
 use std::sync::Arc;
 
 async fn repo() -> (Arc<dyn Backend>, Repository) {
@@ -59,6 +60,36 @@ async fn nightly_generations_dedup_against_their_parent() {
         assert!(s.stats.new_bytes >= 2 * 65536 - 16384, "generation {g}: {:?}", s.stats);
     }
     assert_eq!(pull(&repo, "db").await.unwrap(), generation(7));
+}
+
+/// A push that follows its parent's cuts (src/repo/follow.rs) cuts exactly where a push
+/// without a parent does: same tree, whatever the edits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn following_the_parents_cuts_never_changes_them() {
+    let (_, repo) = repo().await;
+    let base = [text(3 << 20, 1), data(3 << 20, 2)].concat();
+    push(&repo, "db", base.clone()).await.unwrap();
+    let mut next = base.clone();
+    next.splice(500_000..500_000, data(3000, 3)); // an insertion
+    next.drain(2_000_000..2_150_000); // a deletion
+    next[4_000_000] ^= 0x55; // a changed byte
+    next.splice(5_000_000..5_000_000, [7u8]); // one byte inserted
+    next.truncate(next.len() - 70_000);
+    next.extend_from_slice(&data(90_000, 4)); // a new end
+    let progress = Arc::new(Progress::default());
+    let opts = PushOptions { path: "db".into(), ..PushOptions::default() };
+    let (_, followed) = repo.push(Box::new(std::io::Cursor::new(next.clone())), &opts, progress.clone()).await.unwrap();
+    let chunks = followed.stats.chunks;
+    assert!(
+        Progress::get(&progress.followed_chunks) * 10 > chunks * 8,
+        "followed {} of {chunks}",
+        Progress::get(&progress.followed_chunks)
+    );
+    // No parent under this path: every cut found by FastCDC.
+    let (_, fresh) = push(&repo, "elsewhere", next.clone()).await.unwrap();
+    assert_eq!(followed.root, fresh.root, "same cuts, same tree");
+    assert_eq!(followed.blake3, fresh.blake3);
+    assert_eq!(pull(&repo, "db").await.unwrap(), next);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
