@@ -160,7 +160,8 @@ pub struct StreamChunker<R> {
 /// block before, the bytes read after them, and whether the stream ended.
 type ReadBlock = std::io::Result<(Vec<u8>, bool)>;
 
-/// Blocks a reading thread may have read that the chunker has not taken yet.
+/// Blocks a reading thread may have queued that the chunker has not taken yet (one more may be
+/// held by the thread, waiting for room).
 const READ_AHEAD: usize = 2;
 
 enum Source<R> {
@@ -218,6 +219,7 @@ impl<R: Read> StreamChunker<R> {
                 Ok((buf, start))
             }
             Source::Ahead(_) => {
+                // After the end (not reached: the block that ends the stream is cut to its end).
                 let mut buf = self.pool.take();
                 buf.extend_from_slice(&self.tail);
                 self.tail.clear();
@@ -275,8 +277,9 @@ impl<R: Read> StreamChunker<R> {
 
 impl<R: Read + Send + 'static> StreamChunker<R> {
     /// Like [`StreamChunker::with_pool_size`], reading on a thread of its own, up to
-    /// [`READ_AHEAD`] blocks ahead of the cutting. A read error reaches the caller after the
-    /// blocks read before it.
+    /// [`READ_AHEAD`] + 1 blocks ahead of the cutting. A read error reaches the caller after the
+    /// blocks read before it. The thread ends when this is dropped, at its next block (a read
+    /// it is blocked in, on a pipe whose producer stalls, ends with the producer).
     pub fn read_ahead(mut reader: R, cutter: Cutter, block: usize, keep: usize) -> std::io::Result<Self> {
         let block = block.max(4 * cutter.p.max_size as usize);
         let gap = cutter.p.max_size as usize;

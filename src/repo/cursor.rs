@@ -78,7 +78,7 @@ pub(crate) struct TreeCtx {
     /// Counts the index scans made (`index_scans`).
     pub progress: Arc<Progress>,
     /// Sizes of the packs records named (`None`: missing or unreadable), asked once each.
-    pub pack_sizes: std::sync::Mutex<HashMap<Id, Option<u64>>>,
+    pub pack_sizes: std::sync::Mutex<HashMap<Id, Arc<tokio::sync::OnceCell<Option<u64>>>>>,
 }
 
 /// Where a stored chunk is, when its source leaf has a usable locator record: the record and
@@ -133,18 +133,17 @@ impl TreeCtx {
         }
         for (p, end) in ends {
             let pack = l.packs[p as usize];
-            let known = self.pack_sizes.lock().unwrap().get(&pack).copied();
-            let size = match known {
-                Some(s) => s,
-                None => {
-                    let s = self.backend.size(&super::pack_key(&pack)).await.unwrap_or_else(|e| {
+            // One request per pack, also when two readers of one tree ask at once (the dedup
+            // cursor and the reader following the parent, repo::follow).
+            let cell = self.pack_sizes.lock().unwrap().entry(pack).or_default().clone();
+            let size = *cell
+                .get_or_init(|| async {
+                    self.backend.size(&super::pack_key(&pack)).await.unwrap_or_else(|e| {
                         tracing::warn!("pack {}: {e} (records naming it are not used)", pack.short());
                         None
-                    });
-                    self.pack_sizes.lock().unwrap().insert(pack, s);
-                    s
-                }
-            };
+                    })
+                })
+                .await;
             if size.is_none_or(|s| s < end) {
                 tracing::warn!(
                     "the locator record of tree node {} names pack {}, which is {} (not used; gc rewrites the tables)",
@@ -167,7 +166,8 @@ pub(crate) struct Leaf {
     pub len: u64,
     /// Its node id and its chunk ids.
     pub ids: Vec<Id>,
-    /// Its chunks' lengths (`ids[1..]`'s).
+    /// Its chunks' lengths: of `ids[1..]` for a tree leaf, of `ids` for a leaf of
+    /// [`Sources::open_indexed`].
     pub lens: Vec<u32>,
     /// The inner nodes entered on the way to it (none for the leaves after the first under a
     /// node), each with whether the copy read is in an unmarked pack.

@@ -3,28 +3,38 @@
 //! lengths instead of scanning for cut points with FastCDC (docs/architecture.md, "Following
 //! the parent's cuts").
 //!
-//! The cuts are always exactly FastCDC's, so the chunking, the ids and the tree of a push do not
-//! depend on whether or how well it followed. FastCDC's cut after a chunk of length `L` that
-//! starts at `p` depends only on the bytes `p..=p + L` (the byte after the chunk decides a cut
-//! found by the gear hash) and on how many bytes the cut could look at (`remaining`, which is
-//! `max_size` whenever at least that many bytes follow `p`). So when the parent's chunk `k`
-//! (length `L`, with at least `max_size` bytes of the parent from its start) and the chunk
-//! `k + 1` after it both have the keyed ids of the next bytes here, and at least `max_size`
-//! bytes follow here too, FastCDC would cut here at `L` as it did in the parent: the chunk is
-//! taken without a scan. Otherwise FastCDC cuts (a chunk whose id matched but whose next chunk
-//! could not be checked is still taken when FastCDC agrees).
+//! The cuts are exactly FastCDC's, so the chunking, the ids and the tree of a push do not
+//! depend on whether or how well it followed, given a parent whose chunks FastCDC cut with this
+//! repository's parameters: every pushed snapshot (a repository has one chunker; a snapshot
+//! that `repair` rewrote with zero-filled ranges is not followed, repo::push). FastCDC's cut
+//! after a chunk of length `L` that starts at `p` depends only on the bytes `p..=p + L` (the
+//! byte after the chunk decides a cut found by the gear hash) and on how many bytes the cut
+//! could look at (`remaining`, which is `max_size` whenever at least that many bytes follow
+//! `p`). So when the parent's chunk `k` (length `L`) and the chunk `k + 1` after it (not empty)
+//! both have the keyed ids of the next bytes here, and at least `max_size` bytes follow here,
+//! FastCDC would cut here at `L` as it did in the parent (where `k + 1` existing means the cut
+//! was not the stream's end; the parent having had `max_size` bytes from `k`'s start is checked
+//! too, though implied): the chunk is taken without a scan. Otherwise FastCDC cuts (a chunk
+//! whose id matched but whose next chunk could not be checked is still taken when FastCDC
+//! agrees). A parent whose tree lies (lengths not FastCDC's) can change the cuts, never an id.
 //!
 //! After a chunk that does not follow, the next one is guessed to be the parent's next (an edit
 //! inside one chunk leaves the cut after it in place); when that does not follow either, or
-//! first, the parent position is found again by looking the next chunks' ids up among the parent's next [`WINDOW`] chunks (the stream inserted data: the
-//! parent resumes where it stopped; or it dropped some: the parent resumes further on). While
-//! it searches, this hashes the chunks it cuts, for their ids; after [`SEARCH_HASHED`] chunks
-//! without finding its place it hashes one in [`SEARCH_SAMPLE`] and leaves the others to the
-//! push's hashing workers, so a stream unlike its parent costs what a push without a parent
-//! costs. Every chunk id this returns is the keyed hash of the chunk's bytes, computed here.
+//! first, the parent position is found again by looking the next chunks' ids up among the
+//! parent's next [`WINDOW`] entries (the stream inserted data: the parent resumes where it
+//! stopped; or it dropped some: the parent resumes further on). While searching, entries that
+//! start more than `WINDOW / 4` average chunks before the stream position are dropped, so the
+//! window keeps up with a stream that got ahead of the parent's leaves (they arrived late, or
+//! the stream dropped more than the window holds); an insertion longer than that is not
+//! followed past. While it searches, this hashes the chunks it cuts, for their ids; after
+//! [`SEARCH_HASHED`] chunks without finding its place it hashes one in [`SEARCH_SAMPLE`] and
+//! leaves the others to the push's hashing workers, so a stream unlike its parent costs what a
+//! push without a parent costs. Every chunk id this returns is the keyed hash of the chunk's
+//! bytes, computed here.
 //!
-//! The parent's chunks come from a task reading its tree leaves ([`Feed`]); this never waits for
-//! it: a chunk whose parent entry has not arrived is cut with FastCDC.
+//! The parent's chunks come from a task reading its tree leaves ([`Feed`]; the dedup cursor
+//! reads the same leaves on its own); this never waits for it: a chunk whose parent entry has
+//! not arrived is cut with FastCDC.
 //!
 //! Memory: the window, ≤ [`WINDOW`] parent entries (~100 B each with the lookup map: ≤ 1.7 MB).
 //! Must not: decide whether a chunk is stored (the dedup thread does), or read storage itself.
@@ -109,12 +119,18 @@ pub(crate) struct ParentCuts {
     memo: Option<(usize, Id)>,
     /// Chunks cut since the parent position was lost.
     searched: u64,
+    /// Stream offset of the next call's data.
+    offset: u64,
+    /// While searching, entries starting more than this many bytes before `offset` are dropped
+    /// (module docs).
+    slack: u64,
     pub stats: FollowStats,
 }
 
 impl ParentCuts {
     pub(crate) fn new(cutter: Cutter, keys: Arc<Keys>, feed: Box<dyn Feed>) -> ParentCuts {
         let max = cutter.params().max_size as usize;
+        let slack = (WINDOW / 4) as u64 * cutter.params().avg_size as u64;
         ParentCuts {
             cutter,
             keys,
@@ -129,6 +145,8 @@ impl ParentCuts {
             guess: false,
             memo: None,
             searched: 0,
+            offset: 0,
+            slack,
             stats: FollowStats::default(),
         }
     }
@@ -162,18 +180,26 @@ impl ParentCuts {
         i.checked_sub(self.base).and_then(|d| self.entries.get(d as usize)).copied()
     }
 
-    /// Drop the entries before index `i` (the parent position moved past them).
+    /// Drop the entries before index `i` (the parent position moved past them; `i` is at most
+    /// one past the last entry received).
     fn advance(&mut self, i: u64) {
-        while self.base < i {
-            let Some(e) = self.entries.pop_front() else {
-                // Past what arrived: the entries up to `i` are skipped as they arrive.
-                break;
-            };
-            if self.at.get(&e.id) == Some(&self.base) {
-                self.at.remove(&e.id);
-            }
-            self.base += 1;
+        while self.base < i && self.pop() {}
+    }
+
+    fn pop(&mut self) -> bool {
+        let Some(e) = self.entries.pop_front() else { return false };
+        if self.at.get(&e.id) == Some(&self.base) {
+            self.at.remove(&e.id);
         }
+        self.base += 1;
+        true
+    }
+
+    /// While searching: drop the entries that start more than `slack` bytes before this
+    /// position, so that the window keeps up with a stream that got ahead of the parent's
+    /// leaves (they arrived late) or dropped more than the window holds.
+    fn slide(&mut self) {
+        while self.entries.front().is_some_and(|e| e.start + self.slack < self.offset) && self.pop() {}
     }
 
     fn id_of(&mut self, bytes: &[u8]) -> Id {
@@ -195,7 +221,9 @@ impl ParentCuts {
     fn resync(&mut self, id: &Id) {
         match self.at.get(id).copied() {
             Some(j) => {
-                self.stats.resyncs += 1;
+                if self.next != Some(j) {
+                    self.stats.resyncs += 1;
+                }
                 self.searched = 0;
                 self.guess = false;
                 self.next = Some(j + 1);
@@ -219,7 +247,11 @@ impl ParentCuts {
     fn followable(&self, k: u64, data: &[u8]) -> Option<(Entry, Entry)> {
         let (e, after) = (self.get(k)?, self.get(k + 1)?);
         let len = e.len as usize;
-        (data.len() >= self.max && (1..=self.max).contains(&len) && e.start + self.max as u64 <= self.loaded_end)
+        // Lengths a tree could lie about are refused: the byte after the chunk must be hashed.
+        (data.len() >= self.max
+            && (1..=self.max).contains(&len)
+            && after.len >= 1
+            && e.start + self.max as u64 <= self.loaded_end)
             .then_some((e, after))
     }
 
@@ -231,6 +263,17 @@ impl ParentCuts {
 
 impl CutPlan for ParentCuts {
     fn cut(&mut self, data: &[u8]) -> (usize, Option<Id>) {
+        let (n, id) = self.cut_here(data);
+        self.offset += n as u64;
+        (n, id)
+    }
+}
+
+impl ParentCuts {
+    fn cut_here(&mut self, data: &[u8]) -> (usize, Option<Id>) {
+        if self.next.is_none() {
+            self.slide();
+        }
         self.pull();
         let memo = self.memo.take();
         if let Some(k) = self.next
@@ -297,10 +340,22 @@ mod tests {
         /// Leaves handed out per poll before reporting "not yet" once.
         burst: usize,
         given: usize,
+        /// Polls answered "not yet" before the first leaf.
+        delay: usize,
+    }
+
+    impl VecFeed {
+        fn new(leaves: VecDeque<Leaf>, burst: usize) -> Box<VecFeed> {
+            Box::new(VecFeed { leaves, burst, given: 0, delay: 0 })
+        }
     }
 
     impl Feed for VecFeed {
         fn poll(&mut self) -> std::result::Result<Option<Leaf>, ()> {
+            if self.delay > 0 {
+                self.delay -= 1;
+                return Ok(None);
+            }
             if self.burst > 0 && self.given == self.burst {
                 self.given = 0;
                 return Ok(None);
@@ -342,8 +397,17 @@ mod tests {
         block: usize,
         burst: usize,
     ) -> (Vec<(Id, u32)>, FollowStats) {
-        let feed = VecFeed { leaves: leaves_of(parent, 37), burst, given: 0 };
-        let mut plan = ParentCuts::new(cutter.clone(), keys.clone(), Box::new(feed));
+        follow_feed(keys, cutter, VecFeed::new(leaves_of(parent, 37), burst), data, block)
+    }
+
+    fn follow_feed(
+        keys: &Arc<Keys>,
+        cutter: &Cutter,
+        feed: Box<VecFeed>,
+        data: &[u8],
+        block: usize,
+    ) -> (Vec<(Id, u32)>, FollowStats) {
+        let mut plan = ParentCuts::new(cutter.clone(), keys.clone(), feed);
         let mut sc = StreamChunker::new(data, cutter.clone(), block);
         let mut out = Vec::new();
         while let Some((_, batch)) = sc.next_block_with(&mut plan).unwrap() {
@@ -362,6 +426,12 @@ mod tests {
         let keys = Arc::new(MasterKey::generate().derive());
         let cutter = Cutter::new(small(), 7).unwrap();
         (keys, cutter)
+    }
+
+    /// Parameters where two chunks often exceed the bytes left before a block's end, so the
+    /// follower of a chunk often cannot be checked (the chunk is taken only if FastCDC agrees).
+    fn tight() -> Cutter {
+        Cutter::new(ChunkerParams { min_size: 256, avg_size: 1024, max_size: 2048, normalization: 1 }, 7).unwrap()
     }
 
     #[test]
@@ -394,8 +464,13 @@ mod tests {
     #[test]
     fn edits_never_change_the_cuts() {
         let (keys, cutter) = setup();
+        edits(&keys, &cutter);
+        edits(&keys, &tight());
+    }
+
+    fn edits(keys: &Arc<Keys>, cutter: &Cutter) {
         let base = pseudo_random(600_000, 3);
-        let parent = cdc(&keys, &cutter, &base);
+        let parent = cdc(keys, cutter, &base);
         let bounds: Vec<usize> = parent
             .iter()
             .scan(0usize, |o, c| {
@@ -438,9 +513,9 @@ mod tests {
                     }
                 }
             }
-            let want = cdc(&keys, &cutter, &d);
+            let want = cdc(keys, cutter, &d);
             let block = [1 << 15, 40_000, 1 << 17][case as usize % 3];
-            let (got, stats) = follow(&keys, &cutter, &parent, &d, block, (case % 4) as usize);
+            let (got, stats) = follow(keys, cutter, &parent, &d, block, (case % 4) as usize);
             assert_eq!(got, want, "case {case}");
             followed += stats.followed;
         }
@@ -450,25 +525,69 @@ mod tests {
     #[test]
     fn an_insertion_at_a_chunk_boundary_is_not_cut_at_the_parents_cut() {
         let (keys, cutter) = setup();
-        let base = pseudo_random(400_000, 4);
-        let parent = cdc(&keys, &cutter, &base);
-        let mut mismatches = 0;
-        // At each of several boundaries: one byte inserted right after a parent chunk.
-        let mut off = 0usize;
-        for (i, c) in parent.iter().enumerate().take(60) {
-            off += c.1 as usize;
-            if i % 5 != 0 {
-                continue;
+        for cutter in [cutter, tight()] {
+            let base = pseudo_random(400_000, 4);
+            let parent = cdc(&keys, &cutter, &base);
+            let mut mismatches = 0;
+            // At each of many boundaries: one byte inserted right after a parent chunk; with
+            // small blocks, some of them within a chunk of a block's end.
+            let mut off = 0usize;
+            for (i, c) in parent.iter().enumerate().take(150) {
+                off += c.1 as usize;
+                let mut d = base.clone();
+                d.insert(off, 0x5a);
+                let want = cdc(&keys, &cutter, &d);
+                for block in [1 << 13, 9000, 1 << 16] {
+                    let (got, _) = follow(&keys, &cutter, &parent, &d, block, 0);
+                    assert_eq!(got, want, "boundary {i}, block {block}");
+                }
+                mismatches += usize::from(want[i].1 != c.1);
             }
-            let mut d = base.clone();
-            d.insert(off, 0x5a);
-            let want = cdc(&keys, &cutter, &d);
-            let (got, _) = follow(&keys, &cutter, &parent, &d, 1 << 16, 0);
-            assert_eq!(got, want);
-            mismatches += usize::from(want[i].1 != c.1);
+            // The case matters: FastCDC's cut there usually moves when the byte after it changes.
+            assert!(mismatches > 0);
         }
-        // The case matters: FastCDC's cut there usually moves when the byte after it changes.
-        assert!(mismatches > 0);
+    }
+
+    /// A tree that lies (an empty entry, lengths over the maximum) cannot change the cuts
+    /// through the checks it controls: the follower must hold at least the byte after a chunk.
+    #[test]
+    fn entries_a_tree_could_lie_with_are_not_followed() {
+        let (keys, cutter) = setup();
+        let base = pseudo_random(300_000, 11);
+        let parent = cdc(&keys, &cutter, &base);
+        let empty = (keys.chunk_id(b""), 0u32);
+        let mut off = 0usize;
+        for (i, c) in parent.iter().enumerate().take(40) {
+            off += c.1 as usize;
+            // The stream has a byte inserted after chunk i; the lying parent an empty chunk
+            // there (its id is that of the empty bytes at any position) and a chunk of more
+            // than the maximum length with the id of the next bytes.
+            let mut d = base.clone();
+            d.insert(off, 0xa5);
+            let mut lying = parent.clone();
+            lying.insert(i + 1, empty);
+            let big = 8192 + 2;
+            lying.insert(i + 3, (keys.chunk_id(&d[off + 1..off + 1 + big]), big as u32));
+            let want = cdc(&keys, &cutter, &d);
+            let (got, _) = follow(&keys, &cutter, &lying, &d, 1 << 16, 0);
+            assert_eq!(got, want, "boundary {i}");
+        }
+    }
+
+    /// Leaves that arrive after the stream got further than the window reaches: the window
+    /// slides to the stream while it searches, and following resumes.
+    #[test]
+    fn the_window_catches_up_with_a_stream_ahead_of_late_leaves() {
+        let (keys, cutter) = setup();
+        let d = pseudo_random(30 << 20, 8);
+        let parent = cdc(&keys, &cutter, &d);
+        let mut feed = VecFeed::new(leaves_of(&parent, 50), 0);
+        // Nothing for the first ~20 MB (one poll per chunk while nothing arrives).
+        feed.delay = 20_000;
+        let (got, stats) = follow_feed(&keys, &cutter, feed, &d, 1 << 16);
+        assert_eq!(got, parent);
+        let after = parent.len() as u64 - 20_000;
+        assert!(stats.followed > after / 2, "{stats:?} of {} chunks", parent.len());
     }
 
     #[test]
@@ -476,8 +595,7 @@ mod tests {
         let (keys, cutter) = setup();
         let parent = cdc(&keys, &cutter, &pseudo_random(500_000, 5));
         let d = pseudo_random(2_000_000, 6);
-        let feed = VecFeed { leaves: leaves_of(&parent, 50), burst: 0, given: 0 };
-        let mut plan = ParentCuts::new(cutter.clone(), keys.clone(), Box::new(feed));
+        let mut plan = ParentCuts::new(cutter.clone(), keys.clone(), VecFeed::new(leaves_of(&parent, 50), 0));
         let mut sc = StreamChunker::new(&d[..], cutter.clone(), 1 << 16);
         let (mut with_id, mut all) = (0u64, 0u64);
         while let Some((_, batch)) = sc.next_block_with(&mut plan).unwrap() {

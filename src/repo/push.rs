@@ -1,9 +1,12 @@
 //! The push pipeline: stream → chunks → ids → dedup → frames → sealed blobs → packs → backend.
 //!
 //! ```text
-//! reader thread ──batches──▶ rayon: keyed BLAKE3 ──▶ dedup thread (orders batches; stream hash;
-//!   (FastCDC)                                         tree builder; the ONE dedup decision;
-//!                                                     groups new chunks into ~1 MiB frames)
+//! input thread ──blocks──▶ reader thread ──batches──▶ rayon: keyed BLAKE3 ──▶ dedup thread
+//!   (read(2))               (cut points: FastCDC,       (chunks the reader    (orders batches;
+//!                            or following the parent:    did not hash)         stream hash; tree
+//!                            repo::follow, hashing                             builder; the ONE
+//!                            the chunks it takes)                              dedup decision;
+//!                                                                              ~1 MiB frames)
 //!        ──frames──▶ rayon: zstd + seal ──▶ packer thread ──packs──▶ uploader (tokio task:
 //!                                                                   puts, then index objects)
 //! ```
@@ -12,7 +15,8 @@
 //! bounded pool (one filling + `uploads` being stored), so at most `uploads` puts hold a pack
 //! at once; on local disk packs are staged (written to their files while they fill) and up to
 //! 4 × `uploads` commits may wait for the disk. Large buffers are recycled (crate::pool), so
-//! steady state allocates none. Memory ceiling (defaults, 2 cores): read blocks 7 × 1.06 MiB,
+//! steady state allocates none. Memory ceiling (defaults, 2 cores): read blocks 10 × 1.06 MiB
+//! (7 in flight, 3 read ahead), the parent entries the reader follows (repo::follow: ≤ 1.7 MB),
 //! frames 4 × 2.1 MiB, dedup window 16 MiB, packs 3 × 18 MiB (local disk: ~2 MiB, as packs are
 //! staged), the dedup sources (repo::cursor: ~0.5 MB of leaves, the hook-table block cache ≤ 1
 //! MiB), and the push's locator records (repo::push_locators: ≤ 32 MiB, ~6.5 B per entry of a
@@ -162,9 +166,9 @@ impl Repository {
                 resume.extend(b.chunks.into_iter().map(|c| c.0).take(RESUME_IDS.saturating_sub(resume.len())));
             }
         }
-        let (mut sources, parent) = self.dedup_sources(resume, &opts.path, &marked, progress.clone()).await?;
+        let (mut sources, follow) = self.dedup_sources(resume, &opts.path, &marked, progress.clone()).await?;
         // The reader follows the parent's cuts where the stream repeats it (repo::follow).
-        let parent_leaves = parent.map(|root| sources.leaves(root));
+        let parent_leaves = follow.map(|root| sources.leaves(root));
         let (records, mut resolver) = super::push_locators::records();
         for index in interrupted.index.into_iter().take(RESUMED_PUSHES) {
             tracing::info!(
@@ -450,9 +454,14 @@ impl Repository {
         marked: &IdSet,
         progress: Arc<Progress>,
     ) -> Result<(Sources, Option<Id>)> {
+        // Returns the sources and the root of the parent to follow, if any.
         let snaps = self.snapshots().await.map_err(|e| e.context("listing snapshots"))?;
         let live_roots: IdSet = snaps.iter().map(|s| s.snapshot.root_id()).collect();
-        let parent = snaps.iter().rev().find(|s| s.snapshot.path == path).map(|s| s.snapshot.root_id());
+        let parent = snaps.iter().rev().find(|s| s.snapshot.path == path);
+        // A repaired snapshot's zero-filled ranges were not cut by FastCDC: not followed
+        // (repo::follow takes the parent's cuts as FastCDC's).
+        let follow = parent.filter(|s| !s.snapshot.tags.iter().any(|t| t == "repaired")).map(|s| s.snapshot.root_id());
+        let parent = parent.map(|s| s.snapshot.root_id());
         let hooks = match self.hook_index().await {
             Ok(h) if h.tables() > 0 => Some(h),
             Ok(_) => None,
@@ -480,7 +489,7 @@ impl Repository {
         if let Some(root) = parent {
             sources.open(root, 0);
         }
-        Ok((sources, parent))
+        Ok((sources, follow))
     }
 
     /// A failed push indexes the packs it stored whose index object was not written yet, and

@@ -443,6 +443,7 @@ async fn repair_snapshots_replaces_exactly_the_lost_ranges_by_zeros() {
 
     let done = fx.repo.repair_snapshots(&rewrite).await.unwrap();
     assert_eq!(done.damaged.len(), damaged.len());
+    let mut repaired = Vec::new();
     for d in &done.damaged {
         let orig = Id::from_hex(&d.id).unwrap();
         let new = Id::from_hex(d.new_snapshot.as_ref().unwrap_or_else(|| panic!("not rewritten: {d:?}"))).unwrap();
@@ -469,6 +470,7 @@ async fn repair_snapshots_replaces_exactly_the_lost_ranges_by_zeros() {
         let orig_snap = fx.repo.load_snapshot(&orig).await.unwrap();
         assert!(snap.time_key() < orig_snap.time_key());
         assert_eq!(snap.path, orig_snap.path);
+        repaired.push((snap.path.clone(), want));
     }
     // Again, deleting the originals: the copies are reused, not written twice.
     let count = fx.keys("snapshots/").await.len();
@@ -481,6 +483,35 @@ async fn repair_snapshots_replaces_exactly_the_lost_ranges_by_zeros() {
     assert_eq!(fx.keys("snapshots/").await.len(), count - damaged.len());
     assert!(verify(&fx.repo, ReadData::All).await.is_clean());
     assert!(fx.repo.repair_snapshots(&RepairSnapshotsOptions::default()).await.unwrap().damaged.is_empty());
+    // The repaired snapshot is now the latest of its path. Its zero-filled ranges were not cut
+    // by FastCDC, so a push of the path does not follow its cuts (src/repo/follow.rs): the
+    // repaired stream pushed again there is chunked as under a path without a parent. (The
+    // input waits a little, so that the parent's leaves are there before its first block.)
+    let (path, stream) = &repaired[0];
+    let progress = Arc::new(Progress::default());
+    let opts = kanrepo::PushOptions { path: path.clone(), ..Default::default() };
+    let slow = SlowStart(std::io::Cursor::new(stream.clone()), Some(std::time::Duration::from_millis(300)));
+    let (_, again) = fx.repo.push(Box::new(slow), &opts, progress.clone()).await.unwrap();
+    let (_, fresh) = push(&fx.repo, "no-parent", stream.clone()).await.unwrap();
+    assert_eq!(again.root, fresh.root);
+    assert_eq!(Progress::get(&progress.followed_chunks), 0);
+    // The same stream again: its parent is a push, and is followed.
+    let slow = SlowStart(std::io::Cursor::new(stream.clone()), Some(std::time::Duration::from_millis(300)));
+    let (_, third) = fx.repo.push(Box::new(slow), &opts, progress.clone()).await.unwrap();
+    assert_eq!(third.root, fresh.root);
+    assert!(Progress::get(&progress.followed_chunks) > 0);
+}
+
+/// A reader that waits before its first read.
+struct SlowStart(std::io::Cursor<Vec<u8>>, Option<std::time::Duration>);
+
+impl std::io::Read for SlowStart {
+    fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {
+        if let Some(d) = self.1.take() {
+            std::thread::sleep(d);
+        }
+        self.0.read(b)
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
