@@ -259,17 +259,8 @@ impl ParentCuts {
         self.stats.scanned += 1;
         self.cutter.next_len(data)
     }
-}
 
-impl CutPlan for ParentCuts {
-    fn cut(&mut self, data: &[u8]) -> (usize, Option<Id>) {
-        let (n, id) = self.cut_here(data);
-        self.offset += n as u64;
-        (n, id)
-    }
-}
-
-impl ParentCuts {
+    /// [`CutPlan::cut`] but for counting the stream offset.
     fn cut_here(&mut self, data: &[u8]) -> (usize, Option<Id>) {
         if self.next.is_none() {
             self.slide();
@@ -324,6 +315,14 @@ impl ParentCuts {
             self.searched += 1;
             (n, None)
         }
+    }
+}
+
+impl CutPlan for ParentCuts {
+    fn cut(&mut self, data: &[u8]) -> (usize, Option<Id>) {
+        let (n, id) = self.cut_here(data);
+        self.offset += n as u64;
+        (n, id)
     }
 }
 
