@@ -77,9 +77,12 @@ async fn after_gc_and_compaction_pulls_locate_every_chunk_without_scanning_the_i
     push_without_records(&repo, &be, "db/4", generation(4)).await;
     let scans = pull_all(&repo, &expected).await;
     assert_eq!(scans.iter().filter(|&&n| n > 0).count(), 1, "{scans:?}");
-    // The next gc keeps the records that hold and reads only the new snapshot's new nodes.
+    // The next gc keeps the records that hold and reads only the new snapshot's new nodes:
+    // fewer than the first gc read for five snapshots (without keeping, it would read the
+    // nodes of all six). Not "fewer than half": the counts vary between runs under load (seen
+    // 5–13 for the first gc, at 61f7137 as well), so a ratio flakes.
     let r = repo.gc(&now_gc()).await.unwrap();
-    assert!(r.locator_nodes_read > 0 && r.locator_nodes_read < all_nodes / 2, "{all_nodes} nodes: {r:?}");
+    assert!(r.locator_nodes_read > 0 && r.locator_nodes_read < all_nodes, "{all_nodes} nodes: {r:?}");
     assert_eq!(pull_all(&repo, &expected).await, vec![0; 6]);
     let r = repo.gc(&now_gc()).await.unwrap();
     assert_eq!((r.locator_nodes_read, r.locator_tables_after), (0, 1), "nothing changed: {r:?}");
