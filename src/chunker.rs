@@ -8,7 +8,8 @@
 //! A [`CutPlan`] may find the cuts another way (a push following its parent's cuts,
 //! repo::follow), as long as they are the cuts [`Cutter::next_len`] would make.
 //!
-//! Pure CPU + the reader: this module neither hashes nor stores anything.
+//! Pure CPU + the reader: this module neither hashes nor stores anything (a reading thread hands
+//! each block it reads to its caller's [`Tee`] first, which may).
 
 use crate::error::{Error, Result};
 use crate::id::Id;
@@ -160,6 +161,10 @@ pub struct StreamChunker<R> {
 /// block before, the bytes read after them, and whether the stream ended.
 type ReadBlock = std::io::Result<(Vec<u8>, bool)>;
 
+/// What a reading thread ([`StreamChunker::read_ahead_tee`]) hands each block it reads to, and
+/// whether the stream ended with it.
+pub type Tee = Box<dyn FnMut(&[u8], bool) + Send>;
+
 /// Blocks a reading thread may have queued that the chunker has not taken yet (one more may be
 /// held by the thread, waiting for room).
 const READ_AHEAD: usize = 2;
@@ -280,7 +285,20 @@ impl<R: Read + Send + 'static> StreamChunker<R> {
     /// [`READ_AHEAD`] + 1 blocks ahead of the cutting. A read error reaches the caller after the
     /// blocks read before it. The thread ends when this is dropped, at its next block (a read
     /// it is blocked in, on a pipe whose producer stalls, ends with the producer).
-    pub fn read_ahead(mut reader: R, cutter: Cutter, block: usize, keep: usize) -> std::io::Result<Self> {
+    pub fn read_ahead(reader: R, cutter: Cutter, block: usize, keep: usize) -> std::io::Result<Self> {
+        Self::read_ahead_tee(reader, cutter, block, keep, Box::new(|_: &[u8], _: bool| {}))
+    }
+
+    /// Like [`StreamChunker::read_ahead`], handing every block to `tee` on the reading thread as
+    /// it is read, before the chunker sees it: the bytes exactly as the reader returned them, in
+    /// order (`true` with the last, possibly empty, block; never after a read error).
+    pub fn read_ahead_tee(
+        mut reader: R,
+        cutter: Cutter,
+        block: usize,
+        keep: usize,
+        mut tee: Tee,
+    ) -> std::io::Result<Self> {
         let block = block.max(4 * cutter.p.max_size as usize);
         let gap = cutter.p.max_size as usize;
         let pool = BufPool::new(block + gap, keep + READ_AHEAD + 1);
@@ -292,6 +310,7 @@ impl<R: Read + Send + 'static> StreamChunker<R> {
                 buf.resize(gap, 0);
                 match read_block(&mut reader, block as u64, &mut buf) {
                     Ok((_, eof)) => {
+                        tee(&buf[gap..], eof);
                         if tx.send(Ok((buf, eof))).is_err() || eof {
                             return;
                         }
@@ -374,7 +393,8 @@ mod tests {
             let d = data(len, 9);
             let want: Vec<&[u8]> = cutter.split(&d);
             let reader = OwnedDribble(std::io::Cursor::new(d.clone()), 65536 + 17, None);
-            let mut sc = StreamChunker::read_ahead(reader, cutter.clone(), 1 << 18, 2).unwrap();
+            let (tee, teed) = recording_tee();
+            let mut sc = StreamChunker::read_ahead_tee(reader, cutter.clone(), 1 << 18, 2, tee).unwrap();
             let (mut got, mut stream) = (Vec::new(), Vec::new());
             while let Some((block, chunks)) = sc.next_block().unwrap() {
                 stream.extend_from_slice(&block);
@@ -386,7 +406,24 @@ mod tests {
             assert_eq!(got.len(), want.len());
             assert!(got.iter().zip(&want).all(|(g, w)| &g[..] == *w));
             assert_eq!(sc.bytes_read(), d.len() as u64);
+            // The tee saw every byte, in order, and the end once, with the last block.
+            let (bytes, ends) = std::mem::take(&mut *teed.lock().unwrap());
+            assert!(bytes == d, "len {len}: the tee saw other bytes");
+            assert_eq!(ends.iter().filter(|e| **e).count(), 1);
+            assert_eq!(ends.last(), Some(&true));
         }
+    }
+
+    /// A tee recording the bytes it is handed and the end flags.
+    fn recording_tee() -> (Tee, std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<bool>)>>) {
+        let rec: std::sync::Arc<std::sync::Mutex<(Vec<u8>, Vec<bool>)>> = Default::default();
+        let r = rec.clone();
+        let tee: Tee = Box::new(move |b: &[u8], end: bool| {
+            let mut r = r.lock().unwrap();
+            r.0.extend_from_slice(b);
+            r.1.push(end);
+        });
+        (tee, rec)
     }
 
     #[test]
@@ -394,7 +431,8 @@ mod tests {
         let cutter = Cutter::new(ChunkerParams::default(), 42).unwrap();
         let d = data(3_000_000, 5);
         let reader = OwnedDribble(std::io::Cursor::new(d.clone()), 1 << 16, Some(1_500_000));
-        let mut sc = StreamChunker::read_ahead(reader, cutter, 1 << 18, 2).unwrap();
+        let (tee, teed) = recording_tee();
+        let mut sc = StreamChunker::read_ahead_tee(reader, cutter, 1 << 18, 2, tee).unwrap();
         let mut stream = Vec::new();
         let err = loop {
             match sc.next_block() {
@@ -407,6 +445,10 @@ mod tests {
         // Every whole block read before the error was cut (less than one block and a tail lost).
         assert!(stream.len() >= 1_500_000 - (1 << 18) - 65536, "{}", stream.len());
         assert_eq!(&stream[..], &d[..stream.len()]);
+        // The tee saw the blocks read before the error, and never the end.
+        let teed = teed.lock().unwrap();
+        assert!(teed.0.len() >= stream.len() && teed.0 == d[..teed.0.len()]);
+        assert!(!teed.1.contains(&true));
     }
 
     #[test]

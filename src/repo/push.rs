@@ -2,10 +2,10 @@
 //!
 //! ```text
 //! input thread ──blocks──▶ reader thread ──batches──▶ rayon: keyed BLAKE3 ──▶ dedup thread
-//!   (read(2))               (cut points: FastCDC,       (chunks the reader    (orders batches;
-//!                            or following the parent:    did not hash)         stream hash; tree
-//!                            repo::follow, hashing                             builder; the ONE
-//!                            the chunks it takes)                              dedup decision;
+//!   (read(2); the           (cut points: FastCDC,       (chunks the reader    (orders batches;
+//!    whole-stream            or following the parent:    did not hash)         tree builder;
+//!    BLAKE3 of the           repo::follow, hashing                             the ONE dedup
+//!    bytes as read)          the chunks it takes)                              decision;
 //!                                                                              ~1 MiB frames)
 //!        ──frames──▶ rayon: zstd + seal ──▶ packer thread ──packs──▶ uploader (tokio task:
 //!                                                                   puts, then index objects)
@@ -212,13 +212,27 @@ impl Repository {
         // recorded in the lease: a retry resumes from it), then fails the push before any
         // snapshot is written.
         let input_error: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
+        // The whole-stream BLAKE3 the snapshot records, of the bytes exactly as read: computed on
+        // the input thread, before the chunker sees them (so `pull --verify-stream` checks the
+        // chunking too), over each block in one update (the wide SIMD path of BLAKE3). Set once
+        // the stream ended well.
+        let digest: Arc<std::sync::OnceLock<blake3::Hash>> = Arc::default();
         let reader_thread = {
+            let tee: crate::chunker::Tee = {
+                let (digest, mut hasher) = (digest.clone(), blake3::Hasher::new());
+                Box::new(move |bytes: &[u8], end: bool| {
+                    hasher.update(bytes);
+                    if end {
+                        let _ = digest.set(hasher.finalize());
+                    }
+                })
+            };
             let (pool, keys, fail, progress) = (pool.clone(), self.keys.clone(), fail.clone(), progress.clone());
             let input_error = input_error.clone();
             let block = opts.block;
             std::thread::Builder::new().name("kando-reader".into()).spawn(move || {
                 // The input is read on a thread of its own, beside the cutting and hashing here.
-                let mut ch = match StreamChunker::read_ahead(reader, cutter.clone(), block, slots + 2) {
+                let mut ch = match StreamChunker::read_ahead_tee(reader, cutter.clone(), block, slots + 2, tee) {
                     Ok(ch) => ch,
                     Err(e) => {
                         *input_error.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -239,7 +253,7 @@ impl Repository {
                         None => &mut cdc,
                     };
                     match ch.next_block_with(plan) {
-                        Ok(Some((block, batch))) => {
+                        Ok(Some((_, batch))) => {
                             progress.bytes_in.store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
                             if let Some(f) = &follow {
                                 progress.followed_chunks.store(f.stats.followed, std::sync::atomic::Ordering::Relaxed);
@@ -259,7 +273,7 @@ impl Repository {
                                     .into_iter()
                                     .map(|(id, b)| (id.unwrap_or_else(|| keys.chunk_id(&b)), b))
                                     .collect();
-                                let _ = tx.send(Hashed::Batch(seq, v, block));
+                                let _ = tx.send(Hashed::Batch(seq, v));
                             };
                             if hashed { hash() } else { pool.spawn(hash) }
                             seq += 1;
@@ -352,19 +366,27 @@ impl Repository {
             self.index_failed_push(&index, lease).await;
             return Err(e);
         }
+        let Some(&hash) = digest.get() else {
+            self.index_failed_push(&index, lease).await;
+            return Err(Error::new(
+                ErrorKind::Io,
+                "the input stream ended without its digest (the input thread stopped)",
+            ));
+        };
         // Every record is sent (the dedup thread ended) and every pack stored. The table is
         // stored with the snapshot, under the same lease checks (repo::push_locators); one that
         // names a snapshot that never commits is dropped by the next gc.
         resolver.resolve();
-        self.commit(&index, dedup, resolver, opts, &progress, lease).await
+        self.commit(&index, (dedup, hash), resolver, opts, &progress, lease).await
     }
 
-    /// The end of a push whose data is stored: its last index object, the snapshot and its
-    /// locator table (only if its lease held throughout), its hook table.
+    /// The end of a push whose data is stored (what the dedup thread made, and the digest of the
+    /// stream as read): its last index object, the snapshot and its locator table (only if its
+    /// lease held throughout), its hook table.
     async fn commit(
         &self,
         index: &IndexFile,
-        mut dedup: DedupOut,
+        (mut dedup, hash): (DedupOut, blake3::Hash),
         resolver: RecordResolver,
         opts: &PushOptions,
         progress: &Arc<Progress>,
@@ -397,7 +419,7 @@ impl Repository {
             time: crate::time::now_rfc3339(),
             hostname: opts.hostname.clone().unwrap_or_else(hostname),
             size: dedup.size,
-            blake3: dedup.hash.to_hex().to_string(),
+            blake3: hash.to_hex().to_string(),
             root: dedup.root.to_hex(),
             stats,
             program: format!("kando {}", env!("CARGO_PKG_VERSION")),

@@ -26,8 +26,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub(super) enum Hashed {
-    /// Sequence number, chunks with their ids, and the block they were cut from.
-    Batch(u64, Vec<(Id, Bytes)>, Bytes),
+    /// Sequence number, and chunks with their ids.
+    Batch(u64, Vec<(Id, Bytes)>),
     End(u64),
 }
 
@@ -60,7 +60,6 @@ const STAGE_PIECE: usize = 1 << 20;
 
 pub(super) struct DedupOut {
     pub(super) root: Id,
-    pub(super) hash: blake3::Hash,
     pub(super) size: u64,
     pub(super) stats: SnapshotStats,
     pub(super) hooks: HookCollector,
@@ -203,9 +202,7 @@ pub(super) fn dedup_stage(
     // Batches decided only once this many later ones have arrived; fewer than the batches the
     // reader may have in flight (one slot each), or the reader would wait for this stage.
     let lookahead = (hash_slots.capacity().unwrap_or(4) as u64).saturating_sub(2).min(LOOKAHEAD);
-    let mut pending: BTreeMap<u64, (Vec<(Id, Bytes)>, Bytes)> = BTreeMap::new();
-    // The whole-stream hash, over each block in one update (wide SIMD path of BLAKE3).
-    let mut hasher = blake3::Hasher::new();
+    let mut pending: BTreeMap<u64, Vec<(Id, Bytes)>> = BTreeMap::new();
     let (mut next, mut end) = (0u64, None);
     let mut tree = TreeBuilder::new();
     let mut size = 0u64;
@@ -255,8 +252,8 @@ pub(super) fn dedup_stage(
             break;
         }
         match rx.recv().map_err(|_| cancelled())? {
-            Hashed::Batch(seq, v, block) => {
-                pending.insert(seq, (v, block));
+            Hashed::Batch(seq, v) => {
+                pending.insert(seq, v);
             }
             Hashed::End(n) => end = Some(n),
         }
@@ -268,13 +265,11 @@ pub(super) fn dedup_stage(
             (next..=next + lookahead).all(|k| pending.contains_key(&k) || end.is_some_and(|e| k >= e))
         };
         while pending.contains_key(&next) && ready(next, &pending) {
-            let (v, block) = pending.remove(&next).expect("checked above");
-            hasher.update(&block);
-            drop(block);
+            let v = pending.remove(&next).expect("checked above");
             let _ = hash_slots.try_recv();
             let mut ids: Vec<Id> = v.iter().map(|c| c.0).collect();
             for k in next + 1..=next + lookahead {
-                if let Some((after, _)) = pending.get(&k) {
+                if let Some(after) = pending.get(&k) {
                     ids.extend(after.iter().map(|c| c.0));
                 }
             }
@@ -327,5 +322,5 @@ pub(super) fn dedup_stage(
             s.stats.leaves_loaded
         );
     }
-    Ok(DedupOut { root, hash: hasher.finalize(), size, stats, hooks, records_skipped: records.skipped })
+    Ok(DedupOut { root, size, stats, hooks, records_skipped: records.skipped })
 }
