@@ -251,6 +251,9 @@ def main():
         rows.append(dict(tool=name, full_mbs=med("full_mbs"), repo_mb=med("repo_mb"), incr_mbs=med("incr_mbs"),
                          added_mb=med("added_mb"), restore_mbs=med("restore_mbs"), rss_mb=max(r["rss_mb"] for r in rs),
                          exact=all(r["exact"] for r in rs), restore_cpu_s=med("restore_cpu_s")))
+    print("\nper round (MB/s): full / incremental / restore")
+    for name in names:
+        print(f"  {name:8} " + "  ".join(f"{r['full_mbs']:.0f}/{r['incr_mbs']:.0f}/{r['restore_mbs']:.0f}" for r in rounds[name]))
     print(f"\nmedians of {a.repeat} rounds (peak RSS: maximum)")
     hdr = f"{'tool':8} {'full MB/s':>10} {'repo MB':>9} {'incr MB/s':>10} {'added MB':>9} {'restore MB/s':>13} {'peak RSS MB':>12}  byte-exact"
     print("\n" + hdr)

@@ -9,7 +9,8 @@
 #   KANREPO_BENCH_TOOLS=kando,kando-s3 benches/run.sh    (a subset of the tools; borg, rustic and
 #                                   the MinIO server are installed and started only when listed)
 # Then the repository maintenance benchmark, benches/maintenance.sh (with the same --quick),
-# unless KANREPO_BENCH_SKIP_MAINTENANCE=1.
+# unless KANREPO_BENCH_SKIP_MAINTENANCE=1. KANREPO_BENCH_REPEAT=N: rounds per tool (default 3;
+# speeds are medians, each round's figures are printed too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,7 +60,7 @@ fi
 
 python3 "$ROOT/benches/run.py" --kando "$KANDO" \
   --dump0 "$CORPUS/dump0.sql" --dump1 "$CORPUS/dump1.sql" --work "$CACHE/work" \
-  --tools "$TOOLS" "${EXTRA[@]}"
+  --tools "$TOOLS" --repeat "${KANREPO_BENCH_REPEAT:-3}" "${EXTRA[@]}"
 
 # Repository maintenance (issue 11): 30 generations, forget/gc/compact/verify against restic.
 if [ "${KANREPO_BENCH_SKIP_MAINTENANCE:-0}" != 1 ]; then
