@@ -291,7 +291,9 @@ impl<R: Read + Send + 'static> StreamChunker<R> {
 
     /// Like [`StreamChunker::read_ahead`], handing every block to `tee` on the reading thread as
     /// it is read, before the chunker sees it: the bytes exactly as the reader returned them, in
-    /// order (`true` with the last, possibly empty, block; never after a read error).
+    /// order (`true` with the last, possibly empty, block; never after a read error). The tee
+    /// may see blocks, even the last, that the chunker never gets when it is dropped early: the
+    /// end flag says that the stream was read to its end, not that it was cut.
     pub fn read_ahead_tee(
         mut reader: R,
         cutter: Cutter,

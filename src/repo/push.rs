@@ -214,16 +214,17 @@ impl Repository {
         let input_error: Arc<std::sync::Mutex<Option<Error>>> = Arc::default();
         // The whole-stream BLAKE3 the snapshot records, of the bytes exactly as read: computed on
         // the input thread, before the chunker sees them (so `pull --verify-stream` checks the
-        // chunking too), over each block in one update (the wide SIMD path of BLAKE3). Set once
-        // the stream ended well.
-        let digest: Arc<std::sync::OnceLock<blake3::Hash>> = Arc::default();
+        // chunking too), over each block in one update (the wide SIMD path of BLAKE3); with the
+        // number of bytes read, which the tree must hold. Set once the stream ended well.
+        let digest: Arc<std::sync::OnceLock<(blake3::Hash, u64)>> = Arc::default();
         let reader_thread = {
             let tee: crate::chunker::Tee = {
-                let (digest, mut hasher) = (digest.clone(), blake3::Hasher::new());
+                let (digest, mut hasher, mut read) = (digest.clone(), blake3::Hasher::new(), 0u64);
                 Box::new(move |bytes: &[u8], end: bool| {
                     hasher.update(bytes);
+                    read += bytes.len() as u64;
                     if end {
-                        let _ = digest.set(hasher.finalize());
+                        let _ = digest.set((hasher.finalize(), read));
                     }
                 })
             };
@@ -366,13 +367,21 @@ impl Repository {
             self.index_failed_push(&index, lease).await;
             return Err(e);
         }
-        let Some(&hash) = digest.get() else {
+        let Some(&(hash, read)) = digest.get() else {
             self.index_failed_push(&index, lease).await;
             return Err(Error::new(
                 ErrorKind::Io,
                 "the input stream ended without its digest (the input thread stopped)",
             ));
         };
+        if read != dedup.size {
+            // A bug between the input and the tree (never seen): no snapshot of other bytes.
+            self.index_failed_push(&index, lease).await;
+            return Err(Error::new(
+                ErrorKind::Corrupt,
+                format!("the push read {read} bytes but its tree holds {}: no snapshot written", dedup.size),
+            ));
+        }
         // Every record is sent (the dedup thread ended) and every pack stored. The table is
         // stored with the snapshot, under the same lease checks (repo::push_locators); one that
         // names a snapshot that never commits is dropped by the next gc.
