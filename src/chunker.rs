@@ -136,8 +136,8 @@ impl CutPlan for Cutter {
     }
 }
 
-/// A batch of chunks (slices of `block`), each with its id when the [`CutPlan`] computed it.
-pub type PlannedBlock = (Bytes, Vec<(Option<Id>, Bytes)>);
+/// A batch of chunks (slices of one block), each with its id when the [`CutPlan`] computed it.
+pub type PlannedBatch = Vec<(Option<Id>, Bytes)>;
 
 /// Reads a stream and returns it as batches of content-defined chunks.
 ///
@@ -195,16 +195,11 @@ impl<R: Read> StreamChunker<R> {
         self.total
     }
 
-    /// The next batch of chunks in stream order; `Ok(None)` at the end of the stream.
+    /// The next batch of chunks in stream order (possibly empty); `Ok(None)` at the end of the
+    /// stream.
     pub fn next_batch(&mut self) -> std::io::Result<Option<Vec<Bytes>>> {
-        Ok(self.next_block()?.map(|(_, chunks)| chunks))
-    }
-
-    /// Like [`StreamChunker::next_batch`], also returning the block the chunks are slices of
-    /// (exactly their concatenation), so a consumer can hash the stream in large pieces.
-    pub fn next_block(&mut self) -> std::io::Result<Option<(Bytes, Vec<Bytes>)>> {
         let mut cdc = self.cutter.clone();
-        Ok(self.next_block_with(&mut cdc)?.map(|(block, chunks)| (block, chunks.into_iter().map(|c| c.1).collect())))
+        Ok(self.next_batch_with(&mut cdc)?.map(|chunks| chunks.into_iter().map(|c| c.1).collect()))
     }
 
     /// The next bytes to cut: a buffer, and where in it they start (the tail carried over
@@ -253,8 +248,9 @@ impl<R: Read> StreamChunker<R> {
         }
     }
 
-    /// Like [`StreamChunker::next_block`], with the cuts found by `plan`.
-    pub fn next_block_with(&mut self, plan: &mut dyn CutPlan) -> std::io::Result<Option<PlannedBlock>> {
+    /// Like [`StreamChunker::next_batch`], with the cuts found by `plan`, and each chunk with the id
+    /// the plan computed for it, if any.
+    pub fn next_batch_with(&mut self, plan: &mut dyn CutPlan) -> std::io::Result<Option<PlannedBatch>> {
         if self.eof && self.tail.is_empty() {
             return Ok(None);
         }
@@ -272,11 +268,10 @@ impl<R: Read> StreamChunker<R> {
         buf.truncate(pos);
         if cuts.is_empty() {
             self.pool.give(buf);
-            return if self.eof && self.tail.is_empty() { Ok(None) } else { Ok(Some((Bytes::new(), Vec::new()))) };
+            return if self.eof && self.tail.is_empty() { Ok(None) } else { Ok(Some(Vec::new())) };
         }
         let block = self.pool.bytes(buf);
-        let chunks = cuts.into_iter().map(|(s, e, id)| (id, block.slice(s..e))).collect();
-        Ok(Some((block.slice(start..pos), chunks)))
+        Ok(Some(cuts.into_iter().map(|(s, e, id)| (id, block.slice(s..e))).collect()))
     }
 }
 
@@ -389,7 +384,7 @@ mod tests {
     }
 
     #[test]
-    fn reading_ahead_cuts_the_same_chunks_and_blocks() {
+    fn reading_ahead_cuts_the_same_chunks() {
         let cutter = Cutter::new(ChunkerParams::default(), 42).unwrap();
         for len in [0, 1, 70_000, 3_000_000] {
             let d = data(len, 9);
@@ -398,10 +393,8 @@ mod tests {
             let (tee, teed) = recording_tee();
             let mut sc = StreamChunker::read_ahead_tee(reader, cutter.clone(), 1 << 18, 2, tee).unwrap();
             let (mut got, mut stream) = (Vec::new(), Vec::new());
-            while let Some((block, chunks)) = sc.next_block().unwrap() {
-                stream.extend_from_slice(&block);
-                let joined: Vec<u8> = chunks.iter().flat_map(|c| c.iter().copied()).collect();
-                assert_eq!(joined, &block[..], "a block is its chunks");
+            while let Some(chunks) = sc.next_batch().unwrap() {
+                chunks.iter().for_each(|c| stream.extend_from_slice(c));
                 got.extend(chunks);
             }
             assert_eq!(stream, d);
@@ -437,8 +430,8 @@ mod tests {
         let mut sc = StreamChunker::read_ahead_tee(reader, cutter, 1 << 18, 2, tee).unwrap();
         let mut stream = Vec::new();
         let err = loop {
-            match sc.next_block() {
-                Ok(Some((block, _))) => stream.extend_from_slice(&block),
+            match sc.next_batch() {
+                Ok(Some(chunks)) => chunks.iter().for_each(|c| stream.extend_from_slice(c)),
                 Ok(None) => panic!("the stream cannot end without its error"),
                 Err(e) => break e,
             }

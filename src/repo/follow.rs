@@ -409,7 +409,7 @@ mod tests {
         let mut plan = ParentCuts::new(cutter.clone(), keys.clone(), feed);
         let mut sc = StreamChunker::new(data, cutter.clone(), block);
         let mut out = Vec::new();
-        while let Some((_, batch)) = sc.next_block_with(&mut plan).unwrap() {
+        while let Some(batch) = sc.next_batch_with(&mut plan).unwrap() {
             for (id, c) in batch {
                 let real = keys.chunk_id(&c);
                 if let Some(id) = id {
@@ -597,7 +597,7 @@ mod tests {
         let mut plan = ParentCuts::new(cutter.clone(), keys.clone(), VecFeed::new(leaves_of(&parent, 50), 0));
         let mut sc = StreamChunker::new(&d[..], cutter.clone(), 1 << 16);
         let (mut with_id, mut all) = (0u64, 0u64);
-        while let Some((_, batch)) = sc.next_block_with(&mut plan).unwrap() {
+        while let Some(batch) = sc.next_batch_with(&mut plan).unwrap() {
             all += batch.len() as u64;
             with_id += batch.iter().filter(|c| c.0.is_some()).count() as u64;
         }

@@ -253,8 +253,8 @@ impl Repository {
                         Some(f) => f,
                         None => &mut cdc,
                     };
-                    match ch.next_block_with(plan) {
-                        Ok(Some((_, batch))) => {
+                    match ch.next_batch_with(plan) {
+                        Ok(Some(batch)) => {
                             progress.bytes_in.store(ch.bytes_read(), std::sync::atomic::Ordering::Relaxed);
                             if let Some(f) = &follow {
                                 progress.followed_chunks.store(f.stats.followed, std::sync::atomic::Ordering::Relaxed);
