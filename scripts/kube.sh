@@ -258,7 +258,8 @@ start_node_agent() {
     die "openssl could not make the node agent's serving certificate"
   spawn kanrepo-node-agent "$NODE_AGENT_BIN" --kubeconfig "$KUBE_DIR/kubeconfig" --node-name "$NODE_NAME" \
     --port "$NODE_AGENT_PORT" --tls-cert "$KUBE_DIR/node-agent.crt" --tls-key "$KUBE_DIR/node-agent.key" \
-    --state-dir "$dir" --path-prepend "$STATE/pod-bin:$POD_PATH"
+    --state-dir "$dir" --path-prepend "$STATE/pod-bin:$POD_PATH" \
+    --image-command "ghcr.io/kanrepo/controller=exec kanister-controller"
   kube_wait kanrepo-node-agent "serving on port $NODE_AGENT_PORT" \
     curl -sfk -o /dev/null --max-time 2 "https://127.0.0.1:$NODE_AGENT_PORT/healthz"
   kube_wait kanrepo-node-agent "Ready without taints" kube_json "/api/v1/nodes/$NODE_NAME" \

@@ -6,6 +6,7 @@
 mod bench;
 mod databases;
 mod demos;
+mod deploy;
 mod functions;
 mod lifecycle;
 mod support;

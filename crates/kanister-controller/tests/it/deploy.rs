@@ -1,0 +1,195 @@
+//! deploy/kanister-controller.yaml on the test control plane: the controller runs as the
+//! Deployment's pod with nothing but its ServiceAccount (in-cluster config, the bound token of
+//! the file's projected volume) and the file's RBAC. It applies the CRDs, takes its Lease,
+//! runs an ActionSet whose phases exec into and start pods in an application namespace bound
+//! to `edit` as the file's header says, and fails one in a namespace without that binding with
+//! the API server's own "forbidden" message.
+//!
+//! The file is applied as written except for what a shared test cluster needs: the namespace
+//! (`kanister` → the test's), the cluster-scoped objects' names (suffixed), and the health port
+//! (pods share the host network here).
+
+use crate::support::{Ns, free_port, suffix};
+use kanister::types::State;
+use kube::api::{Api, DeleteParams, LogParams};
+use serde_json::{Value as Json, json};
+use std::time::{Duration, Instant};
+
+const MANIFEST: &str = include_str!("../../../../deploy/kanister-controller.yaml");
+
+const APP: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: app}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: app}}
+  template:
+    metadata: {labels: {app: app}}
+    spec:
+      containers:
+      - {name: app, image: busybox, command: [sleep, infinity]}
+"#;
+
+const BP: &str = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: deployed}
+actions:
+  run:
+    phases:
+    - func: KubeExec
+      name: exec
+      args:
+        namespace: '{{ .Deployment.Namespace }}'
+        pod: '{{ index .Deployment.Pods 0 }}'
+        container: app
+        command: [sh, -c, 'kando output who "$HOSTNAME"']
+    - func: KubeTask
+      name: task
+      args:
+        namespace: '{{ .Deployment.Namespace }}'
+        image: busybox
+        command: [sh, -c, 'kando output pwlen "${#KANDO_REPOSITORY_PASSWORD}"']
+"#;
+
+/// The manifest's documents, adapted to this cluster (module docs).
+fn documents(ns: &str, port: u16) -> Vec<Json> {
+    let docs: Vec<Json> = serde_saphyr::from_str_multiple(MANIFEST).expect("deploy/kanister-controller.yaml is YAML");
+    let cluster_name = format!("kanister-controller-{ns}");
+    let mut out = Vec::new();
+    for mut d in docs.into_iter().filter(|d| !d.is_null()) {
+        let kind = d["kind"].as_str().unwrap().to_string();
+        if kind == "Namespace" {
+            continue; // the test's own
+        }
+        if d["metadata"]["namespace"] == json!("kanister") {
+            d["metadata"]["namespace"] = json!(ns);
+        }
+        for s in d.get_mut("subjects").and_then(Json::as_array_mut).into_iter().flatten() {
+            assert_eq!(s["namespace"], json!("kanister"), "{kind}: a subject outside the controller's namespace");
+            s["namespace"] = json!(ns);
+        }
+        if kind == "ClusterRole" || kind == "ClusterRoleBinding" {
+            d["metadata"]["name"] = json!(cluster_name);
+        }
+        if kind == "ClusterRoleBinding" {
+            d["roleRef"]["name"] = json!(cluster_name);
+        }
+        if kind == "Deployment" {
+            let c = &mut d["spec"]["template"]["spec"]["containers"][0];
+            for e in c["env"].as_array_mut().unwrap() {
+                if e["name"] == json!("HEALTH_CHECK_PORT") {
+                    e["value"] = json!(port.to_string());
+                }
+            }
+            c["ports"][0]["containerPort"] = json!(port);
+            c["livenessProbe"]["httpGet"]["port"] = json!(port);
+            c["readinessProbe"]["httpGet"]["port"] = json!(port);
+        }
+        out.push(d);
+    }
+    out
+}
+
+async fn controller_pod(ns: &Ns) -> Option<k8s_openapi::api::core::v1::Pod> {
+    ns.pods("app=kanister-operator").await.into_iter().next()
+}
+
+fn ready(p: &k8s_openapi::api::core::v1::Pod) -> bool {
+    let conds = p.status.as_ref().and_then(|s| s.conditions.as_ref());
+    conds.into_iter().flatten().any(|c| c.type_ == "Ready" && c.status == "True")
+}
+
+/// The controller pod's conditions and whole log.
+async fn controller_log(ns: &Ns) -> String {
+    let Some(p) = controller_pod(ns).await else { return "no controller pod".into() };
+    let api: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(ns.client.clone(), &ns.name);
+    let name = p.metadata.name.unwrap_or_default();
+    let log = api.logs(&name, &LogParams::default()).await;
+    format!("pod {name} status: {:?}\nlog:\n{}", p.status.map(|s| s.conditions), log.unwrap_or_else(|e| e.to_string()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn the_deploy_manifest_runs_the_controller_in_cluster_with_only_its_rbac() {
+    let ns = Ns::new("deploy").await;
+    let app = Ns::new("deploy-app").await;
+    let denied = Ns::new("deploy-denied").await;
+    let password = format!("pw-{}", suffix());
+    ns.secret("kando-password", &[("password", &password)]).await;
+    for d in documents(&ns.name, free_port()) {
+        ns.apply_one(d).await;
+    }
+    // The header's per-namespace binding, in the application namespace only.
+    app.apply_one(json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+        "metadata": {"name": "kanister-controller-edit"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "ServiceAccount", "name": "kanister-controller", "namespace": ns.name}],
+    }))
+    .await;
+    app.apply(APP).await;
+    denied.apply(APP).await;
+    ns.apply(BP).await;
+
+    let t0 = Instant::now();
+    while !controller_pod(&ns).await.is_some_and(|p| ready(&p)) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(90),
+            "the controller pod is not Ready:\n{}",
+            controller_log(&ns).await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let t0 = Instant::now();
+    while !app.pods("app=app").await.iter().any(ready) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "the application pod is not Ready");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let actionset = |target: &str| {
+        format!(
+            "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: deployed-}}\nspec:\n  actions:\n  - name: run\n    blueprint: deployed\n    object: {{kind: Deployment, name: app, namespace: {target}}}\n"
+        )
+    };
+    let ok = ns.create_actionset(&actionset(&app.name)).await;
+    let a = ns.wait_done(&ok, Duration::from_secs(120)).await;
+    let s = a.status.as_ref().unwrap();
+    assert_eq!(s.state, State::Complete, "{}\n{}", s.error.message, controller_log(&ns).await);
+    let out = |phase: usize, key: &str| s.actions[0].phases[phase].output.get(key).cloned();
+    let who = out(0, "who").expect("KubeExec output");
+    assert!(who.as_str().is_some_and(|w| w.starts_with("app-")), "{who:?}");
+    assert_eq!(out(1, "pwlen"), Some(json!(password.len().to_string())), "KubeTask got the repository password");
+
+    // Events are published best effort, after the status: the ClusterRole's events rule.
+    let t0 = Instant::now();
+    while !ns.events_of(&ok).await.iter().any(|e| e.1 == "Update Complete") {
+        assert!(t0.elapsed() < Duration::from_secs(20), "no events: {:?}", ns.events_of(&ok).await);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    let bad = ns.create_actionset(&actionset(&denied.name)).await;
+    let a = ns.wait_done(&bad, Duration::from_secs(120)).await;
+    let s = a.status.as_ref().unwrap();
+    assert_eq!(s.state, State::Failed);
+    let want = format!("system:serviceaccount:{}:kanister-controller", ns.name);
+    assert!(
+        s.error.message.contains("forbidden") && s.error.message.contains(&want),
+        "want the API server's forbidden message for {want}, got {:?}",
+        s.error.message
+    );
+    assert!(!s.error.message.contains(&password));
+    let log = controller_log(&ns).await;
+    assert!(log.contains("acquired the leader lease"), "{log}");
+    assert!(!log.contains(&password), "the password is in the controller's log");
+
+    for n in [&ns, &app, &denied] {
+        n.delete().await;
+    }
+    let name = format!("kanister-controller-{}", ns.name);
+    let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(ns.client.clone());
+    let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(ns.client.clone());
+    let _ = bindings.delete(&name, &DeleteParams::default()).await;
+    let _ = roles.delete(&name, &DeleteParams::default()).await;
+}
