@@ -5,7 +5,8 @@
 #
 #   1. a real control plane (etcd, kube-apiserver, controller-manager, scheduler) and the test
 #      node agent, which runs pods as host processes (no Docker, no kubelet), plus MinIO;
-#   2. kanister-controller, with a repository password Secret;
+#   2. kanister-controller as a Deployment from deploy/kanister-controller.yaml (its own
+#      ServiceAccount and RBAC), with a repository password Secret;
 #   3. PostgreSQL as a StatefulSet, with a table of four restaurants;
 #   4. a Profile on MinIO created with kanctl, and upstream's postgres blueprint (unchanged);
 #   5. backup ActionSet -> complete; DROP TABLE; restore ActionSet (--from the backup) ->
@@ -19,13 +20,12 @@ ROOT=$PWD
 NS=kanister-demo
 PG_PORT=${KANREPO_DEMO_PG_PORT:-5432}
 PG_PASSWORD=demo-postgres-password
+HEALTH_PORT=${KANREPO_DEMO_HEALTH_PORT:-18080}
 STATE=$(mktemp -d /tmp/kanrepo-demo.XXXXXX)
-CTL_PID=
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$ %s\n' "$*"; "$@"; }
 cleanup() {
-  [ -n "$CTL_PID" ] && kill "$CTL_PID" 2>/dev/null || true
   if [ "${KEEP:-0}" != 1 ]; then
     scripts/servers.sh stop "$STATE" >/dev/null 2>&1 || true
     rm -rf "$STATE"
@@ -46,15 +46,14 @@ scripts/servers.sh start "$STATE" | grep -E '^\[servers\] (all servers up|instal
 source "$STATE/env"
 run kubectl get nodes
 
-step "namespace $NS, the repository password, kanister-controller"
-kubectl create namespace "$NS" >/dev/null
-kubectl -n "$NS" create secret generic kando-password --from-literal=password="demo-$(openssl rand -hex 8)" >/dev/null
-kanister-controller --namespace "$NS" --repository-password-secret kando-password --health-port 18080 \
-  --health-address 127.0.0.1 --log-format text >"$STATE/controller.log" 2>&1 &
-CTL_PID=$!
-for _ in $(seq 100); do curl -fs http://127.0.0.1:18080/v0/readyz >/dev/null 2>&1 && break; sleep 0.2; done
-curl -fs http://127.0.0.1:18080/v0/readyz >/dev/null || { tail "$STATE/controller.log"; exit 1; }
-echo "kanister-controller is ready (log: $STATE/controller.log)"
+step "kanister-controller as a Deployment (deploy/kanister-controller.yaml), and its repository password"
+# The manifest as a user applies it, in namespace $NS, with its port 8000 moved to $HEALTH_PORT
+# (pods share the host network here).
+sed -e "s/namespace: kanister$/namespace: $NS/" -e "s/^  name: kanister$/  name: $NS/" -e "s/\b8000\b/$HEALTH_PORT/g" \
+  deploy/kanister-controller.yaml | kubectl apply -f -
+kubectl -n "$NS" create secret generic kando-password --from-literal=password="demo-$(openssl rand -hex 8)"
+run kubectl -n "$NS" rollout status deployment/kanister-controller --timeout=120s ||
+  { kubectl -n "$NS" logs deployment/kanister-controller --tail 20; exit 1; }
 
 step "PostgreSQL as a StatefulSet (Bitnami names), with four restaurants"
 sed -e "s/@INSTANCE@/demo/g" -e "s/@PASSWORD@/$PG_PASSWORD/g" -e "s/@PORT@/$PG_PORT/g" \
@@ -112,10 +111,9 @@ step "events of the backup ActionSet"
 kubectl -n "$NS" get events --field-selector "involvedObject.name=$BACKUP" -o custom-columns=TYPE:.type,REASON:.reason,MESSAGE:.message
 
 if [ "${KEEP:-0}" = 1 ]; then
-  kill "$CTL_PID" 2>/dev/null || true
-  CTL_PID=
   echo
-  echo "The cluster is still running: source $STATE/env (KUBECONFIG), then kubectl/kanctl;"
+  echo "The cluster is still running: source $STATE/env (KUBECONFIG), then kubectl/kanctl"
+  echo "(the controller's log: kubectl -n $NS logs deployment/kanister-controller);"
   echo "stop it with: scripts/servers.sh stop $STATE"
 fi
 echo
