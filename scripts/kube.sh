@@ -30,6 +30,7 @@
 
 KUBE_VERSION=1.33.13 # kube-apiserver; its staging modules are v0.33.13
 ETCD_VERSION=3.5.24  # k8s 1.31-1.33 need etcd >= 3.5.11; kubeadm pins 3.5.24 for 1.33
+HELM_VERSION=4.3.2 # helm.sh/helm/v4: renders deploy/helm/kanister-operator for its test
 
 KUBE_ENABLED=${KANREPO_KUBE:-1}
 ETCD_PORT=${KANREPO_ETCD_PORT:-22379}
@@ -49,6 +50,7 @@ kube_bin_ok() { # kube_bin_ok NAME WANT: the cached binary reports version WANT
   case $1 in
     etcd) [[ "$("$bin" --version 2>/dev/null | awk '/^etcd Version:/ { print $3 }')" == "$2" ]] ;;
     kube-*) [[ "$("$bin" --version 2>/dev/null)" == "Kubernetes v$2" ]] ;;
+    helm) [[ "$("$bin" version --template '{{.Version}}' 2>/dev/null)" == "v$2" ]] ;;
   esac
 }
 
@@ -99,6 +101,13 @@ kube_build_kubernetes() {
   done
 }
 
+kube_build_helm() { # only `helm template` is used (no release is installed in the test cluster)
+  go mod init kanrepo-test/helm
+  go get "helm.sh/helm/v4@v$HELM_VERSION"
+  go build -trimpath -o helm -ldflags "-s -w -X helm.sh/helm/v4/internal/version.version=v$HELM_VERSION" \
+    helm.sh/helm/v4/cmd/helm
+}
+
 install_kube() {
   [[ $KUBE_ENABLED == 1 ]] || return 0
   if ! kube_bin_ok etcd "$ETCD_VERSION"; then
@@ -110,6 +119,10 @@ install_kube() {
   if [[ $ok == 0 ]]; then
     timed "kube-apiserver, kube-controller-manager, kube-scheduler v$KUBE_VERSION (one Go wrapper module; about 12 min cold on 2 cores)" \
       go_wrapper_build kubernetes "$CACHE/kube-build/kubernetes" "${KUBE_BINS[@]}"
+  fi
+  if ! kube_bin_ok helm "$HELM_VERSION"; then
+    timed "helm v$HELM_VERSION (Go wrapper module; about 4 min cold on 2 cores)" \
+      go_wrapper_build helm "$CACHE/kube-build/helm"
   fi
 }
 
@@ -389,4 +402,5 @@ kube_env() {
   echo "export KANREPO_TEST_NODE_NAME=$(shq "$NODE_NAME")"
   echo "export KANREPO_TEST_POD_BIN=$(shq "$STATE/pod-bin")"
   echo "export KANREPO_TEST_NODE_STATE=$(shq "$STATE/node")"
+  echo "export KANREPO_TEST_HELM=$(shq "$CACHE/bin/helm")"
 }

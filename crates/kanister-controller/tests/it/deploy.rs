@@ -1,5 +1,5 @@
-//! deploy/kanister-controller.yaml on the test control plane: the controller runs as the
-//! Deployment's pod with nothing but its ServiceAccount (in-cluster config, the bound token of
+//! deploy/kanister-controller.yaml and the Helm chart deploy/helm/kanister-operator (rendered
+//! by `helm template`) on the test control plane: the controller runs as the Deployment's pod with nothing but its ServiceAccount (in-cluster config, the bound token of
 //! the file's projected volume) and the file's RBAC. It applies the CRDs, takes its Lease,
 //! runs an ActionSet whose phases exec into and start pods in an application namespace bound
 //! to `edit` as the file's header says, and fails one in a namespace without that binding with
@@ -7,7 +7,9 @@
 //!
 //! The file is applied as written except for what a shared test cluster needs: the namespace
 //! (`kanister` → the test's), the cluster-scoped objects' names (suffixed), and the health port
-//! (pods share the host network here).
+//! (pods share the host network here); the chart gets those through its release name,
+//! namespace and `healthCheckPort`, and the application namespace's binding through
+//! `rbac.editNamespaces`.
 
 use crate::support::{Ns, free_port, suffix};
 use kanister::types::State;
@@ -110,29 +112,71 @@ async fn controller_log(ns: &Ns) -> String {
     format!("pod {name} status: {:?}\nlog:\n{}", p.status.map(|s| s.conditions), log.unwrap_or_else(|e| e.to_string()))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs the test cluster: scripts/test.sh starts it"]
-async fn the_deploy_manifest_runs_the_controller_in_cluster_with_only_its_rbac() {
+/// How a test installs the controller.
+enum Install {
+    /// deploy/kanister-controller.yaml, with the header's `edit` binding in the application
+    /// namespace made by hand.
+    Manifest,
+    /// `helm template` of deploy/helm/kanister-operator, the application namespace in
+    /// `rbac.editNamespaces`.
+    Chart,
+}
+
+/// The chart rendered by helm (`KANREPO_TEST_HELM`, built by scripts/servers.sh) with `sets`.
+fn helm_template(release: &str, ns: &str, sets: &[String]) -> Result<Vec<Json>, String> {
+    let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/helm/kanister-operator");
+    let mut cmd = std::process::Command::new(crate::support::env("KANREPO_TEST_HELM"));
+    cmd.args(["template", release, chart, "--namespace", ns]);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let o = cmd.output().expect("run helm");
+    if !o.status.success() {
+        return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+    }
+    let yaml = String::from_utf8(o.stdout).unwrap();
+    let docs: Vec<Json> = serde_saphyr::from_str_multiple(&yaml).expect("helm's output is YAML");
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// Install, then check what the module docs say; returns nothing, panics on any difference.
+async fn installed_controller_runs_actionsets(install: Install) {
     let ns = Ns::new("deploy").await;
     let app = Ns::new("deploy-app").await;
     let denied = Ns::new("deploy-denied").await;
     let password = format!("pw-{}", suffix());
     ns.secret("kando-password", &[("password", &password)]).await;
-    for d in documents(&ns.name, free_port()) {
+    let port = free_port();
+    let (docs, sa) = match install {
+        Install::Manifest => (documents(&ns.name, port), "kanister-controller".to_string()),
+        Install::Chart => {
+            let release = format!("k{}", suffix());
+            let sets = [format!("healthCheckPort={port}"), format!("rbac.editNamespaces={{{}}}", app.name)];
+            let docs = helm_template(&release, &ns.name, &sets).unwrap_or_else(|e| panic!("helm template: {e}"));
+            (docs, format!("{release}-kanister-operator"))
+        }
+    };
+    let cluster_scoped: Vec<(String, String)> = docs
+        .iter()
+        .filter(|d| d["kind"] == json!("ClusterRole") || d["kind"] == json!("ClusterRoleBinding"))
+        .map(|d| (d["kind"].as_str().unwrap().to_string(), d["metadata"]["name"].as_str().unwrap().to_string()))
+        .collect();
+    for d in docs {
         ns.apply_one(d).await;
     }
-    // The header's per-namespace binding, in the application namespace only.
-    app.apply_one(json!({
-        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
-        "metadata": {"name": "kanister-controller-edit"},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
-        "subjects": [{"kind": "ServiceAccount", "name": "kanister-controller", "namespace": ns.name}],
-    }))
-    .await;
+    if let Install::Manifest = install {
+        // The header's per-namespace binding, in the application namespace only.
+        app.apply_one(json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
+            "metadata": {"name": "kanister-controller-edit"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+            "subjects": [{"kind": "ServiceAccount", "name": sa, "namespace": ns.name}],
+        }))
+        .await;
+    }
     app.apply(APP).await;
     denied.apply(APP).await;
     ns.apply(BP).await;
-
     let t0 = Instant::now();
     while !controller_pod(&ns).await.is_some_and(|p| ready(&p)) {
         assert!(
@@ -173,7 +217,7 @@ async fn the_deploy_manifest_runs_the_controller_in_cluster_with_only_its_rbac()
     let a = ns.wait_done(&bad, Duration::from_secs(120)).await;
     let s = a.status.as_ref().unwrap();
     assert_eq!(s.state, State::Failed);
-    let want = format!("system:serviceaccount:{}:kanister-controller", ns.name);
+    let want = format!("system:serviceaccount:{}:{sa}", ns.name);
     assert!(
         s.error.message.contains("forbidden") && s.error.message.contains(&want),
         "want the API server's forbidden message for {want}, got {:?}",
@@ -187,9 +231,45 @@ async fn the_deploy_manifest_runs_the_controller_in_cluster_with_only_its_rbac()
     for n in [&ns, &app, &denied] {
         n.delete().await;
     }
-    let name = format!("kanister-controller-{}", ns.name);
     let roles: Api<k8s_openapi::api::rbac::v1::ClusterRole> = Api::all(ns.client.clone());
     let bindings: Api<k8s_openapi::api::rbac::v1::ClusterRoleBinding> = Api::all(ns.client.clone());
-    let _ = bindings.delete(&name, &DeleteParams::default()).await;
-    let _ = roles.delete(&name, &DeleteParams::default()).await;
+    for (kind, name) in cluster_scoped {
+        let _ = match kind.as_str() {
+            "ClusterRole" => roles.delete(&name, &DeleteParams::default()).await.map(|_| ()),
+            _ => bindings.delete(&name, &DeleteParams::default()).await.map(|_| ()),
+        };
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn the_deploy_manifest_runs_the_controller_in_cluster_with_only_its_rbac() {
+    installed_controller_runs_actionsets(Install::Manifest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn the_helm_chart_runs_the_controller_in_cluster_with_only_its_rbac() {
+    installed_controller_runs_actionsets(Install::Chart).await;
+}
+
+#[test]
+#[ignore = "needs helm: scripts/test.sh builds it"]
+fn the_helm_chart_refuses_the_webhook_and_a_missing_password_secret_with_clear_errors() {
+    let e = helm_template("k", "kanister", &["bpValidatingWebhook.enabled=true".into()]).unwrap_err();
+    assert!(e.contains("this controller has no blueprint validating webhook"), "{e}");
+    let e = helm_template("k", "kanister", &["repositoryPasswordSecret=".into()]).unwrap_err();
+    assert!(e.contains("repositoryPasswordSecret: the name of a Secret"), "{e}");
+    // Upstream's value names render (unused ones are accepted), and the defaults hold no CRD
+    // rule when the controller does not apply the CRDs.
+    let docs = helm_template(
+        "k",
+        "kanister",
+        &["controller.updateCRDs=false".into(), "dataStore.parallelism.upload=4".into()],
+    )
+    .unwrap();
+    let role = docs.iter().find(|d| d["kind"] == json!("ClusterRole")).unwrap();
+    assert!(!role.to_string().contains("customresourcedefinitions"), "{role}");
+    let dep = docs.iter().find(|d| d["kind"] == json!("Deployment")).unwrap();
+    assert!(dep.to_string().contains(r#"{"name":"CREATEORUPDATE_CRDS","value":"false"}"#), "{dep}");
 }
