@@ -51,7 +51,7 @@ step "kanister-controller as a Deployment (deploy/kanister-controller.yaml), and
 # (pods share the host network here).
 sed -e "s/namespace: kanister$/namespace: $NS/" -e "s/^  name: kanister$/  name: $NS/" -e "s/\b8000\b/$HEALTH_PORT/g" \
   deploy/kanister-controller.yaml | kubectl apply -f -
-kubectl -n "$NS" create secret generic kando-password --from-literal=password="demo-$(openssl rand -hex 8)"
+openssl rand -hex 16 | kubectl -n "$NS" create secret generic kando-password --from-file=password=/dev/stdin
 run kubectl -n "$NS" rollout status deployment/kanister-controller --timeout=120s ||
   { kubectl -n "$NS" logs deployment/kanister-controller --tail 20; exit 1; }
 

@@ -2,8 +2,10 @@
 //! by `helm template`) on the test control plane: the controller runs as the Deployment's pod with nothing but its ServiceAccount (in-cluster config, the bound token of
 //! the file's projected volume) and the file's RBAC. It applies the CRDs, takes its Lease,
 //! runs an ActionSet whose phases exec into and start pods in an application namespace bound
-//! to `edit` as the file's header says, and fails one in a namespace without that binding with
-//! the API server's own "forbidden" message.
+//! to `edit` as the file's header says (the function pod gets the repository password: its
+//! sha256 is compared), records events, and fails one in a namespace without that binding with
+//! the API server's own "forbidden" message. The chart's rendering of non-default values and
+//! its refusals are checked without a cluster.
 //!
 //! The file is applied as written except for what a shared test cluster needs: the namespace
 //! (`kanister` → the test's), the cluster-scoped objects' names (suffixed), and the health port
@@ -52,7 +54,7 @@ actions:
       args:
         namespace: '{{ .Deployment.Namespace }}'
         image: busybox
-        command: [sh, -c, 'kando output pwlen "${#KANDO_REPOSITORY_PASSWORD}"']
+        command: [sh, -c, 'kando output pwsum "$(printf %s "$KANDO_REPOSITORY_PASSWORD" | sha256sum | cut -c1-64)"']
 "#;
 
 /// The manifest's documents, adapted to this cluster (module docs).
@@ -86,8 +88,9 @@ fn documents(ns: &str, port: u16) -> Vec<Json> {
                 }
             }
             c["ports"][0]["containerPort"] = json!(port);
-            c["livenessProbe"]["httpGet"]["port"] = json!(port);
-            c["readinessProbe"]["httpGet"]["port"] = json!(port);
+            for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+                c[probe]["httpGet"]["port"] = json!(port);
+            }
         }
         out.push(d);
     }
@@ -110,6 +113,19 @@ async fn controller_log(ns: &Ns) -> String {
     let name = p.metadata.name.unwrap_or_default();
     let log = api.logs(&name, &LogParams::default()).await;
     format!("pod {name} status: {:?}\nlog:\n{}", p.status.map(|s| s.conditions), log.unwrap_or_else(|e| e.to_string()))
+}
+
+/// sha256 of `s` in hex, by the same `sha256sum` the pods run.
+fn sha256_hex(s: &str) -> String {
+    use std::io::Write;
+    let mut c = std::process::Command::new("sha256sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("sha256sum");
+    c.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    let out = c.wait_with_output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
 }
 
 /// How a test installs the controller.
@@ -204,7 +220,7 @@ async fn installed_controller_runs_actionsets(install: Install) {
     let out = |phase: usize, key: &str| s.actions[0].phases[phase].output.get(key).cloned();
     let who = out(0, "who").expect("KubeExec output");
     assert!(who.as_str().is_some_and(|w| w.starts_with("app-")), "{who:?}");
-    assert_eq!(out(1, "pwlen"), Some(json!(password.len().to_string())), "KubeTask got the repository password");
+    assert_eq!(out(1, "pwsum"), Some(json!(sha256_hex(&password))), "KubeTask got the repository password");
 
     // Events are published best effort, after the status: the ClusterRole's events rule.
     let t0 = Instant::now();
@@ -223,7 +239,6 @@ async fn installed_controller_runs_actionsets(install: Install) {
         "want the API server's forbidden message for {want}, got {:?}",
         s.error.message
     );
-    assert!(!s.error.message.contains(&password));
     let log = controller_log(&ns).await;
     assert!(log.contains("acquired the leader lease"), "{log}");
     assert!(!log.contains(&password), "the password is in the controller's log");
@@ -255,21 +270,57 @@ async fn the_helm_chart_runs_the_controller_in_cluster_with_only_its_rbac() {
 
 #[test]
 #[ignore = "needs helm: scripts/test.sh builds it"]
-fn the_helm_chart_refuses_the_webhook_and_a_missing_password_secret_with_clear_errors() {
-    let e = helm_template("k", "kanister", &["bpValidatingWebhook.enabled=true".into()]).unwrap_err();
+fn the_helm_chart_renders_upstreams_values_and_refuses_unsafe_ones_with_clear_errors() {
+    let render = |sets: &[&str]| helm_template("k", "kns", &sets.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+    let e = render(&["bpValidatingWebhook.enabled=true"]).unwrap_err();
     assert!(e.contains("this controller has no blueprint validating webhook"), "{e}");
-    let e = helm_template("k", "kanister", &["repositoryPasswordSecret=".into()]).unwrap_err();
+    let e = render(&["repositoryPasswordSecret="]).unwrap_err();
     assert!(e.contains("repositoryPasswordSecret: the name of a Secret"), "{e}");
-    // Upstream's value names render (unused ones are accepted), and the defaults hold no CRD
-    // rule when the controller does not apply the CRDs.
-    let docs = helm_template(
-        "k",
-        "kanister",
-        &["controller.updateCRDs=false".into(), "dataStore.parallelism.upload=4".into()],
-    )
-    .unwrap();
+    // Binding the namespace's `default` ServiceAccount would hand these rights to every pod.
+    let e = render(&["serviceAccount.create=false"]).unwrap_err();
+    assert!(e.contains("serviceAccount.name: with serviceAccount.create=false"), "{e}");
+
+    let kinds = |docs: &[Json]| docs.iter().map(|d| d["kind"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let docs = render(&[]).unwrap();
+    assert_eq!(
+        kinds(&docs),
+        [
+            "ServiceAccount",
+            "ClusterRole",
+            "ClusterRoleBinding",
+            "Role",
+            "RoleBinding",
+            "RoleBinding",
+            "Service",
+            "Deployment"
+        ]
+    );
+    for d in docs.iter().filter(|d| !d["kind"].as_str().unwrap().starts_with("Cluster")) {
+        assert_eq!(d["metadata"]["namespace"], json!("kns"), "{d}");
+    }
+    // Only Kanister's CRDs can be changed; none when the controller does not apply them.
+    let role = docs.iter().find(|d| d["kind"] == json!("ClusterRole")).unwrap();
+    for rule in role["rules"].as_array().unwrap() {
+        if rule["resources"] == json!(["customresourcedefinitions"]) && rule["verbs"] != json!(["create"]) {
+            assert_eq!(rule["resourceNames"].as_array().unwrap().len(), 4, "{rule}");
+        }
+    }
+    let docs = render(&["controller.updateCRDs=false", "dataStore.parallelism.upload=4"]).unwrap();
     let role = docs.iter().find(|d| d["kind"] == json!("ClusterRole")).unwrap();
     assert!(!role.to_string().contains("customresourcedefinitions"), "{role}");
     let dep = docs.iter().find(|d| d["kind"] == json!("Deployment")).unwrap();
     assert!(dep.to_string().contains(r#"{"name":"CREATEORUPDATE_CRDS","value":"false"}"#), "{dep}");
+
+    let docs = render(&["rbac.create=false", "serviceAccount.create=false", "serviceAccount.name=mine"]).unwrap();
+    assert_eq!(kinds(&docs), ["Service", "Deployment"]);
+    assert_eq!(docs[1]["spec"]["template"]["spec"]["serviceAccountName"], json!("mine"));
+
+    // Annotations are strings, the user's win over the metrics ones.
+    let docs =
+        render(&["controller.metrics.enabled=true", "podAnnotations.prometheus\\.io/port=9999", "podAnnotations.a=1"])
+            .unwrap();
+    let ann = &docs.last().unwrap()["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(ann["prometheus.io/port"], json!("9999"));
+    assert_eq!(ann["prometheus.io/scrape"], json!("true"));
+    assert_eq!(ann["a"], json!("1"));
 }

@@ -34,7 +34,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- if .Values.serviceAccount.create -}}
 {{- default (include "kanister-operator.fullname" .) .Values.serviceAccount.name -}}
 {{- else -}}
-{{- default "default" .Values.serviceAccount.name -}}
+{{- required "serviceAccount.name: with serviceAccount.create=false, name the ServiceAccount to use (binding the namespace's `default` would give this chart's rights to every pod running as it)" .Values.serviceAccount.name -}}
 {{- end -}}
 {{- end -}}
 
