@@ -142,7 +142,7 @@ enum Install {
 fn helm_template(release: &str, ns: &str, sets: &[String]) -> Result<Vec<Json>, String> {
     let chart = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/helm/kanister-operator");
     let mut cmd = std::process::Command::new(crate::support::env("KANREPO_TEST_HELM"));
-    cmd.args(["template", release, chart, "--namespace", ns]);
+    cmd.args(["template", release, chart, "--namespace", ns, "--include-crds"]);
     for s in sets {
         cmd.args(["--set", s]);
     }
@@ -167,7 +167,13 @@ async fn installed_controller_runs_actionsets(install: Install) {
         Install::Manifest => (documents(&ns.name, port), "kanister-controller".to_string()),
         Install::Chart => {
             let release = format!("k{}", suffix());
-            let sets = [format!("healthCheckPort={port}"), format!("rbac.editNamespaces={{{}}}", app.name)];
+            // The CRDs from the chart, and no CRD permission (kanisterio/kanister#1243); the
+            // manifest's test covers the controller applying them.
+            let sets = [
+                format!("healthCheckPort={port}"),
+                format!("rbac.editNamespaces={{{}}}", app.name),
+                "controller.updateCRDs=false".into(),
+            ];
             let docs = helm_template(&release, &ns.name, &sets).unwrap_or_else(|e| panic!("helm template: {e}"));
             (docs, format!("{release}-kanister-operator"))
         }
@@ -280,8 +286,21 @@ fn the_helm_chart_renders_upstreams_values_and_refuses_unsafe_ones_with_clear_er
     let e = render(&["serviceAccount.create=false"]).unwrap_err();
     assert!(e.contains("serviceAccount.name: with serviceAccount.create=false"), "{e}");
 
-    let kinds = |docs: &[Json]| docs.iter().map(|d| d["kind"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let kinds = |docs: &[Json]| {
+        let kinds = docs.iter().map(|d| d["kind"].as_str().unwrap().to_string());
+        kinds.filter(|k| k != "CustomResourceDefinition").collect::<Vec<_>>()
+    };
     let docs = render(&[]).unwrap();
+    // The chart ships deploy/crds (a symlink): installed by helm when the controller does not
+    // apply them.
+    let crds: Vec<_> = docs.iter().filter(|d| d["kind"] == json!("CustomResourceDefinition")).collect();
+    assert_eq!(crds.len(), 4);
+    for c in crds {
+        let name = c["spec"]["names"]["plural"].as_str().unwrap();
+        let path = format!("{}/../../deploy/crds/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let want: Json = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(*c, want);
+    }
     assert_eq!(
         kinds(&docs),
         [
@@ -295,7 +314,10 @@ fn the_helm_chart_renders_upstreams_values_and_refuses_unsafe_ones_with_clear_er
             "Deployment"
         ]
     );
-    for d in docs.iter().filter(|d| !d["kind"].as_str().unwrap().starts_with("Cluster")) {
+    let namespaced = |d: &&Json| {
+        !d["kind"].as_str().unwrap().starts_with("Cluster") && d["kind"] != json!("CustomResourceDefinition")
+    };
+    for d in docs.iter().filter(namespaced) {
         assert_eq!(d["metadata"]["namespace"], json!("kns"), "{d}");
     }
     // Only Kanister's CRDs can be changed; none when the controller does not apply them.
@@ -313,7 +335,8 @@ fn the_helm_chart_renders_upstreams_values_and_refuses_unsafe_ones_with_clear_er
 
     let docs = render(&["rbac.create=false", "serviceAccount.create=false", "serviceAccount.name=mine"]).unwrap();
     assert_eq!(kinds(&docs), ["Service", "Deployment"]);
-    assert_eq!(docs[1]["spec"]["template"]["spec"]["serviceAccountName"], json!("mine"));
+    let dep = docs.iter().find(|d| d["kind"] == json!("Deployment")).unwrap();
+    assert_eq!(dep["spec"]["template"]["spec"]["serviceAccountName"], json!("mine"));
 
     // Annotations are strings, the user's win over the metrics ones.
     let docs =
