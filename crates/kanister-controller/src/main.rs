@@ -91,6 +91,23 @@ fn identity(a: &Args) -> String {
 }
 
 async fn run(a: Args) -> anyhow::Result<()> {
+    // Health first: alive (liveness) while it connects, applies the CRDs and reads the
+    // password, which can take minutes on a slow API server; ready once it can work.
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health {
+        ready: Default::default(),
+        metrics: metrics.clone(),
+        liveness: a.liveness_path.clone(),
+        readiness: a.readiness_path.clone(),
+    });
+    let addr = std::net::SocketAddr::new(a.health_address, a.health_port);
+    let h = health.clone();
+    tokio::spawn(async move {
+        if let Err(e) = kanister_controller::http::serve(addr, h).await {
+            tracing::error!("{e}");
+            std::process::exit(1);
+        }
+    });
     let cluster = Cluster::connect(a.namespace.as_deref()).await?;
     let version = cluster.ping().await?;
     let namespace = cluster.namespace().to_string();
@@ -116,7 +133,6 @@ async fn run(a: Args) -> anyhow::Result<()> {
         action_timeout: a.action_timeout.as_deref().map(|t| duration(t, "--action-timeout")).transpose()?,
         progress_interval: duration(&a.progress_interval, "--progress-interval")?,
     };
-    let metrics = Arc::new(Metrics::new());
     let id = identity(&a);
     let pw = password.clone();
     let scrubber: Box<dyn Fn(&str) -> String + Send + Sync> =
@@ -127,20 +143,6 @@ async fn run(a: Args) -> anyhow::Result<()> {
         settings,
         metrics: metrics.clone(),
         password,
-    });
-    let health = Arc::new(Health {
-        ready: Default::default(),
-        metrics: metrics.clone(),
-        liveness: a.liveness_path.clone(),
-        readiness: a.readiness_path.clone(),
-    });
-    let addr = std::net::SocketAddr::new(a.health_address, a.health_port);
-    let h = health.clone();
-    tokio::spawn(async move {
-        if let Err(e) = kanister_controller::http::serve(addr, h).await {
-            tracing::error!("{e}");
-            std::process::exit(1);
-        }
     });
     kanister_controller::controller::check_access(&ctx).await.map_err(anyhow::Error::msg)?;
     health.ready.store(true, Ordering::Relaxed);

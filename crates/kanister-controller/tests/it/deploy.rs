@@ -88,7 +88,7 @@ fn documents(ns: &str, port: u16) -> Vec<Json> {
                 }
             }
             c["ports"][0]["containerPort"] = json!(port);
-            for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+            for probe in ["livenessProbe", "readinessProbe"] {
                 c[probe]["httpGet"]["port"] = json!(port);
             }
         }
@@ -346,4 +346,50 @@ fn the_helm_chart_renders_upstreams_values_and_refuses_unsafe_ones_with_clear_er
     assert_eq!(ann["prometheus.io/port"], json!("9999"));
     assert_eq!(ann["prometheus.io/scrape"], json!("true"));
     assert_eq!(ann["a"], json!("1"));
+}
+
+/// The probes' premise: health answers while the API server does not (yet), so a slow start
+/// (connecting, applying the CRDs, reading the password) is never killed by liveness, and
+/// readiness says 503 until the controller can work. The "API server" here accepts TCP
+/// connections and never answers.
+#[test]
+fn health_answers_alive_and_not_ready_before_the_api_server_answers() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for c in silent.incoming().flatten() {
+            held.push(c);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster: {{server: 'https://127.0.0.1:{api_port}', insecure-skip-tls-verify: true}}\nusers:\n- name: u\n  user: {{token: t}}\ncontexts:\n- name: c\n  context: {{cluster: c, user: u}}\ncurrent-context: c\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let mut child = std::process::Command::new(crate::support::CONTROLLER)
+        .args(["--namespace", "x", "--health-port", &port.to_string(), "--health-address", "127.0.0.1"])
+        .env("KUBECONFIG", &kubeconfig)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start the controller");
+    let t0 = Instant::now();
+    let alive = loop {
+        if let Some(r) = crate::support::http_get(port, "/v0/healthz") {
+            break r;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(20), "no health answer while the API server is silent");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let ready = crate::support::http_get(port, "/v0/readyz").unwrap_or_default();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(alive.starts_with("HTTP/1.1 200") && alive.contains(r#""alive":true"#), "{alive}");
+    assert!(ready.starts_with("HTTP/1.1 503") && ready.contains(r#""ready":false"#), "{ready}");
 }
