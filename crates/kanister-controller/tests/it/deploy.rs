@@ -1,6 +1,7 @@
 //! deploy/kanister-controller.yaml and the Helm chart deploy/helm/kanister-operator (rendered
-//! by `helm template`) on the test control plane: the controller runs as the Deployment's pod with nothing but its ServiceAccount (in-cluster config, the bound token of
-//! the file's projected volume) and the file's RBAC. It applies the CRDs, takes its Lease,
+//! by `helm template`) on the test control plane: the controller runs as the Deployment's pod
+//! with nothing but its ServiceAccount (in-cluster config, the bound token of the file's
+//! projected volume) and the file's RBAC. It applies the CRDs, takes its Lease,
 //! runs an ActionSet whose phases exec into and start pods in an application namespace bound
 //! to `edit` as the file's header says (the function pod gets the repository password: its
 //! sha256 is compared), records events, and fails one in a namespace without that binding with
