@@ -48,7 +48,7 @@ async fn bench_postgres_backup_actionset() {
     let pid = c.pid().unwrap();
     let profile = ns.s3_profile(&format!("bench-{}", crate::support::suffix()));
     ns.apply(&databases::postgres("pg", PG_PASSWORD, PG_PORT)).await;
-    wait_ready(&ns, "pg-postgresql", 1, Duration::from_secs(120)).await;
+    wait_ready(&ns, "StatefulSet", "pg-postgresql", 1, Duration::from_secs(120)).await;
     let load = |path: &str| {
         let t0 = Instant::now();
         let f = std::fs::File::open(path).unwrap();

@@ -28,16 +28,16 @@ pub fn postgres(instance: &str, password: &str, port: u16) -> String {
         .replace("@BIN@", &bin)
 }
 
-/// Wait until a StatefulSet has `n` ready pods.
-pub async fn wait_ready(ns: &Ns, sts: &str, n: i64, timeout: Duration) {
-    let api = ns.api("apps/v1", "StatefulSet", "").await;
+/// Wait until a workload (`kind`: StatefulSet or Deployment) of this namespace has `n` ready pods.
+pub async fn wait_ready(ns: &Ns, kind: &str, name: &str, n: i64, timeout: Duration) {
+    let api = ns.api("apps/v1", kind, "").await;
     let t0 = Instant::now();
     loop {
-        let s = api.get(sts).await.unwrap();
+        let s = api.get(name).await.unwrap();
         if s.data.pointer("/status/readyReplicas").and_then(|v| v.as_i64()).unwrap_or(0) == n {
             return;
         }
-        assert!(t0.elapsed() < timeout, "StatefulSet {sts} not ready within {timeout:?}: {:?}", s.data.get("status"));
+        assert!(t0.elapsed() < timeout, "{kind} {name} not ready within {timeout:?}: {:?}", s.data.get("status"));
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

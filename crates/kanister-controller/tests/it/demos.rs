@@ -123,7 +123,7 @@ async fn postgres_demo(bp_file: &str, bp_name: &str, tag: &str, run: PgRun) {
     let (ns, mut c, profile, prefix) = setup(tag).await;
     let _cleanup = DeleteNs(ns.name.clone());
     ns.apply(&databases::postgres("pg", PG_PASSWORD, PG_PORT)).await;
-    wait_ready(&ns, "pg-postgresql", 1, Duration::from_secs(120)).await;
+    wait_ready(&ns, "StatefulSet", "pg-postgresql", 1, Duration::from_secs(120)).await;
     psql(PG_PORT, PG_PASSWORD, "CREATE DATABASE shop");
     let seed = format!(
         "CREATE TABLE orders (id int primary key, item text, qty int); \
@@ -333,7 +333,7 @@ async fn mysql_demo(bp_file: &str, bp_name: &str, art: (&str, &str), tag: &str) 
     let _cleanup = DeleteNs(ns.name.clone());
     let t0 = Instant::now();
     ns.apply(&databases::mysql("mysql", MYSQL_PASSWORD, MYSQL_PORT)).await;
-    wait_ready(&ns, "mysql", 1, Duration::from_secs(120)).await;
+    wait_ready(&ns, "StatefulSet", "mysql", 1, Duration::from_secs(120)).await;
     eprintln!("MariaDB ready in {:?}", t0.elapsed());
     let sql = |db: &str, q: &str| databases::mariadb(MYSQL_PORT, MYSQL_PASSWORD, db, q);
     let (ok, _, err) = sql("", "SELECT 1");
@@ -423,7 +423,7 @@ async fn mongodb_demo(bp_file: &str, bp_name: &str, art: (&str, &str), tag: &str
     let _cleanup = DeleteNs(ns.name.clone());
     let t0 = Instant::now();
     ns.apply(&databases::mongodb("mongodb", MONGO_PASSWORD, MONGO_PG_PORT)).await;
-    wait_ready(&ns, "mongodb", 1, Duration::from_secs(120)).await;
+    wait_ready(&ns, "StatefulSet", "mongodb", 1, Duration::from_secs(120)).await;
     let mongo = |py: &str| {
         let (ok, out, err) = databases::pymongo(MONGO_PASSWORD, py);
         assert!(ok, "pymongo:\n{py}\n{err}");

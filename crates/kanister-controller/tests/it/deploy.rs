@@ -209,11 +209,7 @@ async fn installed_controller_runs_actionsets(install: Install) {
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    let t0 = Instant::now();
-    while !app.pods("app=app").await.iter().any(ready) {
-        assert!(t0.elapsed() < Duration::from_secs(60), "the application pod is not Ready");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    crate::databases::wait_ready(&app, "Deployment", "app", 1, Duration::from_secs(60)).await;
 
     let actionset = |target: &str| {
         format!(
