@@ -10,6 +10,8 @@
 #                                  keeps beside the repository (../shared/thirdparty, or
 #                                  $KANREPO_THIRDPARTY): the Go module proxy does not serve it
 #   pymongo 4.20.0                 PyPI, in a venv: the MongoDB demo seeds and checks its data
+#   restic 0.16.5                  built from its Go module (upstream kanister-tools' version): the
+#                                  restic data functions (BackupData, RestoreData, DeleteData)
 #
 # Knob: KANREPO_DBTOOLS=0 skips all of this (and the e2e tests then fail, loudly).
 
@@ -17,6 +19,7 @@ FERRETDB_VERSION=1.24.2
 MONGO_TOOLS_VERSION=100.18.0
 MONGO_TOOLS_COMMIT=21a342dfee6468ad9350d156d25086da64dd03b1
 PYMONGO_VERSION=4.20.0
+RESTIC_VERSION=0.16.5
 DBTOOLS_ENABLED=${KANREPO_DBTOOLS:-1}
 
 thirdparty_dir() {
@@ -76,6 +79,17 @@ install_mongo_tools() {
   rm -rf "$dir"
 }
 
+install_restic() {
+  local src
+  # Its go.mod has replace directives, so `go install mod@version` refuses it: build in the module.
+  go_env go mod download -json "github.com/restic/restic@v$RESTIC_VERSION" >"$CACHE/restic-download.json" ||
+    die "go mod download restic v$RESTIC_VERSION failed"
+  src=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["Dir"])' "$CACHE/restic-download.json")
+  (cd "$src" && go_env go build -mod=mod -trimpath -ldflags '-s -w' -o "$CACHE/bin/restic.tmp" ./cmd/restic) \
+    >"$CACHE/restic-build.log" 2>&1 || { tail -n 20 "$CACHE/restic-build.log" >&2; die "building restic failed"; }
+  mv -f "$CACHE/bin/restic.tmp" "$CACHE/bin/restic"
+}
+
 install_dbtools() {
   [[ $DBTOOLS_ENABLED == 1 ]] || return 0
   mkdir -p "$CACHE/bin"
@@ -85,6 +99,8 @@ install_dbtools() {
   [[ "$("$CACHE/bin/mongodump" --version 2>/dev/null | awk 'NR == 1 { print $3 }')" == "$MONGO_TOOLS_VERSION" &&
     -x $CACHE/bin/mongorestore ]] ||
     timed "mongodump + mongorestore $MONGO_TOOLS_VERSION (source tarball; about 30 s)" install_mongo_tools
+  [[ "$("$CACHE/bin/restic" version 2>/dev/null | awk '{ print $2 }')" == "$RESTIC_VERSION" ]] ||
+    timed "restic $RESTIC_VERSION (Go module; about 1 min cold)" install_restic
   # install_venv: scripts/servers.sh
   [[ -f "$CACHE/pymongo-venv/.installed-pymongo==$PYMONGO_VERSION" ]] ||
     timed "pymongo $PYMONGO_VERSION (pip)" install_venv "$CACHE/pymongo-venv" "pymongo==$PYMONGO_VERSION"
@@ -96,4 +112,5 @@ dbtools_env() {
   echo "export KANREPO_TEST_FERRETDB_BIN=$(shq "$CACHE/bin/ferretdb")"
   echo "export KANREPO_TEST_MONGO_TOOLS_BIN=$(shq "$CACHE/bin")"
   echo "export KANREPO_TEST_PYMONGO_PYTHON=$(shq "$CACHE/pymongo-venv/bin/python")"
+  echo "export KANREPO_TEST_RESTIC_BIN=$(shq "$CACHE/bin/restic")"
 }

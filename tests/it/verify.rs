@@ -490,20 +490,20 @@ async fn repair_snapshots_replaces_exactly_the_lost_ranges_by_zeros() {
     let (path, stream) = &repaired[0];
     let progress = Arc::new(Progress::default());
     let opts = kanrepo::PushOptions { path: path.clone(), ..Default::default() };
-    let slow = SlowStart(std::io::Cursor::new(stream.clone()), Some(std::time::Duration::from_millis(300)));
+    let slow = SlowStart(std::io::Cursor::new(stream.clone()), Some(std::time::Duration::from_secs(1)));
     let (_, again) = fx.repo.push(Box::new(slow), &opts, progress.clone()).await.unwrap();
     let (_, fresh) = push(&fx.repo, "no-parent", stream.clone()).await.unwrap();
     assert_eq!(again.root, fresh.root);
     assert_eq!(Progress::get(&progress.followed_chunks), 0);
     // The same stream again: its parent is a push, and is followed.
-    let slow = SlowStart(std::io::Cursor::new(stream.clone()), Some(std::time::Duration::from_millis(300)));
+    let slow = SlowStart(std::io::Cursor::new(stream.clone()), Some(std::time::Duration::from_secs(1)));
     let (_, third) = fx.repo.push(Box::new(slow), &opts, progress.clone()).await.unwrap();
     assert_eq!(third.root, fresh.root);
     assert!(Progress::get(&progress.followed_chunks) > 0);
 }
 
 /// A reader that waits before its first read.
-struct SlowStart(std::io::Cursor<Vec<u8>>, Option<std::time::Duration>);
+pub(crate) struct SlowStart(pub(crate) std::io::Cursor<Vec<u8>>, pub(crate) Option<std::time::Duration>);
 
 impl std::io::Read for SlowStart {
     fn read(&mut self, b: &mut [u8]) -> std::io::Result<usize> {

@@ -3,8 +3,11 @@
 //! stderr is logged, a non-zero exit is upstream's error (`Failed to exec command in pod:
 //! command terminated with exit code N.\nstdout: <tail>\nstderr: <tail>`).
 //!
-//! When a repository password is configured the command runs through the password wrapper
-//! (see `password`), which takes the password on stdin.
+//! Secrets a command needs in its environment (the repository password kando reads, the
+//! credentials and password of restic) never go on its command line: the command runs under
+//! a `sh -c` wrapper that reads `NAME=value` lines from the exec's stdin up to an empty line,
+//! exports them, and `exec`s the command with stdin from /dev/null ([`wrap_with_env`]). Their
+//! values are removed from every log line and error this module writes.
 //!
 //! This module must not decide which pod to run in; functions do.
 
@@ -34,6 +37,44 @@ fn exit_code(st: &k8s_openapi::apimachinery::pkg::apis::meta::v1::Status) -> Opt
     })
 }
 
+/// The wrapper that runs `cmd` with `vars` in its environment, read from stdin (see the
+/// module docs). Returns the command and the stdin bytes. A name must be a shell variable
+/// name and a value a single line.
+pub fn wrap_with_env(vars: &[(String, String)], cmd: &[String]) -> Result<(Vec<String>, Vec<u8>), String> {
+    let mut stdin = Vec::new();
+    for (k, v) in vars {
+        let name_ok = !k.is_empty()
+            && !k.starts_with(|c: char| c.is_ascii_digit())
+            && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !name_ok {
+            return Err(format!("{k:?} is not an environment variable name"));
+        }
+        if v.contains(['\n', '\r', '\0']) {
+            return Err(format!("the value of {k} spans lines, which the exec environment cannot carry"));
+        }
+        stdin.extend_from_slice(format!("{k}={v}\n").as_bytes());
+    }
+    stdin.push(b'\n');
+    let script = "while IFS= read -r kv && [ -n \"$kv\" ]; do export \"$kv\"; done; export KANDO_PROGRESS=\"${KANDO_PROGRESS:-kanister}\"; exec \"$@\" </dev/null";
+    let mut full = vec!["sh".to_string(), "-c".to_string(), script.to_string(), "kanister-exec".to_string()];
+    full.extend(cmd.iter().cloned());
+    Ok((full, stdin))
+}
+
+/// What an exec printed.
+#[derive(Debug, Default)]
+pub struct Captured {
+    /// Phase outputs found on stdout.
+    pub outputs: BTreeMap<String, Json>,
+    /// stdout (its last [`CAPTURE_BYTES`]).
+    pub stdout: String,
+    /// stderr (its last [`CAPTURE_BYTES`]).
+    pub stderr: String,
+}
+
+/// How much of each stream [`exec_capture`] keeps (the end of it).
+pub const CAPTURE_BYTES: usize = 4 << 20;
+
 /// Run `command` in `namespace/pod` (container `container`, or the pod's default) and return
 /// the phase outputs its stdout printed.
 pub async fn exec_outputs(
@@ -43,19 +84,41 @@ pub async fn exec_outputs(
     container: &str,
     command: &[String],
 ) -> Result<BTreeMap<String, Json>, String> {
+    let env: Vec<(String, String)> = pc.ctx.password.as_ref().map(|p| vec![p.env_pair()]).unwrap_or_default();
+    exec_capture(pc, namespace, pod, container, command, &env).await.map(|c| c.outputs)
+}
+
+/// Run `command` in `namespace/pod` with `env` in its environment (over stdin, see the
+/// module docs; nothing is wrapped when `env` is empty) and return what it printed. A
+/// non-zero exit is upstream's error, with the tails of both streams, secrets removed.
+pub async fn exec_capture(
+    pc: &PhaseCtx<'_>,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    command: &[String],
+    env: &[(String, String)],
+) -> Result<Captured, String> {
     let api: Api<Pod> = Api::namespaced(pc.ctx.client(), namespace);
-    let (cmd, stdin) = match &pc.ctx.password {
-        Some(p) => {
-            let (c, s) = p.wrap_exec(command);
-            (c, Some(s))
+    let fail = |m: String| format!("Failed to exec command in pod: {m}");
+    let (cmd, stdin) = if env.is_empty() {
+        (command.to_vec(), None)
+    } else {
+        let (c, s) = wrap_with_env(env, command).map_err(fail)?;
+        (c, Some(s))
+    };
+    let secrets: Vec<&str> = env.iter().map(|(_, v)| v.as_str()).filter(|v| v.len() >= 4).collect();
+    let scrub = |s: &str| {
+        let mut s = pc.ctx.password.as_ref().map(|p| p.scrub(s)).unwrap_or_else(|| s.to_string());
+        for v in &secrets {
+            s = s.replace(v, "<redacted>");
         }
-        None => (command.to_vec(), None),
+        s
     };
     let mut ap = AttachParams::default().stdin(stdin.is_some()).stdout(true).stderr(true);
     if !container.is_empty() {
         ap = ap.container(container);
     }
-    let fail = |m: String| format!("Failed to exec command in pod: {m}");
     let mut proc = api.exec(pod, cmd, &ap).await.map_err(|e| fail(e.to_string()))?;
     // Keep stdin open until the command ends (closing it early ends v4 streams).
     let mut stdin_w = proc.stdin();
@@ -67,7 +130,6 @@ pub async fn exec_outputs(
     let mut err = proc.stderr().ok_or_else(|| fail("no stderr stream".into()))?;
     let status = proc.take_status();
     let label = format!("{namespace}/{pod}");
-    let scrub = |s: &str| pc.ctx.password.as_ref().map(|p| p.scrub(s)).unwrap_or_else(|| s.to_string());
     let read_out = async {
         let mut parser = Parser::new();
         let mut text = String::new();
@@ -77,6 +139,7 @@ pub async fn exec_outputs(
                 tracing::info!(LogKind = "datapath", Pod = %label, Container = container, Phase = %pc.id.phase_name, "{}", scrub(&l));
                 text.push_str(&l);
                 text.push('\n');
+                keep_tail(&mut text);
             }
             Event::Output(k, _) => tracing::info!(Pod = %label, key = %k, "phase output"),
             Event::Progress(t) => {
@@ -111,8 +174,8 @@ pub async fn exec_outputs(
                 Event::Log(l) => tracing::info!(LogKind = "datapath", Pod = %label, Container = container, stream = "stderr", "{}", scrub(&l)),
                 Event::Output(..) => {}
             });
-            if all.len() > 1 << 20 {
-                all.drain(..all.len() - (1 << 20));
+            if all.len() > CAPTURE_BYTES {
+                all.drain(..all.len() - CAPTURE_BYTES);
             }
         }
         String::from_utf8_lossy(&all).into_owned()
@@ -135,5 +198,16 @@ pub async fn exec_outputs(
     if st.is_none() {
         return Err(fail("the exec stream ended without an exit status".into()));
     }
-    Ok(outputs)
+    Ok(Captured { outputs, stdout: stdout_text, stderr: stderr_text })
+}
+
+/// Keep the last [`CAPTURE_BYTES`] of `text` (cut at a character boundary).
+fn keep_tail(text: &mut String) {
+    if text.len() > CAPTURE_BYTES {
+        let mut cut = text.len() - CAPTURE_BYTES;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        text.drain(..cut);
+    }
 }

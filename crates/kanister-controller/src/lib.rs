@@ -35,5 +35,6 @@ pub mod phase;
 pub mod pod_override;
 pub mod podrun;
 pub mod pods;
+pub mod restic;
 pub mod runner;
 pub mod status;

@@ -8,7 +8,7 @@
 //!   updated when the source changes; the source itself in the controller's namespace);
 //! * exec (KubeExec, KubeExecAll): the command runs under `sh -c`, which reads the password
 //!   from the exec's stdin into the environment and then `exec`s the command with stdin from
-//!   /dev/null (so the command line never carries it).
+//!   /dev/null (so the command line never carries it; `crate::exec::wrap_with_env`).
 //!
 //! The value is held here only; `Debug` prints it redacted. Nothing here logs it.
 
@@ -122,15 +122,10 @@ impl Password {
         json!({"name": ENV, "valueFrom": {"secretKeyRef": {"name": secret, "key": KEY}}})
     }
 
-    /// An exec command that receives the password on stdin: run `cmd` with it in the
-    /// environment. Returns the command and the stdin bytes.
-    pub fn wrap_exec(&self, cmd: &[String]) -> (Vec<String>, Vec<u8>) {
-        let script = format!(
-            "IFS= read -r {ENV} || true; export {ENV}; export KANDO_PROGRESS=\"${{KANDO_PROGRESS:-kanister}}\"; exec \"$@\" </dev/null"
-        );
-        let mut full = vec!["sh".to_string(), "-c".to_string(), script, "kanister-exec".to_string()];
-        full.extend(cmd.iter().cloned());
-        (full, format!("{}\n", self.value).into_bytes())
+    /// The password as an exec environment entry (`crate::exec::wrap_with_env` hands it to
+    /// the command over stdin).
+    pub fn env_pair(&self) -> (String, String) {
+        (ENV.to_string(), self.value.clone())
     }
 
     /// Remove the password from a text (an error relayed from elsewhere).
@@ -154,9 +149,11 @@ mod tests {
     #[test]
     fn exec_wrapper_keeps_the_password_off_the_command_line() {
         let p = Password::fixed("kanister", "pw", "hunter2-secret");
-        let (cmd, stdin) = p.wrap_exec(&["bash".into(), "-c".into(), "kando location pull -".into()]);
+        let (cmd, stdin) =
+            crate::exec::wrap_with_env(&[p.env_pair()], &["bash".into(), "-c".into(), "kando location pull -".into()])
+                .unwrap();
         assert!(cmd.iter().all(|c| !c.contains("hunter2")), "{cmd:?}");
-        assert_eq!(stdin, b"hunter2-secret\n");
+        assert_eq!(stdin, b"KANDO_REPOSITORY_PASSWORD=hunter2-secret\n\n");
         assert_eq!(&cmd[4..], ["bash", "-c", "kando location pull -"]);
         assert!(!format!("{p:?}").contains("hunter2"));
         assert_eq!(p.scrub("x hunter2-secret y"), "x <redacted> y");
@@ -165,11 +162,15 @@ mod tests {
     #[test]
     fn exec_wrapper_runs_the_command_with_the_password() {
         let p = Password::fixed("kanister", "pw", "s3cr3t pass");
-        let (cmd, stdin) = p.wrap_exec(&[
-            "sh".into(),
-            "-c".into(),
-            "printf '%s|%s' \"$KANDO_REPOSITORY_PASSWORD\" \"$KANDO_PROGRESS\"; cat".into(),
-        ]);
+        let (cmd, stdin) = crate::exec::wrap_with_env(
+            &[p.env_pair(), ("OTHER".into(), " spaces, 'quotes' and $dollars ".into())],
+            &[
+                "sh".into(),
+                "-c".into(),
+                "printf '%s|%s|%s' \"$KANDO_REPOSITORY_PASSWORD\" \"$KANDO_PROGRESS\" \"$OTHER\"; cat".into(),
+            ],
+        )
+        .unwrap();
         let mut child = std::process::Command::new(&cmd[0])
             .args(&cmd[1..])
             .stdin(std::process::Stdio::piped())
@@ -184,6 +185,6 @@ mod tests {
             .write_all(&[stdin.as_slice(), b"more stdin that the command must not see"].concat())
             .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert_eq!(String::from_utf8_lossy(&out.stdout), "s3cr3t pass|kanister");
+        assert_eq!(String::from_utf8_lossy(&out.stdout), "s3cr3t pass|kanister| spaces, 'quotes' and $dollars ");
     }
 }

@@ -1,6 +1,6 @@
 //! Kanister functions as this controller runs them: one file per function, each an async
 //! `run(phase, args) -> outputs`, plus how a phase of it is resumed after a controller
-//! restart. Functions not implemented yet (the volume data functions, CSI and RDS snapshots,
+//! restart. Functions not implemented yet (some restic data functions, CSI and RDS snapshots,
 //! the kopia-server functions) are listed in [`UNSUPPORTED`] with the reason the ActionSet
 //! fails with — before any phase runs, so nothing is left half-done and nothing hangs.
 //!
@@ -14,6 +14,8 @@ use futures::future::BoxFuture;
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
+mod backup_data;
+mod delete_data;
 mod kube_exec;
 mod kube_exec_all;
 mod kube_ops;
@@ -21,6 +23,8 @@ mod kube_task;
 mod location_delete;
 mod multi_container_run;
 mod prepare_data;
+mod restic_run;
+mod restore_data;
 mod scale_workload;
 mod wait;
 mod wait_v2;
@@ -66,9 +70,12 @@ pub static EXECUTORS: &[Executor] = &[
     Executor { name: "Wait", run: wait::run, resume: Resume::Rerun },
     Executor { name: "WaitV2", run: wait_v2::run, resume: Resume::Rerun },
     Executor { name: "LocationDelete", run: location_delete::run, resume: Resume::Rerun },
+    Executor { name: "BackupData", run: backup_data::run, resume: Resume::Never },
+    Executor { name: "RestoreData", run: restore_data::run, resume: Resume::Never },
+    Executor { name: "DeleteData", run: delete_data::run, resume: Resume::Never },
 ];
 
-const DATA: &str = "the restic/kopia volume data functions are not implemented by this controller yet (use KubeTask with kando location push/pull/delete)";
+const DATA: &str = "this restic volume data function is not implemented by this controller yet (BackupData, RestoreData and DeleteData are; or use KubeTask with kando location push/pull/delete)";
 const CSI: &str = "CSI volume snapshots are not implemented by this controller yet";
 const RDS: &str = "the AWS RDS functions are not implemented by this controller";
 const KOPIA: &str =
@@ -76,12 +83,9 @@ const KOPIA: &str =
 
 /// Registered upstream functions this controller does not run, and why.
 pub static UNSUPPORTED: &[(&str, &str)] = &[
-    ("BackupData", DATA),
     ("BackupDataAll", DATA),
-    ("RestoreData", DATA),
     ("RestoreDataAll", DATA),
     ("CopyVolumeData", DATA),
-    ("DeleteData", DATA),
     ("DeleteDataAll", DATA),
     ("BackupDataStats", DATA),
     ("CheckRepository", DATA),

@@ -4,6 +4,7 @@
 //! Every test runs its own controller process in its own namespace.
 
 mod bench;
+mod data_functions;
 mod databases;
 mod demos;
 mod deploy;

@@ -1,0 +1,59 @@
+//! `DeleteData`: forget a restic snapshot (by `backupID`, or the one tagged `backupTag`;
+//! exactly one) in the repository at `backupArtifactPrefix`, and with `reclaimSpace` prune
+//! the repository, from a new pod of `image` (default the tools image), as upstream. Output
+//! `spaceFreed`: the bytes prune reports freeing, `"N B"` (`"0 B"` without `reclaimSpace`).
+//! restic ≥ 0.12 prints what prune frees as `total prune: … / X`, which upstream's parser
+//! misses (it always reports 0 B with its own kanister-tools); this reads both forms.
+//! Credentials reach restic over the exec's stdin (see `crate::restic`).
+//!
+//! Resume: never — the exec session ends with the controller that opened it.
+
+use super::restic_run::{idle_pod, repo};
+use super::{Outputs, until_cancelled};
+use crate::args::{self, Args};
+use crate::context::PhaseCtx;
+use crate::restic;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use serde_json::json;
+
+const GENERATE_NAME: &str = "delete-data-";
+
+pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result<Outputs, String>> {
+    async move {
+        let namespace = args::string(a, "namespace")?;
+        let id = args::opt_string(a, "backupID", "")?;
+        let tag = args::opt_string(a, "backupTag", "")?;
+        let reclaim = args::opt_bool(a, "reclaimSpace", false)?;
+        let image = args::opt_string(a, "image", &pc.ctx.settings.tools_image)?;
+        if id.is_empty() == tag.is_empty() {
+            return Err("Require one argument: backupID or backupTag".into());
+        }
+        let r = repo(pc, a, "backupArtifactPrefix")?;
+        let run = idle_pod(pc, a, &namespace, image, GENERATE_NAME, Default::default()).await?;
+        let res = until_cancelled(pc, async {
+            let at = (run.namespace.as_str(), run.name.as_str(), crate::pods::DEFAULT_CONTAINER);
+            let id = if tag.is_empty() {
+                id.clone()
+            } else {
+                let what = format!("Failed to forget data, could not get snapshotID from tag {tag}");
+                let out = r.run(pc, at, &["snapshots", "--tag", &tag, "--json"], &what).await?;
+                restic::first_snapshot_short_id(&out.stdout).map_err(|e| format!("{what}: {e}"))?
+            };
+            r.run(pc, at, &["forget", &id], "Failed to forget data").await?;
+            let mut freed = 0u64;
+            if reclaim {
+                let out = r
+                    .run(pc, at, &["prune"], "Error executing prune command: Failed to prune data after forget")
+                    .await?;
+                freed +=
+                    restic::space_freed_from_prune_log(&out.stdout).and_then(|s| restic::size_bytes(&s)).unwrap_or(0);
+            }
+            Ok([("spaceFreed".to_string(), json!(format!("{freed} B")))].into_iter().collect())
+        })
+        .await;
+        run.delete().await;
+        res
+    }
+    .boxed()
+}

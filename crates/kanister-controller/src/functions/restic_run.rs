@@ -1,0 +1,102 @@
+//! What upstream's restic functions share (BackupData, RestoreData, DeleteData): the
+//! profile check, the repository's environment, running one restic command in a container
+//! (its environment over the exec's stdin, see `crate::restic`), and the idle pod of an
+//! image that the pod-based ones exec into (`sh -c "tail -f /dev/null"`, as upstream).
+//!
+//! This module must not decide which commands a function runs.
+
+use super::{pod_metadata, pod_override};
+use crate::args::{self, Args};
+use crate::context::PhaseCtx;
+use crate::exec::{Captured, exec_capture};
+use crate::podrun::{IfGone, PodRun, with_pod_details};
+use crate::pods::{PodMeta, PodOptions, finalize, single_container_spec};
+use crate::restic::{self, Env};
+use std::collections::BTreeMap;
+
+/// The arguments every restic function takes: the repository's environment (from
+/// `backupArtifactPrefix`, `encryptionKey` and the Profile) and `insecureTLS`.
+pub(super) struct Repo {
+    pub env: Env,
+    pub insecure_tls: bool,
+}
+
+/// Read `backupArtifactPrefix` (or `prefix_arg`), `encryptionKey` and `insecureTLS`, and
+/// check the Profile (upstream's `ValidateProfile`, then `resticArgs`).
+pub(super) fn repo(pc: &PhaseCtx<'_>, a: &Args, prefix_arg: &str) -> Result<Repo, String> {
+    let prefix = args::string(a, prefix_arg)?;
+    let key = args::opt_string(a, "encryptionKey", restic::DEFAULT_ENCRYPTION_KEY)?;
+    let insecure_tls = args::opt_bool(a, "insecureTLS", false)?;
+    let profile = pc.tp.input.profile.as_ref().ok_or("Failed to validate Profile: Profile must be non-nil")?;
+    let ty = profile.location.get("type").map(String::as_str).unwrap_or("");
+    if !matches!(ty, "s3Compliant" | "gcs" | "azure" | "kopia") {
+        return Err("Failed to validate Profile: Location type not supported".into());
+    }
+    let bucket = profile.location.get("bucket").map(String::as_str).unwrap_or("");
+    let repository = restic::resolve_prefix(&prefix, bucket);
+    let env = restic::env(profile, &repository, &key).map_err(|e| format!("Failed to get arguments: {e}"))?;
+    Ok(Repo { env, insecure_tls })
+}
+
+impl Repo {
+    /// Run `restic <args>` in `namespace/pod` (container `container`). A failure's message
+    /// starts with `what`.
+    pub async fn run(
+        &self,
+        pc: &PhaseCtx<'_>,
+        (namespace, pod, container): (&str, &str, &str),
+        args: &[&str],
+        what: &str,
+    ) -> Result<Captured, String> {
+        let cmd = restic::script(&restic::command(args, self.insecure_tls));
+        exec_capture(pc, namespace, pod, container, &cmd, &self.env.vars).await.map_err(|e| format!("{what}: {e}"))
+    }
+
+    /// Make sure a repository is there (upstream's `GetOrCreateRepository`): list the last
+    /// snapshots; where restic says there is no repository, `restic init`. A wrong password
+    /// is said as such instead of trying to initialise over the repository.
+    pub async fn get_or_create(&self, pc: &PhaseCtx<'_>, at: (&str, &str, &str)) -> Result<(), String> {
+        match self.run(pc, at, &["snapshots", "--last", "--json"], "Failed to list snapshots").await {
+            Ok(_) => Ok(()),
+            Err(e) if e.contains(restic::WRONG_PASSWORD) => {
+                Err(format!("{} (encryptionKey does not open the repository): {e}", restic::PASSWORD_INCORRECT))
+            }
+            Err(e) if e.contains(restic::NO_REPOSITORY) => {
+                self.run(pc, at, &["init"], "Failed to create object store backup location").await.map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A pod of `image` in `namespace` that idles (`tail -f /dev/null`) with `volumes` mounted
+/// (PVC → path), with the blueprint's and ActionSet's labels, annotations and override;
+/// started and waited for until it runs.
+pub(super) async fn idle_pod(
+    pc: &PhaseCtx<'_>,
+    a: &Args,
+    namespace: &str,
+    image: String,
+    generate_name: &str,
+    volumes: BTreeMap<String, String>,
+) -> Result<PodRun, String> {
+    let (labels, annotations) = pod_metadata(pc, a)?;
+    let over = pod_override(pc, a)?;
+    let command = vec!["sh".into(), "-c".into(), "tail -f /dev/null".into()];
+    let opts = PodOptions { image, command, volumes, ..PodOptions::default() };
+    let meta = PodMeta {
+        namespace,
+        generate_name,
+        service_account: "",
+        labels: &labels,
+        annotations: &annotations,
+        pod_override: over.as_ref(),
+    };
+    let pod = finalize(single_container_spec(&opts), &meta, &pc.ctx.settings, &pc.id, None);
+    let run = PodRun::start(pc, pod, IfGone::Fail).await?;
+    if let Err(e) = run.wait_started(pc.ctx.settings.pod_ready_timeout).await {
+        run.delete().await;
+        return Err(if e.starts_with('{') { e } else { with_pod_details(&run.name, &e) });
+    }
+    Ok(run)
+}

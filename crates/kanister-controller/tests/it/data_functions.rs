@@ -1,0 +1,262 @@
+//! The restic data functions (BackupData, RestoreData, DeleteData) on the test cluster with
+//! restic 0.16.5 (upstream kanister-tools' version, built by scripts/dbtools.sh) against the
+//! test MinIO: a StatefulSet's PVC is backed up from its pod, damaged, restored byte for byte
+//! from a new pod, and the snapshot deleted with its space reclaimed. The repository is the
+//! one upstream would use (the prefix under the profile's bucket, upstream's default
+//! password): restic on the host opens it with exactly that, as upstream Kanister would.
+//! Credentials and the password never appear in the controller's log or the ActionSets.
+
+use crate::databases::pod_bin_script;
+use crate::support::{Controller, Ns, env, phase};
+use kanister::types::State;
+use std::time::Duration;
+
+const APP: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: files}
+spec:
+  clusterIP: None
+  selector: {app: files}
+  ports: [{port: 7000}]
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: files
+spec:
+  replicas: 1
+  serviceName: files
+  selector: {matchLabels: {app: files}}
+  template:
+    metadata: {labels: {app: files}}
+    spec:
+      containers:
+      - name: app
+        image: busybox
+        command: [sh, -c, 'exec sleep infinity']
+        volumeMounts: [{name: data, mountPath: /srv/data}]
+  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+"#;
+
+const BP: &str = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: restic-files}
+actions:
+  backup:
+    outputArtifacts:
+      files:
+        keyValue:
+          id: '{{ .Phases.backup.Output.backupID }}'
+          tag: '{{ .Phases.backup.Output.backupTag }}'
+    phases:
+    - func: BackupData
+      name: backup
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        pod: '{{ index .StatefulSet.Pods 0 }}'
+        container: app
+        includePath: /srv/data
+        backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
+  restore:
+    inputArtifactNames: [files]
+    phases:
+    - func: RestoreData
+      name: restore
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        image: ghcr.io/kanisterio/kanister-tools:0.117.0
+        pod: '{{ index .StatefulSet.Pods 0 }}'
+        backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
+        backupIdentifier: '{{ .ArtifactsIn.files.KeyValue.id }}'
+  restoreByTag:
+    inputArtifactNames: [files]
+    phases:
+    - func: RestoreData
+      name: restore
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        image: ghcr.io/kanisterio/kanister-tools:0.117.0
+        volumes: {'data-{{ index .StatefulSet.Pods 0 }}': /restored}
+        restorePath: /restored
+        backupPath: /srv/data/sub
+        backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
+        backupTag: '{{ .ArtifactsIn.files.KeyValue.tag }}'
+  delete:
+    inputArtifactNames: [files]
+    phases:
+    - func: DeleteData
+      name: delete
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
+        backupTag: '{{ .ArtifactsIn.files.KeyValue.tag }}'
+        reclaimSpace: true
+  wrongKey:
+    phases:
+    - func: BackupData
+      name: backup
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        pod: '{{ index .StatefulSet.Pods 0 }}'
+        container: app
+        includePath: /srv/data
+        backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
+        encryptionKey: not-the-key
+"#;
+
+/// restic on the host, on the test MinIO, with upstream's default password.
+fn host_restic(repository: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env("KANREPO_TEST_RESTIC_BIN"))
+        .args(args)
+        .env("RESTIC_REPOSITORY", format!("s3:{}/{repository}", env("KANREPO_TEST_S3_ENDPOINT").trim_end_matches('/')))
+        .env("RESTIC_PASSWORD", kanister_controller::restic::DEFAULT_ENCRYPTION_KEY)
+        .env("AWS_ACCESS_KEY_ID", env("KANREPO_TEST_S3_ACCESS_KEY"))
+        .env("AWS_SECRET_ACCESS_KEY", env("KANREPO_TEST_S3_SECRET_KEY"))
+        .output()
+        .expect("run restic")
+}
+
+/// `sh -c script` in the app pod (an exec through the API server); its stdout.
+async fn in_app(ns: &Ns, script: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(crate::support::client().await, &ns.name);
+    let ap = kube::api::AttachParams::default().container("app").stdout(true).stderr(true);
+    let mut p = api.exec("files-0", ["sh", "-c", script], &ap).await.expect("exec");
+    let (mut out, mut err) = (String::new(), String::new());
+    let (mut so, mut se) = (p.stdout().unwrap(), p.stderr().unwrap());
+    let status = p.take_status().unwrap();
+    let (a, b) = tokio::join!(so.read_to_string(&mut out), se.read_to_string(&mut err));
+    a.unwrap();
+    b.unwrap();
+    let st = status.await.unwrap();
+    assert_eq!(st.status.as_deref(), Some("Success"), "{script}: {err} {st:?}");
+    out
+}
+
+async fn action(ns: &Ns, profile: &str, name: &str, from: Option<&str>) -> kanister::types::ActionSet {
+    let artifacts = from.map(|b| format!("    artifacts:\n      files:\n        keyValue: {b}\n")).unwrap_or_default();
+    let yaml = format!(
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: {}-}}\nspec:\n  actions:\n  - name: {name}\n    blueprint: restic-files\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n{artifacts}",
+        name.to_ascii_lowercase(),
+        ns = ns.name
+    );
+    let a = ns.create_actionset(&yaml).await;
+    ns.wait_done(&a, Duration::from_secs(180)).await
+}
+
+fn state(a: &kanister::types::ActionSet) -> (State, String) {
+    let s = a.status.as_ref().unwrap();
+    (s.state.clone(), s.error.message.clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
+    // restic on the pods' PATH, as in upstream's kanister-tools image and sidecars.
+    pod_bin_script("restic", &format!("#!/bin/sh\nexec '{}' \"$@\"\n", env("KANREPO_TEST_RESTIC_BIN")));
+    let ns = Ns::new("restic").await;
+    ns.apply(APP).await;
+    ns.apply(BP).await;
+    crate::databases::wait_ready(&ns, "StatefulSet", "files", 1, Duration::from_secs(90)).await;
+    let profile = ns.s3_profile("ignored-by-restic");
+    let c = Controller::start(&ns, &[]);
+    c.ready().await;
+
+    // Files of several sizes (one empty, one of 3 MB random), names with spaces.
+    in_app(
+        &ns,
+        "mkdir -p '/srv/data/sub/a dir' && head -c 3000000 /dev/urandom > /srv/data/big.bin && \
+         echo hello > '/srv/data/sub/a dir/hello.txt' && : > /srv/data/sub/empty && \
+         seq 1 20000 > /srv/data/sub/numbers",
+    )
+    .await;
+    let sums = async |dir: &str| {
+        in_app(&ns, &format!("cd {dir} && find . -type f | sort | while read -r f; do md5sum \"$f\"; done")).await
+    };
+    let before = sums("/srv/data").await;
+    assert_eq!(before.lines().count(), 4, "{before}");
+
+    let a = action(&ns, &profile, "backup", None).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    let out = &phase(&a, 0, "backup").output;
+    let (id, tag) = (out["backupID"].as_str().unwrap().to_string(), out["backupTag"].as_str().unwrap().to_string());
+    assert_eq!(id.len(), 8, "restic's short id: {out:?}");
+    assert_eq!(tag.len(), 10, "{out:?}");
+    assert_eq!(out["fileCount"], "4", "{out:?}");
+    assert!(out["size"].as_str().unwrap().ends_with(" MiB"), "{out:?}");
+    assert!(!out["phySize"].as_str().unwrap().is_empty(), "{out:?}");
+    assert_eq!(out["version"], "v0.0.0");
+
+    // Upstream's tools open this repository: the prefix under the bucket, the default password.
+    let repository = format!("{}/restic-e2e/{}", env("KANREPO_TEST_S3_BUCKET"), ns.name);
+    let listed = host_restic(&repository, &["snapshots", "--json"]);
+    let listed_out = String::from_utf8_lossy(&listed.stdout);
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(listed_out.contains(&format!("\"short_id\":\"{id}\"")) && listed_out.contains(&tag), "{listed_out}");
+
+    // Damage the volume, then restore by id into the PVCs of the pod, at the pod's paths.
+    in_app(&ns, "rm -rf /srv/data/sub && head -c 1000 /dev/zero > /srv/data/big.bin").await;
+    assert_ne!(sums("/srv/data").await, before);
+    let keyvalue = format!("{{id: '{id}', tag: '{tag}'}}");
+    let a = action(&ns, &profile, "restore", Some(&keyvalue)).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    assert_eq!(sums("/srv/data").await, before, "restored byte for byte");
+
+    // By tag, one path of the snapshot (`latest:/srv/data/sub`: its contents), into `volumes`
+    // at another mount path: the files land at the root of the PVC.
+    let a = action(&ns, &profile, "restoreByTag", Some(&keyvalue)).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    let want: String =
+        before.lines().filter_map(|l| l.split_once("  ./sub/").map(|(sum, f)| format!("{sum}  ./{f}\n"))).collect();
+    let got: String = sums("/srv/data")
+        .await
+        .lines()
+        .filter(|l| !l.contains("./sub/") && !l.contains("./big.bin"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_eq!(got, want, "the subtree's files, byte for byte, at the PVC's root");
+
+    // A key that does not open the repository: a clear failure, nothing initialised over it.
+    let a = action(&ns, &profile, "wrongKey", None).await;
+    let (st, msg) = state(&a);
+    assert_eq!(st, State::Failed);
+    assert!(msg.contains("Password is incorrect") && msg.contains("wrong password"), "{msg}");
+    assert!(!msg.contains("not-the-key"), "{msg}");
+
+    // Delete by tag, reclaiming space: the snapshot is gone, and prune's bytes are reported.
+    let a = action(&ns, &profile, "delete", Some(&keyvalue)).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    let freed = phase(&a, 0, "delete").output["spaceFreed"].as_str().unwrap().to_string();
+    let bytes: u64 = freed.strip_suffix(" B").unwrap().parse().unwrap();
+    assert!(bytes > 2_000_000, "the 3 MB of random data were freed: {freed}");
+    let listed = host_restic(&repository, &["snapshots", "--json"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]");
+
+    // No secret anywhere: not in the controller's log, the ActionSets, or pod specs.
+    let logs = c.logs();
+    for secret in [env("KANREPO_TEST_S3_SECRET_KEY"), kanister_controller::restic::DEFAULT_ENCRYPTION_KEY.to_string()] {
+        assert!(!logs.contains(&secret), "a secret in the controller's log");
+        let sets = ns.actionsets().list(&Default::default()).await.unwrap();
+        assert!(!serde_json::to_string(&sets.items).unwrap().contains(&secret), "a secret in an ActionSet");
+    }
+    // Every function pod is gone (upstream deletes them when the function returns).
+    let t0 = std::time::Instant::now();
+    loop {
+        let left: Vec<String> =
+            ns.pods("").await.into_iter().filter_map(|p| p.metadata.name).filter(|n| n != "files-0").collect();
+        if left.is_empty() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(30), "function pods left: {left:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    drop(c);
+    ns.delete().await;
+}
