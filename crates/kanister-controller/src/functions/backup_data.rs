@@ -9,11 +9,11 @@
 //!
 //! Resume: never — the exec session ends with the controller that opened it.
 
+use super::restic_run::Backup;
 use super::restic_run::repo;
 use super::{Outputs, until_cancelled};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
-use crate::restic;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use serde_json::json;
@@ -26,37 +26,24 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         let include = args::string(a, "includePath")?;
         let r = repo(pc, a, "backupArtifactPrefix")?;
         let at = (namespace.as_str(), pod.as_str(), container.as_str());
-        let fail = |e: String| format!("Failed to backup data: {e}");
-        until_cancelled(pc, async {
-            r.get_or_create(pc, at).await.map_err(fail)?;
-            let tag = restic::new_tag();
-            let out = r
-                .run(pc, at, &["backup", "--tag", &tag, &include], "Failed to create and upload backup")
-                .await
-                .map_err(fail)?;
-            let id = restic::snapshot_id_from_backup_log(&out.stdout).ok_or_else(|| {
-                fail(format!(
-                    "Failed to parse the backup ID from logs, backup logs {}",
-                    crate::podrun::log_tail(&out.stdout, crate::podrun::LOG_TAIL_LINES)
-                ))
-            })?;
-            let (files, size, phy) = restic::stats_from_backup_log(&out.stdout);
-            if files.is_empty() || size.is_empty() {
-                tracing::debug!("could not parse backup stats from the backup log");
-            }
-            Ok([
-                ("backupID", id),
-                ("backupTag", tag),
-                ("fileCount", files),
-                ("size", size),
-                ("phySize", phy),
-                ("version", "v0.0.0".to_string()),
-            ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), json!(v)))
-            .collect())
-        })
-        .await
+        let b =
+            until_cancelled(pc, r.backup(pc, at, &include)).await.map_err(|e| format!("Failed to backup data: {e}"))?;
+        Ok(backup_outputs(b))
     }
     .boxed()
+}
+
+/// BackupData's outputs.
+pub(super) fn backup_outputs(b: Backup) -> Outputs {
+    [
+        ("backupID", b.id),
+        ("backupTag", b.tag),
+        ("fileCount", b.file_count),
+        ("size", b.size),
+        ("phySize", b.phy_size),
+        ("version", "v0.0.0".to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), json!(v)))
+    .collect()
 }

@@ -40,20 +40,17 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
                 let out = r.run(pc, at, &["snapshots", "--tag", &tag, "--json"], &what).await?;
                 restic::first_snapshot_short_id(&out.stdout).map_err(|e| format!("{what}: {e}"))?
             };
-            r.run(pc, at, &["forget", &id], "Failed to forget data").await?;
-            let mut freed = 0u64;
-            if reclaim {
-                let out = r
-                    .run(pc, at, &["prune"], "Error executing prune command: Failed to prune data after forget")
-                    .await?;
-                freed +=
-                    restic::space_freed_from_prune_log(&out.stdout).and_then(|s| restic::size_bytes(&s)).unwrap_or(0);
-            }
-            Ok([("spaceFreed".to_string(), json!(format!("{freed} B")))].into_iter().collect())
+            let freed = r.forget(pc, at, &id, reclaim).await?;
+            Ok(space_freed(freed))
         })
         .await;
         run.delete().await;
         res
     }
     .boxed()
+}
+
+/// DeleteData's output.
+pub(super) fn space_freed(bytes: u64) -> Outputs {
+    [("spaceFreed".to_string(), json!(format!("{bytes} B")))].into_iter().collect()
 }

@@ -1,6 +1,6 @@
 //! Kanister functions as this controller runs them: one file per function, each an async
 //! `run(phase, args) -> outputs`, plus how a phase of it is resumed after a controller
-//! restart. Functions not implemented yet (some restic data functions, CSI and RDS snapshots,
+//! restart. Functions not implemented yet (CSI and RDS snapshots,
 //! the kopia-server functions) are listed in [`UNSUPPORTED`] with the reason the ActionSet
 //! fails with — before any phase runs, so nothing is left half-done and nothing hangs.
 //!
@@ -15,7 +15,12 @@ use serde_json::Value as Json;
 use std::collections::BTreeMap;
 
 mod backup_data;
+mod backup_data_all;
+mod backup_data_stats;
+mod check_repository;
+mod copy_volume_data;
 mod delete_data;
+mod delete_data_all;
 mod kube_exec;
 mod kube_exec_all;
 mod kube_ops;
@@ -25,6 +30,7 @@ mod multi_container_run;
 mod prepare_data;
 mod restic_run;
 mod restore_data;
+mod restore_data_all;
 mod scale_workload;
 mod wait;
 mod wait_v2;
@@ -73,9 +79,14 @@ pub static EXECUTORS: &[Executor] = &[
     Executor { name: "BackupData", run: backup_data::run, resume: Resume::Never },
     Executor { name: "RestoreData", run: restore_data::run, resume: Resume::Never },
     Executor { name: "DeleteData", run: delete_data::run, resume: Resume::Never },
+    Executor { name: "CopyVolumeData", run: copy_volume_data::run, resume: Resume::Never },
+    Executor { name: "BackupDataAll", run: backup_data_all::run, resume: Resume::Never },
+    Executor { name: "RestoreDataAll", run: restore_data_all::run, resume: Resume::Never },
+    Executor { name: "DeleteDataAll", run: delete_data_all::run, resume: Resume::Never },
+    Executor { name: "BackupDataStats", run: backup_data_stats::run, resume: Resume::Rerun },
+    Executor { name: "CheckRepository", run: check_repository::run, resume: Resume::Rerun },
 ];
 
-const DATA: &str = "this restic volume data function is not implemented by this controller yet (BackupData, RestoreData and DeleteData are; or use KubeTask with kando location push/pull/delete)";
 const CSI: &str = "CSI volume snapshots are not implemented by this controller yet";
 const RDS: &str = "the AWS RDS functions are not implemented by this controller";
 const KOPIA: &str =
@@ -83,12 +94,6 @@ const KOPIA: &str =
 
 /// Registered upstream functions this controller does not run, and why.
 pub static UNSUPPORTED: &[(&str, &str)] = &[
-    ("BackupDataAll", DATA),
-    ("RestoreDataAll", DATA),
-    ("CopyVolumeData", DATA),
-    ("DeleteDataAll", DATA),
-    ("BackupDataStats", DATA),
-    ("CheckRepository", DATA),
     ("CreateCSISnapshot", CSI),
     ("CreateCSISnapshotStatic", CSI),
     ("RestoreCSISnapshot", CSI),

@@ -1,4 +1,5 @@
-//! What upstream's restic functions share (BackupData, RestoreData, DeleteData): the
+//! What upstream's restic functions share (BackupData, CopyVolumeData, RestoreData,
+//! DeleteData, their *All forms, BackupDataStats, CheckRepository): the
 //! profile check, the repository's environment, running one restic command in a container
 //! (its environment over the exec's stdin, see `crate::restic`), and the idle pod of an
 //! image that the pod-based ones exec into (`sh -c "tail -f /dev/null"`, as upstream).
@@ -12,6 +13,7 @@ use crate::exec::{Captured, exec_capture};
 use crate::podrun::{IfGone, PodRun, with_pod_details};
 use crate::pods::{PodMeta, PodOptions, finalize, single_container_spec};
 use crate::restic::{self, Env};
+use kanister::params::ProfileParam;
 use std::collections::BTreeMap;
 
 /// The arguments every restic function takes: the repository's environment (from
@@ -19,10 +21,17 @@ use std::collections::BTreeMap;
 pub(super) struct Repo {
     pub env: Env,
     pub insecure_tls: bool,
+    /// The repository path (the prefix, under the bucket).
+    pub path: String,
+    profile: ProfileParam,
+    key: String,
 }
 
 /// Read `backupArtifactPrefix` (or `prefix_arg`), `encryptionKey` and `insecureTLS`, and
-/// check the Profile (upstream's `ValidateProfile`, then `resticArgs`).
+/// check the Profile (upstream's `ValidateProfile`, then `resticArgs`). The prefix goes under
+/// the profile's bucket unless it starts with it (upstream's `ResolveArtifactPrefix`, which
+/// upstream's DeleteData and RestoreDataAll skip, so that they miss what BackupData and
+/// BackupDataAll wrote unless the prefix names the bucket; here every function resolves it).
 pub(super) fn repo(pc: &PhaseCtx<'_>, a: &Args, prefix_arg: &str) -> Result<Repo, String> {
     let prefix = args::string(a, prefix_arg)?;
     let key = args::opt_string(a, "encryptionKey", restic::DEFAULT_ENCRYPTION_KEY)?;
@@ -33,12 +42,65 @@ pub(super) fn repo(pc: &PhaseCtx<'_>, a: &Args, prefix_arg: &str) -> Result<Repo
         return Err("Failed to validate Profile: Location type not supported".into());
     }
     let bucket = profile.location.get("bucket").map(String::as_str).unwrap_or("");
-    let repository = restic::resolve_prefix(&prefix, bucket);
-    let env = restic::env(profile, &repository, &key).map_err(|e| format!("Failed to get arguments: {e}"))?;
-    Ok(Repo { env, insecure_tls })
+    let path = restic::resolve_prefix(&prefix, bucket);
+    let env = restic::env(profile, &path, &key).map_err(|e| format!("Failed to get arguments: {e}"))?;
+    Ok(Repo { env, insecure_tls, path, profile: profile.clone(), key })
+}
+
+/// What a backup made (upstream's `backupDataParsedOutput`).
+pub(super) struct Backup {
+    pub id: String,
+    pub tag: String,
+    pub file_count: String,
+    pub size: String,
+    pub phy_size: String,
 }
 
 impl Repo {
+    /// The repository `<path>/<sub>` (the *All functions keep one per pod).
+    pub fn sub(&self, sub: &str) -> Result<Repo, String> {
+        let path = format!("{}/{sub}", self.path);
+        let env = restic::env(&self.profile, &path, &self.key).map_err(|e| format!("Failed to get arguments: {e}"))?;
+        Ok(Repo { env, insecure_tls: self.insecure_tls, path, profile: self.profile.clone(), key: self.key.clone() })
+    }
+
+    /// Back up `include` in `at` under a new tag, creating the repository if there is none
+    /// (upstream's `backupData` and CopyVolumeData's pod function).
+    pub async fn backup(&self, pc: &PhaseCtx<'_>, at: (&str, &str, &str), include: &str) -> Result<Backup, String> {
+        self.get_or_create(pc, at).await?;
+        let tag = restic::new_tag();
+        let out = self.run(pc, at, &["backup", "--tag", &tag, include], "Failed to create and upload backup").await?;
+        let id = restic::snapshot_id_from_backup_log(&out.stdout).ok_or_else(|| {
+            format!(
+                "Failed to parse the backup ID from logs, backup logs {}",
+                crate::podrun::log_tail(&out.stdout, crate::podrun::LOG_TAIL_LINES)
+            )
+        })?;
+        let (file_count, size, phy_size) = restic::stats_from_backup_log(&out.stdout);
+        if size.is_empty() {
+            tracing::debug!("could not parse backup stats from the backup log");
+        }
+        Ok(Backup { id, tag, file_count, size, phy_size })
+    }
+
+    /// Forget snapshot `id` and, with `reclaim`, prune; the bytes prune frees (upstream's
+    /// `deleteDataPodFunc`, one target).
+    pub async fn forget(
+        &self,
+        pc: &PhaseCtx<'_>,
+        at: (&str, &str, &str),
+        id: &str,
+        reclaim: bool,
+    ) -> Result<u64, String> {
+        self.run(pc, at, &["forget", id], "Failed to forget data").await?;
+        if !reclaim {
+            return Ok(0);
+        }
+        let out =
+            self.run(pc, at, &["prune"], "Error executing prune command: Failed to prune data after forget").await?;
+        Ok(restic::space_freed_from_prune_log(&out.stdout).and_then(|s| restic::size_bytes(&s)).unwrap_or(0))
+    }
+
     /// Run `restic <args>` in `namespace/pod` (container `container`). A failure's message
     /// starts with `what`.
     pub async fn run(
@@ -93,7 +155,8 @@ pub(super) async fn idle_pod(
         pod_override: over.as_ref(),
     };
     let pod = finalize(single_container_spec(&opts), &meta, &pc.ctx.settings, &pc.id, None);
-    let run = PodRun::start(pc, pod, IfGone::Fail).await?;
+    // Only functions that are safe to run again resume (read-only ones): their pod may be made anew.
+    let run = PodRun::start(pc, pod, IfGone::Create).await?;
     if let Err(e) = run.wait_started(pc.ctx.settings.pod_ready_timeout).await {
         run.delete().await;
         return Err(if e.starts_with('{') { e } else { with_pod_details(&run.name, &e) });

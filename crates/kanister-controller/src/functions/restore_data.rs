@@ -8,7 +8,7 @@
 //!
 //! Resume: never — the exec session ends with the controller that opened it.
 
-use super::restic_run::{idle_pod, repo};
+use super::restic_run::{Repo, idle_pod, repo};
 use super::{Outputs, until_cancelled};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 const GENERATE_NAME: &str = "restore-data-";
 
 /// The PVCs of `pod` of the target workload, at its mount paths (upstream's `FetchPodVolumes`).
-fn pod_volumes(pc: &PhaseCtx<'_>, pod: &str) -> Result<BTreeMap<String, String>, String> {
+pub(super) fn pod_volumes(pc: &PhaseCtx<'_>, pod: &str) -> Result<BTreeMap<String, String>, String> {
     let kind = pc.tp.input.object.kind.to_ascii_lowercase();
     if kind != "deployment" && kind != "statefulset" {
         return Err("Invalid Template Params".into());
@@ -47,23 +47,34 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         let vols = if vols.is_empty() { pod_volumes(pc, &pod)? } else { vols };
         let snapshot =
             |base: &str| if backup_path.is_empty() { base.to_string() } else { format!("{base}:{backup_path}") };
-        let mut restic_args: Vec<String> = Vec::new();
-        if !tag.is_empty() {
-            restic_args.extend(["restore".into(), "--tag".into(), tag.clone(), snapshot("latest")]);
-        } else {
-            restic_args.extend(["restore".into(), snapshot(&id)]);
-        }
-        restic_args.extend(["--target".into(), restore_path]);
-        let run = idle_pod(pc, a, &namespace, image, GENERATE_NAME, vols).await?;
-        let res = until_cancelled(pc, async {
-            let argv: Vec<&str> = restic_args.iter().map(String::as_str).collect();
-            let at = (run.namespace.as_str(), run.name.as_str(), crate::pods::DEFAULT_CONTAINER);
-            let out = r.run(pc, at, &argv, "Failed to restore backup").await?;
-            Ok(out.outputs)
-        })
-        .await;
-        run.delete().await;
-        res
+        let target =
+            if tag.is_empty() { vec![snapshot(&id)] } else { vec!["--tag".into(), tag.clone(), snapshot("latest")] };
+        restore_in_pod(pc, a, &r, (&namespace, &image, GENERATE_NAME), vols, target, &restore_path).await
     }
     .boxed()
+}
+
+/// Restore `snapshot` (`<id>[:<path>]`, or `--tag <tag> latest[:<path>]`) of `r` into
+/// `restore_path` of an idle pod (`namespace`, `image`, `generateName`) mounting `vols`;
+/// the phase outputs its stdout printed. The pod is deleted in every case.
+pub(super) async fn restore_in_pod(
+    pc: &PhaseCtx<'_>,
+    a: &Args,
+    r: &Repo,
+    (namespace, image, generate_name): (&str, &str, &str),
+    vols: BTreeMap<String, String>,
+    snapshot: Vec<String>,
+    restore_path: &str,
+) -> Result<Outputs, String> {
+    let mut argv: Vec<&str> = vec!["restore"];
+    argv.extend(snapshot.iter().map(String::as_str));
+    argv.extend(["--target", restore_path]);
+    let run = idle_pod(pc, a, namespace, image.to_string(), generate_name, vols).await?;
+    let res = until_cancelled(pc, async {
+        let at = (run.namespace.as_str(), run.name.as_str(), crate::pods::DEFAULT_CONTAINER);
+        Ok(r.run(pc, at, &argv, "Failed to restore backup").await?.outputs)
+    })
+    .await;
+    run.delete().await;
+    res
 }

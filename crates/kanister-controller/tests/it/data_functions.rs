@@ -260,3 +260,216 @@ async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
     drop(c);
     ns.delete().await;
 }
+
+const BP_MORE: &str = r#"
+apiVersion: cr.kanister.io/v1alpha1
+kind: Blueprint
+metadata: {name: restic-more}
+actions:
+  copy:
+    phases:
+    - func: CopyVolumeData
+      name: copy
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        volume: 'data-{{ index .StatefulSet.Pods 0 }}'
+        dataArtifactPrefix: 'restic-copy/{{ .StatefulSet.Namespace }}'
+    - func: BackupDataStats
+      name: stats
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        backupArtifactPrefix: '{{ .Phases.copy.Output.backupArtifactLocation }}'
+        backupID: '{{ .Phases.copy.Output.backupID }}'
+    - func: BackupDataStats
+      name: raw
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        backupArtifactPrefix: '{{ .Phases.copy.Output.backupArtifactLocation }}'
+        backupID: '{{ .Phases.copy.Output.backupID }}'
+        statsMode: raw-data
+    - func: CheckRepository
+      name: ok
+      args:
+        backupArtifactPrefix: '{{ .Phases.copy.Output.backupArtifactLocation }}'
+    - func: CheckRepository
+      name: wrong
+      args:
+        backupArtifactPrefix: '{{ .Phases.copy.Output.backupArtifactLocation }}'
+        encryptionKey: another-key
+    - func: CheckRepository
+      name: missing
+      args:
+        backupArtifactPrefix: 'nothing-here/{{ .StatefulSet.Namespace }}'
+  restoreCopy:
+    inputArtifactNames: [copy]
+    phases:
+    - func: RestoreData
+      name: restore
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        image: ghcr.io/kanisterio/kanister-tools:0.117.0
+        volumes: {'data-{{ index .StatefulSet.Pods 0 }}': '{{ .ArtifactsIn.copy.KeyValue.root }}'}
+        backupArtifactPrefix: '{{ .ArtifactsIn.copy.KeyValue.location }}'
+        backupIdentifier: '{{ .ArtifactsIn.copy.KeyValue.id }}'
+  backupAll:
+    phases:
+    - func: BackupDataAll
+      name: all
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        container: app
+        includePath: /srv/data
+        backupArtifactPrefix: 'restic-all/{{ .StatefulSet.Namespace }}'
+  restoreAll:
+    inputArtifactNames: [all]
+    phases:
+    - func: RestoreDataAll
+      name: all
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        image: ghcr.io/kanisterio/kanister-tools:0.117.0
+        backupArtifactPrefix: 'restic-all/{{ .StatefulSet.Namespace }}'
+        backupInfo: '{{ .ArtifactsIn.all.KeyValue.info }}'
+  deleteAll:
+    inputArtifactNames: [all]
+    phases:
+    - func: DeleteDataAll
+      name: all
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        backupArtifactPrefix: 'restic-all/{{ .StatefulSet.Namespace }}'
+        backupInfo: '{{ .ArtifactsIn.all.KeyValue.info }}'
+        reclaimSpace: true
+"#;
+
+/// `sh -c script` in pod `pod` (container app).
+async fn in_pod(ns: &Ns, pod: &str, script: &str) -> String {
+    use tokio::io::AsyncReadExt;
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(crate::support::client().await, &ns.name);
+    let ap = kube::api::AttachParams::default().container("app").stdout(true).stderr(true);
+    let mut p = api.exec(pod, ["sh", "-c", script], &ap).await.expect("exec");
+    let (mut out, mut err) = (String::new(), String::new());
+    let (mut so, mut se) = (p.stdout().unwrap(), p.stderr().unwrap());
+    let status = p.take_status().unwrap();
+    let (a, b) = tokio::join!(so.read_to_string(&mut out), se.read_to_string(&mut err));
+    a.unwrap();
+    b.unwrap();
+    let st = status.await.unwrap();
+    assert_eq!(st.status.as_deref(), Some("Success"), "{script}: {err} {st:?}");
+    out
+}
+
+async fn action_of(ns: &Ns, bp: &str, profile: &str, name: &str, artifacts: &str) -> kanister::types::ActionSet {
+    let yaml = format!(
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: {}-}}\nspec:\n  actions:\n  - name: {name}\n    blueprint: {bp}\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n{artifacts}",
+        name.to_ascii_lowercase(),
+        ns = ns.name
+    );
+    let a = ns.create_actionset(&yaml).await;
+    ns.wait_done(&a, Duration::from_secs(180)).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn copyvolumedata_stats_checkrepository_and_the_all_functions_on_two_pods() {
+    pod_bin_script("restic", &format!("#!/bin/sh\nexec '{}' \"$@\"\n", env("KANREPO_TEST_RESTIC_BIN")));
+    let ns = Ns::new("restic-more").await;
+    ns.apply(&APP.replace("replicas: 1", "replicas: 2")).await;
+    ns.apply(BP_MORE).await;
+    crate::databases::wait_ready(&ns, "StatefulSet", "files", 2, Duration::from_secs(90)).await;
+    let profile = ns.s3_profile("ignored-by-restic");
+    let c = Controller::start(&ns, &[]);
+    c.ready().await;
+    let sums = async |pod: &str| {
+        in_pod(&ns, pod, "cd /srv/data && find . -type f | sort | while read -r f; do md5sum \"$f\"; done").await
+    };
+    for pod in ["files-0", "files-1"] {
+        in_pod(
+            &ns,
+            pod,
+            "mkdir -p /srv/data/d && head -c 2000000 /dev/urandom > /srv/data/d/r.bin && hostname > /srv/data/who",
+        )
+        .await;
+    }
+    let before = [sums("files-0").await, sums("files-1").await];
+    assert_ne!(before[0], before[1]);
+
+    // CopyVolumeData of files-0's PVC, its stats, and CheckRepository's three answers.
+    let a = action_of(&ns, "restic-more", &profile, "copy", "").await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    let copy = phase(&a, 0, "copy").output.clone();
+    let repository = format!("{}/restic-copy/{}", env("KANREPO_TEST_S3_BUCKET"), ns.name);
+    assert_eq!(copy["backupArtifactLocation"], repository.as_str(), "{copy:?}");
+    assert_eq!(copy["backupRoot"], "/mnt/vol_data/data-files-0");
+    assert_eq!(copy["fileCount"], "2", "{copy:?}");
+    let stats = &phase(&a, 0, "stats").output;
+    assert_eq!(
+        (stats["mode"].as_str(), stats["version"].as_str()),
+        (Some("restore-size"), Some("v0.0.0")),
+        "{stats:?}"
+    );
+    assert!(stats["size"].as_str().unwrap().ends_with("MiB"), "{stats:?}");
+    assert!(stats["fileCount"].as_str().unwrap().parse::<u32>().unwrap() >= 2, "{stats:?}");
+    assert_eq!(phase(&a, 0, "raw").output["mode"], "raw-data");
+    let check = |p: &str| {
+        let o = &phase(&a, 0, p).output;
+        (o["passwordIncorrect"].as_str().unwrap().to_string(), o["repoUnavailable"].as_str().unwrap().to_string())
+    };
+    assert_eq!(check("ok"), ("false".into(), "false".into()));
+    assert_eq!(check("wrong"), ("true".into(), "false".into()));
+    assert_eq!(check("missing"), ("false".into(), "true".into()));
+    let listed = host_restic(&repository, &["snapshots", "--json"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains(copy["backupID"].as_str().unwrap()),
+        "upstream's tools open it"
+    );
+
+    // Damage files-0's volume; RestoreData from what CopyVolumeData reported puts it back.
+    in_pod(&ns, "files-0", "rm -rf /srv/data/d && echo changed > /srv/data/who").await;
+    let kv = format!(
+        "    artifacts:\n      copy:\n        keyValue: {{id: '{}', location: '{}', root: '{}'}}\n",
+        copy["backupID"].as_str().unwrap(),
+        copy["backupArtifactLocation"].as_str().unwrap(),
+        copy["backupRoot"].as_str().unwrap()
+    );
+    let a = action_of(&ns, "restic-more", &profile, "restoreCopy", &kv).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    assert_eq!(sums("files-0").await, before[0], "restored byte for byte");
+
+    // BackupDataAll of both pods, each into <prefix>/<pod>; damage both; RestoreDataAll.
+    let a = action_of(&ns, "restic-more", &profile, "backupAll", "").await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    let info = phase(&a, 0, "all").output["BackupAllInfo"].as_str().unwrap().to_string();
+    let parsed: serde_json::Value = serde_json::from_str(&info).unwrap();
+    for pod in ["files-0", "files-1"] {
+        assert_eq!(parsed[pod]["PodName"], pod, "{info}");
+        let id = parsed[pod]["BackupID"].as_str().unwrap();
+        let r = host_restic(
+            &format!("{}/restic-all/{}/{pod}", env("KANREPO_TEST_S3_BUCKET"), ns.name),
+            &["snapshots", "--json"],
+        );
+        assert!(String::from_utf8_lossy(&r.stdout).contains(id), "{pod}'s own repository holds its backup");
+        in_pod(&ns, pod, "rm -rf /srv/data/d /srv/data/who").await;
+    }
+    let kv = format!("    artifacts:\n      all:\n        keyValue: {{info: '{info}'}}\n");
+    let a = action_of(&ns, "restic-more", &profile, "restoreAll", &kv).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    assert_eq!([sums("files-0").await, sums("files-1").await], before, "each pod's own data back, byte for byte");
+
+    // DeleteDataAll forgets both and prunes: the random data's space comes back.
+    let a = action_of(&ns, "restic-more", &profile, "deleteAll", &kv).await;
+    assert_eq!(state(&a).0, State::Complete, "{}\n{}", state(&a).1, c.logs());
+    let freed = phase(&a, 0, "all").output["spaceFreed"].as_str().unwrap().to_string();
+    assert!(freed.strip_suffix(" B").unwrap().parse::<u64>().unwrap() > 3_500_000, "{freed}");
+    for pod in ["files-0", "files-1"] {
+        let r = host_restic(
+            &format!("{}/restic-all/{}/{pod}", env("KANREPO_TEST_S3_BUCKET"), ns.name),
+            &["snapshots", "--json"],
+        );
+        assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), "[]");
+    }
+    assert!(!c.logs().contains(&env("KANREPO_TEST_S3_SECRET_KEY")));
+    drop(c);
+    ns.delete().await;
+}

@@ -78,9 +78,9 @@ actions:
     - func: KubeTask
       name: first
       args: {image: busybox, command: [sh, -c, 'echo should not run']}
-    - func: CopyVolumeData
-      name: data
-      args: {namespace: x, volume: v, dataArtifactPrefix: pre}
+    - func: CreateCSISnapshot
+      name: snap
+      args: {pvc: p, namespace: x, snapshotClass: c}
   badarg:
     phases:
     - func: KubeTask
@@ -221,7 +221,7 @@ async fn unsupported_functions_fail_before_any_phase_runs() {
     let a = ns.wait_done(&name, Duration::from_secs(30)).await;
     let s = a.status.as_ref().unwrap();
     assert_eq!(s.state, State::Failed);
-    assert!(s.error.message.contains("Kanister function CopyVolumeData is not supported"), "{}", s.error.message);
+    assert!(s.error.message.contains("Kanister function CreateCSISnapshot is not supported"), "{}", s.error.message);
     let uid = a.metadata.uid.clone().unwrap();
     assert!(ns.pods(&format!("kanister.kanrepo.io/actionset-uid={uid}")).await.is_empty(), "a phase ran");
     ns.delete().await;
