@@ -61,6 +61,10 @@ pub fn wrap_with_env(vars: &[(String, String)], cmd: &[String]) -> Result<(Vec<S
     Ok((full, stdin))
 }
 
+/// Environment variables whose values are locations, not secrets: left in what is shown
+/// (restic names its repository in most errors). Every other value is removed.
+pub const PUBLIC_ENV: &[&str] = &["RESTIC_REPOSITORY", "GOOGLE_PROJECT_ID", "GOOGLE_APPLICATION_CREDENTIALS"];
+
 /// What an exec printed.
 #[derive(Debug, Default)]
 pub struct Captured {
@@ -107,7 +111,12 @@ pub async fn exec_capture(
         let (c, s) = wrap_with_env(env, command).map_err(fail)?;
         (c, Some(s))
     };
-    let secrets: Vec<&str> = env.iter().map(|(_, v)| v.as_str()).filter(|v| v.len() >= 4).collect();
+    let secrets: Vec<&str> = env
+        .iter()
+        .filter(|(k, _)| !PUBLIC_ENV.contains(&k.as_str()))
+        .map(|(_, v)| v.as_str())
+        .filter(|v| v.len() >= 4)
+        .collect();
     let scrub = |s: &str| {
         let mut s = pc.ctx.password.as_ref().map(|p| p.scrub(s)).unwrap_or_else(|| s.to_string());
         for v in &secrets {

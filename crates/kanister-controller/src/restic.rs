@@ -58,7 +58,7 @@ impl Env {
     /// Values to remove from any text shown to users (credentials and the password; names
     /// and the repository location are not secret).
     pub fn secrets(&self) -> impl Iterator<Item = &str> {
-        self.vars.iter().filter(|(k, _)| k != "RESTIC_REPOSITORY" && k != "GOOGLE_PROJECT_ID").map(|(_, v)| v.as_str())
+        self.vars.iter().filter(|(k, _)| !crate::exec::PUBLIC_ENV.contains(&k.as_str())).map(|(_, v)| v.as_str())
     }
 }
 
