@@ -172,6 +172,9 @@ pub struct PhaseCtx<'a> {
     pub id: PhaseIdentity,
     /// The phase was running when a previous controller stopped: re-attach to its pod.
     pub resume: bool,
+    /// The phase was running when a previous controller stopped and runs again from the start
+    /// (its earlier pods, if any, are left to delete).
+    pub rerun: bool,
     /// Stops the phase (ActionSet deleted, action timed out).
     pub cancel: Cancel,
     /// Where kando's transfer figures go (the runner writes them into the status).

@@ -92,6 +92,35 @@ pub async fn exec_outputs(
     exec_capture(pc, namespace, pod, container, command, &env).await.map(|c| c.outputs)
 }
 
+/// Removes from a text every secret value of `env` (all but [`PUBLIC_ENV`], of 4 bytes or
+/// more) and the repository password.
+pub struct Scrubber {
+    secrets: Vec<String>,
+    password: Option<String>,
+}
+
+impl Scrubber {
+    /// The scrubber of an exec's environment.
+    pub fn new(pc: &PhaseCtx<'_>, env: &[(String, String)]) -> Scrubber {
+        let secrets = env
+            .iter()
+            .filter(|(k, _)| !PUBLIC_ENV.contains(&k.as_str()))
+            .map(|(_, v)| v.clone())
+            .filter(|v| v.len() >= 4)
+            .collect();
+        Scrubber { secrets, password: pc.ctx.password.as_ref().map(|p| p.env_pair().1) }
+    }
+
+    /// `text` without the secrets.
+    pub fn scrub(&self, text: &str) -> String {
+        let mut s = text.to_string();
+        for v in self.secrets.iter().chain(self.password.iter().filter(|p| p.len() >= 4)) {
+            s = s.replace(v.as_str(), "<redacted>");
+        }
+        s
+    }
+}
+
 /// Run `command` in `namespace/pod` with `env` in its environment (over stdin, see the
 /// module docs; nothing is wrapped when `env` is empty) and return what it printed. A
 /// non-zero exit is upstream's error, with the tails of both streams, secrets removed.
@@ -103,6 +132,33 @@ pub async fn exec_capture(
     command: &[String],
     env: &[(String, String)],
 ) -> Result<Captured, String> {
+    let (c, failure) = exec_raw(pc, namespace, pod, container, command, env).await?;
+    match failure {
+        None => Ok(c),
+        Some(code) => Err(failure_message(&Scrubber::new(pc, env), &code, &c)),
+    }
+}
+
+/// Upstream's message for a command that exited non-zero: the code and the tails of both
+/// streams, secrets removed.
+pub fn failure_message(sc: &Scrubber, code: &str, c: &Captured) -> String {
+    format!(
+        "Failed to exec command in pod: {code}.\nstdout: {}\nstderr: {}",
+        sc.scrub(&log_tail(&c.stdout, LOG_TAIL_LINES)),
+        sc.scrub(&log_tail(&c.stderr, LOG_TAIL_LINES))
+    )
+}
+
+/// Like [`exec_capture`], but a non-zero exit is returned beside what the command printed
+/// (unscrubbed: for the caller to classify, never to show) instead of as an error.
+pub async fn exec_raw(
+    pc: &PhaseCtx<'_>,
+    namespace: &str,
+    pod: &str,
+    container: &str,
+    command: &[String],
+    env: &[(String, String)],
+) -> Result<(Captured, Option<String>), String> {
     let api: Api<Pod> = Api::namespaced(pc.ctx.client(), namespace);
     let fail = |m: String| format!("Failed to exec command in pod: {m}");
     let (cmd, stdin) = if env.is_empty() {
@@ -111,19 +167,8 @@ pub async fn exec_capture(
         let (c, s) = wrap_with_env(env, command).map_err(fail)?;
         (c, Some(s))
     };
-    let secrets: Vec<&str> = env
-        .iter()
-        .filter(|(k, _)| !PUBLIC_ENV.contains(&k.as_str()))
-        .map(|(_, v)| v.as_str())
-        .filter(|v| v.len() >= 4)
-        .collect();
-    let scrub = |s: &str| {
-        let mut s = pc.ctx.password.as_ref().map(|p| p.scrub(s)).unwrap_or_else(|| s.to_string());
-        for v in &secrets {
-            s = s.replace(v, "<redacted>");
-        }
-        s
-    };
+    let sc = Scrubber::new(pc, env);
+    let scrub = |s: &str| sc.scrub(s);
     let mut ap = AttachParams::default().stdin(stdin.is_some()).stdout(true).stderr(true);
     if !container.is_empty() {
         ap = ap.container(container);
@@ -197,17 +242,11 @@ pub async fn exec_capture(
     drop(stdin_w);
     let _ = proc.join().await;
     let (outputs, stdout_text) = outputs?;
-    if let Some(code) = st.as_ref().and_then(exit_code) {
-        return Err(fail(format!(
-            "{code}.\nstdout: {}\nstderr: {}",
-            scrub(&log_tail(&stdout_text, LOG_TAIL_LINES)),
-            scrub(&log_tail(&stderr_text, LOG_TAIL_LINES))
-        )));
-    }
     if st.is_none() {
         return Err(fail("the exec stream ended without an exit status".into()));
     }
-    Ok(Captured { outputs, stdout: stdout_text, stderr: stderr_text })
+    let failure = st.as_ref().and_then(exit_code);
+    Ok((Captured { outputs, stdout: stdout_text, stderr: stderr_text }, failure))
 }
 
 /// Keep the last [`CAPTURE_BYTES`] of `text` (cut at a character boundary).

@@ -123,7 +123,21 @@ pub async fn run(ctx: &Ctx, w: &StatusWriter, tp: &mut TemplateParams, at: Where
         Ok(e) => e,
         Err(e) => return fail(e),
     };
+    let id = PhaseIdentity {
+        actionset_namespace: at.id.0.into(),
+        actionset: at.id.1.into(),
+        uid: at.id.2.into(),
+        action: at.action,
+        phase: at.phase.label(),
+        phase_name: at.bp.name.clone(),
+    };
     if at.resume && exec.resume == Resume::Never {
+        // Its pod (the idle pod of a restic function) would idle forever: delete it.
+        let mut namespaces = vec![ctx.settings.namespace.clone()];
+        if let Some(ns) = args.get("namespace").and_then(|v| v.as_str()).filter(|n| !n.is_empty()) {
+            namespaces.push(ns.to_string());
+        }
+        crate::podrun::delete_phase_pods(ctx, &namespaces, &id.selector()).await;
         return fail(format!(
             "phase {} ({}) was running when the controller stopped and cannot be resumed safely: {} runs its command in an exec session that ended with the controller, and running it again may not be safe; run the action again with a new ActionSet",
             at.bp.name, at.bp.func, at.bp.func
@@ -133,15 +147,9 @@ pub async fn run(ctx: &Ctx, w: &StatusWriter, tp: &mut TemplateParams, at: Where
     let pc = PhaseCtx {
         ctx,
         tp,
-        id: PhaseIdentity {
-            actionset_namespace: at.id.0.into(),
-            actionset: at.id.1.into(),
-            uid: at.id.2.into(),
-            action: at.action,
-            phase: at.phase.label(),
-            phase_name: at.bp.name.clone(),
-        },
+        id,
         resume: at.resume && exec.resume == Resume::Reattach,
+        rerun: at.resume && exec.resume == Resume::Rerun,
         cancel: cancel.clone(),
         progress: tx,
     };

@@ -212,6 +212,31 @@ impl PodRun {
     }
 }
 
+/// Force-delete the pods of a phase (`selector`: its identity labels) in `namespaces`, best
+/// effort: pods an earlier run of a phase left when its controller stopped.
+pub async fn delete_phase_pods(ctx: &crate::context::Ctx, namespaces: &[String], selector: &str) {
+    let dp = DeleteParams { grace_period_seconds: Some(0), ..DeleteParams::default() };
+    for ns in namespaces {
+        let api: Api<Pod> = Api::namespaced(ctx.client(), ns);
+        match api.list(&ListParams::default().labels(selector)).await {
+            Ok(list) => {
+                for p in list.items {
+                    let name = p.metadata.name.unwrap_or_default();
+                    match api.delete(&name, &dp).await {
+                        Ok(_) => {
+                            tracing::info!(pod = %name, namespace = %ns, "deleted a pod an earlier run of the phase left")
+                        }
+                        Err(e) => {
+                            tracing::warn!(pod = %name, namespace = %ns, error = %e, "could not delete a pod an earlier run of the phase left")
+                        }
+                    }
+                }
+            }
+            Err(e) => tracing::debug!(namespace = %ns, error = %e, "could not list an earlier run's pods"),
+        }
+    }
+}
+
 /// `, container C exited with code N (reason)` for the first failed container, if any.
 fn exit_detail(p: &Pod) -> String {
     let st = p.status.as_ref().and_then(|s| s.container_statuses.as_ref());

@@ -19,9 +19,6 @@ use std::fmt;
 /// Upstream's default `encryptionKey`: hex(sha256("testpassword")) (`restic.GeneratePassword`).
 pub const DEFAULT_ENCRYPTION_KEY: &str = "9f735e0df9a1ddc702bf0a1a7b83033f9f7153a00c29de82cedadc9957289b05";
 
-/// Where upstream writes a GCS service-account key in the pod (`consts.GoogleCloudCredsFilePath`).
-pub const GCS_CREDS_PATH: &str = "/tmp/creds.txt";
-
 /// What restic prints when the password does not open the repository.
 pub const WRONG_PASSWORD: &str = "wrong password";
 /// Upstream's message for a wrong password (`restic.PasswordIncorrect`).
@@ -46,8 +43,12 @@ impl fmt::Debug for Env {
 }
 
 impl Env {
+    /// Values lose trailing line ends: Secrets written from files (`kubectl create secret
+    /// --from-file`, `echo … | base64`) end in one, which upstream's `export K=v` under bash
+    /// drops too.
     fn push(&mut self, k: &str, v: impl Into<String>) {
-        self.vars.push((k.to_string(), v.into()));
+        let v: String = v.into();
+        self.vars.push((k.to_string(), v.trim_end_matches(['\r', '\n']).to_string()));
     }
 
     /// The value of `name`.
@@ -125,7 +126,6 @@ pub fn env(profile: &ProfileParam, repository: &str, encryption_key: &str) -> Re
                 "Failed to get arguments: GCS locations need a keyPair credential (project id, service-account key)",
             )?;
             e.push("GOOGLE_PROJECT_ID", project);
-            e.push("GOOGLE_APPLICATION_CREDENTIALS", GCS_CREDS_PATH);
             e.push(GCS_KEY_ENV, one_line_json(&key)?);
             e.push("RESTIC_REPOSITORY", format!("gs:{}/", repository.replacen('/', ":/", 1)));
         }
@@ -141,8 +141,8 @@ pub fn env(profile: &ProfileParam, repository: &str, encryption_key: &str) -> Re
     Ok(e)
 }
 
-/// The service-account key of a GCS location, for the command to write to
-/// [`GCS_CREDS_PATH`] (upstream writes that file into the pod before running restic).
+/// The service-account key of a GCS location, for the command to write to a file (upstream
+/// writes it to `/tmp/creds.txt` in the pod before running restic; see [`script`]).
 pub const GCS_KEY_ENV: &str = "KANISTER_GCS_SERVICE_ACCOUNT_KEY";
 
 /// A JSON document on one line (values travel as single lines).
@@ -154,14 +154,14 @@ fn one_line_json(s: &str) -> Result<String, String> {
 
 fn secret_data(profile: &ProfileParam) -> Result<(String, std::collections::BTreeMap<String, String>), String> {
     use base64::Engine;
-    let s = profile.secret.as_ref().ok_or("Failed to get arguments: the profile's credential Secret was not read")?;
+    let s = profile.secret.as_ref().ok_or("the profile's credential Secret was not read")?;
     let ty = s.get("type").and_then(|t| t.as_str()).unwrap_or("").to_string();
     let mut data = std::collections::BTreeMap::new();
     if let Some(d) = s.get("data").and_then(|d| d.as_object()) {
         for (k, v) in d {
             let b = base64::engine::general_purpose::STANDARD
                 .decode(v.as_str().unwrap_or(""))
-                .map_err(|_| format!("Failed to get arguments: key {k} of the credential Secret is not base64"))?;
+                .map_err(|_| format!("key {k} of the credential Secret is not base64"))?;
             data.insert(k.clone(), String::from_utf8_lossy(&b).into_owned());
         }
     }
@@ -195,13 +195,13 @@ fn aws_credentials(profile: &ProfileParam) -> Result<(String, String, Option<Str
 
 fn azure_credentials(profile: &ProfileParam) -> Result<(String, String), String> {
     match profile.credential_type.as_str() {
-        "keyPair" => profile.key_pair.clone().ok_or_else(|| "Failed to get arguments: no keyPair".into()),
+        "keyPair" => profile.key_pair.clone().ok_or_else(|| "no keyPair".into()),
         "secret" => {
             let (_, d) = secret_data(profile)?;
-            let get = |k: &str| d.get(k).cloned().ok_or(format!("Failed to get arguments: the Secret has no {k}"));
+            let get = |k: &str| d.get(k).cloned().ok_or(format!("the Secret has no {k}"));
             Ok((get("azure_storage_account_id")?, get("azure_storage_key")?))
         }
-        other => Err(format!("Failed to get arguments: Unsupported type '{other}' for credentials")),
+        other => Err(format!("Unsupported type '{other}' for credentials")),
     }
 }
 
@@ -215,12 +215,14 @@ pub fn command(args: &[&str], insecure_tls: bool) -> Vec<String> {
     c
 }
 
-/// The shell script that runs `cmd` with `env` (read by `exec`'s wrapper first): writes the
-/// GCS key file when there is one, and removes it when the command ends.
+/// The shell script that runs `cmd` with `env` (read by `exec`'s wrapper first). With a GCS
+/// key in the environment it is written to a new private file (`mktemp`: mode 0600, removed
+/// when the script ends, however it ends) that `GOOGLE_APPLICATION_CREDENTIALS` names, and
+/// dropped from the environment restic sees.
 pub fn script(cmd: &[String]) -> Vec<String> {
     let quoted: Vec<String> = cmd.iter().map(|a| shell_quote(a)).collect();
     let body = format!(
-        "if [ -n \"${{{GCS_KEY_ENV}:-}}\" ]; then umask 077; printf '%s' \"${GCS_KEY_ENV}\" > {GCS_CREDS_PATH}; trap 'rm -f {GCS_CREDS_PATH}' EXIT; fi; unset {GCS_KEY_ENV}; {}",
+        "if [ -n \"${{{GCS_KEY_ENV}:-}}\" ]; then kf=$(mktemp); trap 'rm -f \"$kf\"' EXIT; printf '%s' \"${GCS_KEY_ENV}\" > \"$kf\"; export GOOGLE_APPLICATION_CREDENTIALS=\"$kf\"; fi; unset {GCS_KEY_ENV}; {}",
         quoted.join(" ")
     );
     vec!["bash".into(), "-o".into(), "errexit".into(), "-o".into(), "pipefail".into(), "-c".into(), body]

@@ -96,6 +96,14 @@ pub fn ns_init_pid(run_pid: u32) -> Option<u32> {
     })
 }
 
+/// The container's init once it has finished setting the container up (its volumes bound, its
+/// user taken): that is when it has started the container command as its child. Before, an
+/// exec would enter a mount namespace without the pod's volumes.
+pub fn set_up_init_pid(run_pid: u32) -> Option<u32> {
+    let init = ns_init_pid(run_pid)?;
+    ns_init_pid(init).map(|_| init)
+}
+
 fn parent_pid(pid: u32) -> Option<u32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()

@@ -193,8 +193,22 @@ fn exec_upgrade(
         Ok(e) => e,
         Err(e) => return text(StatusCode::NOT_FOUND, e),
     };
-    let run = *entry.run.borrow();
-    let Some(init) = run.pid.filter(|_| run.running).and_then(crate::process::ns_init_pid) else {
+    // A container is reported running as soon as its process is spawned; its init may still
+    // be binding volumes for a few milliseconds. An exec that comes at once (a function's
+    // idle pod) waits for that, at most 2 s, as a kubelet only reports a started container.
+    let mut init = None;
+    for _ in 0..200 {
+        let run = *entry.run.borrow();
+        if !run.running {
+            break;
+        }
+        init = run.pid.and_then(crate::process::set_up_init_pid);
+        if init.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let Some(init) = init else {
         return text(StatusCode::BAD_REQUEST, format!("container {c} is not running"));
     };
     let hdr = |name| req.headers().get_all(name).iter().filter_map(|v| v.to_str().ok()).collect::<Vec<_>>();

@@ -23,7 +23,8 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         let namespace = args::string(a, "namespace")?;
         let pod = args::string(a, "pod")?;
         let container = args::string(a, "container")?;
-        let include = args::string(a, "includePath")?;
+        // Trimmed: upstream passes it through bash unquoted, which drops surrounding space.
+        let include = args::string(a, "includePath")?.trim().to_string();
         let r = repo(pc, a, "backupArtifactPrefix")?;
         let at = (namespace.as_str(), pod.as_str(), container.as_str());
         let b =

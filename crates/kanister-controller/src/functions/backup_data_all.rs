@@ -46,7 +46,7 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
     async move {
         let namespace = args::string(a, "namespace")?;
         let container = args::string(a, "container")?;
-        let include = args::string(a, "includePath")?;
+        let include = args::string(a, "includePath")?.trim().to_string();
         let r = repo(pc, a, "backupArtifactPrefix")?;
         let pods = target_pods(pc, a, "Failed to get pods")?;
         let runs = pods.iter().map(|pod| {

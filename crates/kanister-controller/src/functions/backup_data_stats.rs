@@ -20,7 +20,7 @@ const GENERATE_NAME: &str = "backup-data-stats-";
 pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result<Outputs, String>> {
     async move {
         let namespace = args::string(a, "namespace")?;
-        let id = args::string(a, "backupID")?;
+        let id = args::string(a, "backupID")?.trim().to_string();
         let mode = args::opt_string(a, "statsMode", "restore-size")?;
         let image = args::opt_string(a, "image", &pc.ctx.settings.tools_image)?;
         let mut r = repo(pc, a, "backupArtifactPrefix")?;

@@ -14,8 +14,6 @@ use crate::args::{self, Args};
 use crate::context::PhaseCtx;
 use futures::FutureExt;
 use futures::future::BoxFuture;
-use k8s_openapi::api::core::v1::PersistentVolumeClaim;
-use kube::api::Api;
 use serde_json::json;
 
 const GENERATE_NAME: &str = "copy-vol-data-";
@@ -28,10 +26,6 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         let image = args::opt_string(a, "image", &pc.ctx.settings.tools_image)?;
         let r = repo(pc, a, "dataArtifactPrefix")?;
         let mount = if mount.is_empty() { format!("/mnt/vol_data/{pvc}") } else { mount };
-        let pvcs: Api<PersistentVolumeClaim> = Api::namespaced(pc.ctx.client(), &namespace);
-        pvcs.get(&pvc)
-            .await
-            .map_err(|e| format!("Failed to retrieve PVC.: {e}: {}", json!({"namespace": namespace, "name": pvc})))?;
         let vols = [(pvc.clone(), mount.clone())].into_iter().collect();
         let run = idle_pod(pc, a, &namespace, image, GENERATE_NAME, vols).await?;
         let res = until_cancelled(pc, async {

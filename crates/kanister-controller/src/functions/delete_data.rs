@@ -22,8 +22,9 @@ const GENERATE_NAME: &str = "delete-data-";
 pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result<Outputs, String>> {
     async move {
         let namespace = args::string(a, "namespace")?;
-        let id = args::opt_string(a, "backupID", "")?;
-        let tag = args::opt_string(a, "backupTag", "")?;
+        // Trimmed: upstream passes them through bash unquoted, which drops surrounding space.
+        let id = args::opt_string(a, "backupID", "")?.trim().to_string();
+        let tag = args::opt_string(a, "backupTag", "")?.trim().to_string();
         let reclaim = args::opt_bool(a, "reclaimSpace", false)?;
         let image = args::opt_string(a, "image", &pc.ctx.settings.tools_image)?;
         if id.is_empty() == tag.is_empty() {

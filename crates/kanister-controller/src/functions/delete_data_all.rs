@@ -23,6 +23,9 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         let reclaim = args::opt_bool(a, "reclaimSpace", false)?;
         let image = args::opt_string(a, "image", &pc.ctx.settings.tools_image)?;
         let r = repo(pc, a, "backupArtifactPrefix")?;
+        if info.is_empty() {
+            return Err("Require one argument: backupID or backupTag".into());
+        }
         if let Some((pod, _)) = info.iter().find(|(_, id)| id.is_empty()) {
             return Err(format!("backupInfo names no backup ID for pod {pod}"));
         }

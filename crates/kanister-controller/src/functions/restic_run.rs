@@ -6,14 +6,16 @@
 //!
 //! This module must not decide which commands a function runs.
 
-use super::{pod_metadata, pod_override};
+use super::{pod_metadata, pod_override, until_cancelled};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
-use crate::exec::{Captured, exec_capture};
+use crate::exec::{Captured, Scrubber, exec_capture, exec_raw, failure_message};
 use crate::podrun::{IfGone, PodRun, with_pod_details};
 use crate::pods::{PodMeta, PodOptions, finalize, single_container_spec};
 use crate::restic::{self, Env};
+use k8s_openapi::api::core::v1::PersistentVolumeClaim;
 use kanister::params::ProfileParam;
+use kube::api::Api;
 use std::collections::BTreeMap;
 
 /// The arguments every restic function takes: the repository's environment (from
@@ -30,8 +32,8 @@ pub(super) struct Repo {
 /// Read `backupArtifactPrefix` (or `prefix_arg`), `encryptionKey` and `insecureTLS`, and
 /// check the Profile (upstream's `ValidateProfile`, then `resticArgs`). The prefix goes under
 /// the profile's bucket unless it starts with it (upstream's `ResolveArtifactPrefix`, which
-/// upstream's DeleteData and RestoreDataAll skip, so that they miss what BackupData and
-/// BackupDataAll wrote unless the prefix names the bucket; here every function resolves it).
+/// upstream's DeleteDataAll and RestoreDataAll skip, so that they miss what BackupDataAll
+/// wrote unless the prefix names the bucket; here every function resolves it).
 pub(super) fn repo(pc: &PhaseCtx<'_>, a: &Args, prefix_arg: &str) -> Result<Repo, String> {
     let prefix = args::string(a, prefix_arg)?;
     let key = args::opt_string(a, "encryptionKey", restic::DEFAULT_ENCRYPTION_KEY)?;
@@ -71,9 +73,10 @@ impl Repo {
         let tag = restic::new_tag();
         let out = self.run(pc, at, &["backup", "--tag", &tag, include], "Failed to create and upload backup").await?;
         let id = restic::snapshot_id_from_backup_log(&out.stdout).ok_or_else(|| {
+            let tail = crate::podrun::log_tail(&out.stdout, crate::podrun::LOG_TAIL_LINES);
             format!(
                 "Failed to parse the backup ID from logs, backup logs {}",
-                crate::podrun::log_tail(&out.stdout, crate::podrun::LOG_TAIL_LINES)
+                Scrubber::new(pc, &self.env.vars).scrub(&tail)
             )
         })?;
         let (file_count, size, phy_size) = restic::stats_from_backup_log(&out.stdout);
@@ -114,21 +117,60 @@ impl Repo {
         exec_capture(pc, namespace, pod, container, &cmd, &self.env.vars).await.map_err(|e| format!("{what}: {e}"))
     }
 
-    /// Make sure a repository is there (upstream's `GetOrCreateRepository`): list the last
-    /// snapshots; where restic says there is no repository, `restic init`. A wrong password
-    /// is said as such instead of trying to initialise over the repository.
-    pub async fn get_or_create(&self, pc: &PhaseCtx<'_>, at: (&str, &str, &str)) -> Result<(), String> {
-        match self.run(pc, at, &["snapshots", "--last", "--json"], "Failed to list snapshots").await {
-            Ok(_) => Ok(()),
-            Err(e) if e.contains(restic::WRONG_PASSWORD) => {
-                Err(format!("{} (encryptionKey does not open the repository): {e}", restic::PASSWORD_INCORRECT))
-            }
-            Err(e) if e.contains(restic::NO_REPOSITORY) => {
-                self.run(pc, at, &["init"], "Failed to create object store backup location").await.map(|_| ())
-            }
-            Err(e) => Err(e),
+    /// Whether the repository opens: `restic snapshots --last --json` (upstream's
+    /// `CheckIfRepoIsReachable`), classified on restic's own words before anything is
+    /// scrubbed from them. Any other failure is an error.
+    pub async fn probe(&self, pc: &PhaseCtx<'_>, at: (&str, &str, &str)) -> Result<Probe, String> {
+        let cmd = restic::script(&restic::command(&["snapshots", "--last", "--json"], self.insecure_tls));
+        let (c, failure) = exec_raw(pc, at.0, at.1, at.2, &cmd, &self.env.vars).await?;
+        let Some(code) = failure else { return Ok(Probe::Opens) };
+        let msg =
+            format!("Failed to list snapshots: {}", failure_message(&Scrubber::new(pc, &self.env.vars), &code, &c));
+        if c.stderr.contains(restic::WRONG_PASSWORD) {
+            Ok(Probe::WrongPassword(msg))
+        } else if c.stderr.contains(restic::NO_REPOSITORY) {
+            Ok(Probe::NoRepository)
+        } else {
+            Err(msg)
         }
     }
+
+    /// Make sure a repository is there (upstream's `GetOrCreateRepository`): where restic
+    /// says there is none, `restic init`. Unlike upstream, which initialises after any
+    /// failure, a wrong password or an unreachable store is said as such.
+    pub async fn get_or_create(&self, pc: &PhaseCtx<'_>, at: (&str, &str, &str)) -> Result<(), String> {
+        match self.probe(pc, at).await? {
+            Probe::Opens => Ok(()),
+            Probe::WrongPassword(m) => {
+                Err(format!("{} (encryptionKey does not open the repository): {m}", restic::PASSWORD_INCORRECT))
+            }
+            Probe::NoRepository => {
+                self.run(pc, at, &["init"], "Failed to create object store backup location").await.map(|_| ())
+            }
+        }
+    }
+}
+
+/// What [`Repo::probe`] found.
+pub(super) enum Probe {
+    /// The repository opens with the key.
+    Opens,
+    /// restic says the password is wrong (the message, scrubbed).
+    WrongPassword(String),
+    /// restic says there is no repository there.
+    NoRepository,
+}
+
+/// Check that the PVCs exist in `namespace` before a pod mounts them (a pod with a missing
+/// PVC would stay Pending until the pod-ready timeout).
+async fn check_pvcs(pc: &PhaseCtx<'_>, namespace: &str, vols: &BTreeMap<String, String>) -> Result<(), String> {
+    let api: Api<PersistentVolumeClaim> = Api::namespaced(pc.ctx.client(), namespace);
+    for pvc in vols.keys() {
+        api.get(pvc).await.map_err(|e| {
+            format!("Failed to retrieve PVC.: {e}: {}", serde_json::json!({"namespace": namespace, "name": pvc}))
+        })?;
+    }
+    Ok(())
 }
 
 /// A pod of `image` in `namespace` that idles (`tail -f /dev/null`) with `volumes` mounted
@@ -144,6 +186,7 @@ pub(super) async fn idle_pod(
 ) -> Result<PodRun, String> {
     let (labels, annotations) = pod_metadata(pc, a)?;
     let over = pod_override(pc, a)?;
+    check_pvcs(pc, namespace, &volumes).await?;
     let command = vec!["sh".into(), "-c".into(), "tail -f /dev/null".into()];
     let opts = PodOptions { image, command, volumes, ..PodOptions::default() };
     let meta = PodMeta {
@@ -155,9 +198,12 @@ pub(super) async fn idle_pod(
         pod_override: over.as_ref(),
     };
     let pod = finalize(single_container_spec(&opts), &meta, &pc.ctx.settings, &pc.id, None);
-    // Only functions that are safe to run again resume (read-only ones): their pod may be made anew.
-    let run = PodRun::start(pc, pod, IfGone::Create).await?;
-    if let Err(e) = run.wait_started(pc.ctx.settings.pod_ready_timeout).await {
+    if pc.rerun {
+        // A read-only function running again after a restart: its earlier pod idles still.
+        crate::podrun::delete_phase_pods(pc.ctx, &[namespace.to_string()], &pc.id.selector()).await;
+    }
+    let run = PodRun::start(pc, pod, IfGone::Fail).await?;
+    if let Err(e) = until_cancelled(pc, run.wait_started(pc.ctx.settings.pod_ready_timeout)).await {
         run.delete().await;
         return Err(if e.starts_with('{') { e } else { with_pod_details(&run.name, &e) });
     }

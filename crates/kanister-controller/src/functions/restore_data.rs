@@ -37,9 +37,10 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         if pod.is_empty() == vols.is_empty() {
             return Err("Require one argument: pod or volumes".into());
         }
-        let tag = args::opt_string(a, "backupTag", "")?;
-        let id = args::opt_string(a, "backupIdentifier", "")?;
-        let backup_path = args::opt_string(a, "backupPath", "")?;
+        // Trimmed: upstream passes them through bash unquoted, which drops surrounding space.
+        let tag = args::opt_string(a, "backupTag", "")?.trim().to_string();
+        let id = args::opt_string(a, "backupIdentifier", "")?.trim().to_string();
+        let backup_path = args::opt_string(a, "backupPath", "")?.trim().to_string();
         if tag.is_empty() == id.is_empty() {
             return Err("Require one argument: backupTag or backupIdentifier".into());
         }

@@ -7,10 +7,10 @@
 //!
 //! Resume: never — the exec sessions end with the controller that opened them.
 
+use super::Outputs;
 use super::backup_data_all::{parse_backup_info, target_pods};
 use super::restic_run::repo;
 use super::restore_data::{pod_volumes, restore_in_pod};
-use super::{Outputs, until_cancelled};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
 use futures::FutureExt;
@@ -37,7 +37,8 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
             }
             .map(move |res| res.map_err(|e| format!("Failed to restore data for pod {pod}: {e}")))
         });
-        let results = until_cancelled(pc, futures::future::join_all(runs).map(Ok)).await?;
+        // Not under until_cancelled: each restore stops on cancellation and deletes its pod.
+        let results = futures::future::join_all(runs).await;
         let mut out = Outputs::new();
         let mut errs = Vec::new();
         for res in results {

@@ -93,11 +93,20 @@ fn each_location_type_gets_upstreams_repository_and_credentials() {
     gcs.key_pair = Some(("proj".into(), "{\n  \"type\": \"service_account\"\n}\n".into()));
     let e = env(&gcs, "bkt/dir", "pw").unwrap();
     assert_eq!(e.get("RESTIC_REPOSITORY"), Some("gs:bkt:/dir/"));
-    assert_eq!(e.get("GOOGLE_APPLICATION_CREDENTIALS"), Some(GCS_CREDS_PATH));
+    assert_eq!(e.get("GOOGLE_PROJECT_ID"), Some("proj"));
     assert_eq!(e.get(GCS_KEY_ENV), Some(r#"{"type":"service_account"}"#), "one line");
 
     let err = env(&profile("kopia", ""), "x", "pw").unwrap_err();
     assert_eq!(err, "Unsupported type 'kopia' for the location");
+}
+
+#[test]
+fn values_lose_the_line_end_a_secret_file_leaves() {
+    let mut p = profile("s3Compliant", "http://s3");
+    p.key_pair = Some(("AKID\n".into(), "s3cr3t-key\r\n".into()));
+    let e = env(&p, "bkt", "pw\n").unwrap();
+    assert_eq!((e.get("AWS_ACCESS_KEY_ID"), e.get("AWS_SECRET_ACCESS_KEY")), (Some("AKID"), Some("s3cr3t-key")));
+    assert_eq!(e.get("RESTIC_PASSWORD"), Some("pw"));
 }
 
 #[test]
@@ -135,23 +144,36 @@ fn the_command_line_carries_no_secret_and_the_script_quotes_every_word() {
     let s = script(&c);
     assert_eq!(&s[..6], ["bash", "-o", "errexit", "-o", "pipefail", "-c"]);
     assert!(s[6].ends_with(r#"restic backup --tag abc '/data dir/it'\''s' --insecure-tls"#), "{}", s[6]);
-    // The script runs: a GCS key in the environment becomes the file restic reads, removed after.
+    // The script runs: a GCS key in the environment becomes a private file restic reads
+    // (named by GOOGLE_APPLICATION_CREDENTIALS, the key itself gone from the environment),
+    // removed when the command ends, even when it fails.
     let dir = tempfile::tempdir().unwrap();
-    let creds = dir.path().join("creds.txt");
-    let body = s[6]
-        .replace(
-            "restic backup --tag abc '/data dir/it'\\''s' --insecure-tls",
-            "cat \"$GOOGLE_APPLICATION_CREDENTIALS\"; env | grep -c KANISTER_GCS || true",
-        )
-        .replace(GCS_CREDS_PATH, creds.to_str().unwrap());
+    let seen = dir.path().join("seen");
+    let probe = format!(
+        "f=\"$GOOGLE_APPLICATION_CREDENTIALS\"; echo \"$f\" > {0}; stat -c %a \"$f\" >> {0}; cat \"$f\" >> {0}; echo >> {0}; env | grep -c {GCS_KEY_ENV} >> {0} || true; exit 3",
+        seen.display()
+    );
+    let body = s[6].replace("restic backup --tag abc '/data dir/it'\\''s' --insecure-tls", &probe);
+    assert_ne!(body, s[6], "the command is the script's last part");
+    let out = std::process::Command::new("bash").args(["-c", &body]).env(GCS_KEY_ENV, r#"{"k":"v"}"#).output().unwrap();
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stderr));
+    let seen = std::fs::read_to_string(&seen).unwrap();
+    let lines: Vec<&str> = seen.lines().collect();
+    assert_eq!(&lines[1..], ["600", r#"{"k":"v"}"#, "0"], "{seen}");
+    assert!(!std::path::Path::new(lines[0]).exists(), "the key file is removed when the command ends");
+    // Without a key: nothing written, no variable set.
     let out = std::process::Command::new("bash")
-        .args(["-c", &body])
-        .env(GCS_KEY_ENV, r#"{"k":"v"}"#)
-        .env("GOOGLE_APPLICATION_CREDENTIALS", &creds)
+        .args([
+            "-c",
+            &s[6].replace(
+                "restic backup --tag abc '/data dir/it'\\''s' --insecure-tls",
+                "echo \"[${GOOGLE_APPLICATION_CREDENTIALS:-}]\"",
+            ),
+        ])
+        .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
         .output()
         .unwrap();
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "{\"k\":\"v\"}0\n", "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(!creds.exists(), "the key file is removed when the command ends");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "[]\n");
     assert_eq!(shell_quote("plain-word_1.2/x:y=z@h,+%"), "plain-word_1.2/x:y=z@h,+%");
     assert_eq!(shell_quote(""), "''");
     assert_eq!(shell_quote("$HOME"), "'$HOME'");

@@ -3,8 +3,9 @@
 //! test MinIO: a StatefulSet's PVC is backed up from its pod, damaged, restored byte for byte
 //! from a new pod, and the snapshot deleted with its space reclaimed. The repository is the
 //! one upstream would use (the prefix under the profile's bucket, upstream's default
-//! password): restic on the host opens it with exactly that, as upstream Kanister would.
-//! Credentials and the password never appear in the controller's log or the ActionSets.
+//! password): restic on the host opens it with exactly that, as upstream Kanister would. A
+//! restic that prints what it was given shows that credentials and the password are on no
+//! command line and in no error, event or log.
 
 use crate::databases::pod_bin_script;
 use crate::support::{Controller, Ns, env, phase};
@@ -97,6 +98,25 @@ actions:
         backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
         backupTag: '{{ .ArtifactsIn.files.KeyValue.tag }}'
         reclaimSpace: true
+  slowDelete:
+    phases:
+    - func: DeleteData
+      name: delete
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        backupArtifactPrefix: 'slow-probe/{{ .StatefulSet.Namespace }}'
+        backupID: deadbeef
+  leak:
+    phases:
+    - func: BackupData
+      name: backup
+      args:
+        namespace: '{{ .StatefulSet.Namespace }}'
+        pod: '{{ index .StatefulSet.Pods 0 }}'
+        container: app
+        includePath: /srv/data
+        backupArtifactPrefix: 'leak-probe/{{ .StatefulSet.Namespace }}'
+        encryptionKey: 'leak-key-{{ .StatefulSet.Namespace }}'
   wrongKey:
     phases:
     - func: BackupData
@@ -109,6 +129,39 @@ actions:
         backupArtifactPrefix: 'restic-e2e/{{ .StatefulSet.Namespace }}'
         encryptionKey: not-the-key
 "#;
+
+/// restic on the pods' PATH, as in upstream's kanister-tools image and sidecars. For a
+/// repository whose path holds `leak-probe` it is a probe instead: it says whether the S3
+/// secret or the password is on the command line of itself or its callers (the exec's
+/// command), prints both to stdout and stderr, and fails, so that a test can check that
+/// neither reaches a command line, an error, an event or a log. For `slow-probe` it sleeps a
+/// minute and fails (a phase to kill the controller in).
+fn restic_on_pod_path() {
+    let script = format!(
+        r#"#!/bin/sh
+case "$RESTIC_REPOSITORY" in
+*leak-probe*)
+  clean=yes; p=$$
+  for i in 1 2 3 4 5; do
+    [ -r /proc/$p/cmdline ] || break
+    for v in "$AWS_SECRET_ACCESS_KEY" "$RESTIC_PASSWORD"; do
+      tr '\0' ' ' < /proc/$p/cmdline | grep -qF -- "$v" && clean=no
+    done
+    p=$(awk '/^PPid:/ {{ print $2 }}' /proc/$p/status)
+  done
+  echo "cmdline-clean=$clean"
+  echo "leak: $AWS_SECRET_ACCESS_KEY $RESTIC_PASSWORD"
+  echo "leak: $AWS_SECRET_ACCESS_KEY $RESTIC_PASSWORD" >&2
+  exit 1 ;;
+*slow-probe*)
+  sleep 60; exit 1 ;;
+esac
+exec '{}' "$@"
+"#,
+        env("KANREPO_TEST_RESTIC_BIN")
+    );
+    pod_bin_script("restic", &script);
+}
 
 /// restic on the host, on the test MinIO, with upstream's default password.
 fn host_restic(repository: &str, args: &[&str]) -> std::process::Output {
@@ -160,7 +213,7 @@ fn state(a: &kanister::types::ActionSet) -> (State, String) {
 #[ignore = "needs the test cluster: scripts/test.sh starts it"]
 async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
     // restic on the pods' PATH, as in upstream's kanister-tools image and sidecars.
-    pod_bin_script("restic", &format!("#!/bin/sh\nexec '{}' \"$@\"\n", env("KANREPO_TEST_RESTIC_BIN")));
+    restic_on_pod_path();
     let ns = Ns::new("restic").await;
     ns.apply(APP).await;
     ns.apply(BP).await;
@@ -228,7 +281,20 @@ async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
     let (st, msg) = state(&a);
     assert_eq!(st, State::Failed);
     assert!(msg.contains("Password is incorrect") && msg.contains("wrong password"), "{msg}");
-    assert!(!msg.contains("not-the-key"), "{msg}");
+
+    // A restic that prints the secrets it was given and fails (see restic_on_pod_path): they
+    // were on no command line, and are in no error, event or log.
+    let a = action(&ns, &profile, "leak", None).await;
+    let (st, msg) = state(&a);
+    assert_eq!(st, State::Failed);
+    assert!(msg.contains("cmdline-clean=yes") && msg.contains("leak: <redacted> <redacted>"), "{msg}");
+    let leak_key = format!("leak-key-{}", ns.name);
+    let events = format!("{:?}", ns.events_of(a.metadata.name.as_deref().unwrap()).await);
+    for secret in [env("KANREPO_TEST_S3_SECRET_KEY"), leak_key.clone()] {
+        assert!(!msg.contains(&secret) && !events.contains(&secret), "{msg}\n{events}");
+        assert!(!c.logs().contains(&secret), "a secret in the controller's log");
+    }
+    assert!(events.contains("<redacted>"), "the failure event carries the scrubbed error: {events}");
 
     // Delete by tag, reclaiming space: the snapshot is gone, and prune's bytes are reported.
     let a = action(&ns, &profile, "delete", Some(&keyvalue)).await;
@@ -239,12 +305,10 @@ async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
     let listed = host_restic(&repository, &["snapshots", "--json"]);
     assert_eq!(String::from_utf8_lossy(&listed.stdout).trim(), "[]");
 
-    // No secret anywhere: not in the controller's log, the ActionSets, or pod specs.
+    // Nothing of the default key or the S3 secret in the controller's log.
     let logs = c.logs();
     for secret in [env("KANREPO_TEST_S3_SECRET_KEY"), kanister_controller::restic::DEFAULT_ENCRYPTION_KEY.to_string()] {
         assert!(!logs.contains(&secret), "a secret in the controller's log");
-        let sets = ns.actionsets().list(&Default::default()).await.unwrap();
-        assert!(!serde_json::to_string(&sets.items).unwrap().contains(&secret), "a secret in an ActionSet");
     }
     // Every function pod is gone (upstream deletes them when the function returns).
     let t0 = std::time::Instant::now();
@@ -373,7 +437,7 @@ async fn action_of(ns: &Ns, bp: &str, profile: &str, name: &str, artifacts: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test cluster: scripts/test.sh starts it"]
 async fn copyvolumedata_stats_checkrepository_and_the_all_functions_on_two_pods() {
-    pod_bin_script("restic", &format!("#!/bin/sh\nexec '{}' \"$@\"\n", env("KANREPO_TEST_RESTIC_BIN")));
+    restic_on_pod_path();
     let ns = Ns::new("restic-more").await;
     ns.apply(&APP.replace("replicas: 1", "replicas: 2")).await;
     ns.apply(BP_MORE).await;
@@ -470,6 +534,46 @@ async fn copyvolumedata_stats_checkrepository_and_the_all_functions_on_two_pods(
         assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), "[]");
     }
     assert!(!c.logs().contains(&env("KANREPO_TEST_S3_SECRET_KEY")));
+    drop(c);
+    ns.delete().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs the test cluster: scripts/test.sh starts it"]
+async fn a_controller_killed_during_deletedata_fails_the_phase_and_deletes_its_idle_pod() {
+    restic_on_pod_path();
+    let ns = Ns::new("restic-kill").await;
+    ns.apply(APP).await;
+    ns.apply(BP).await;
+    let profile = ns.s3_profile("ignored-by-restic");
+    let mut c = Controller::start(&ns, &[]);
+    c.ready().await;
+    let yaml = format!(
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: slow-}}\nspec:\n  actions:\n  - name: slowDelete\n    blueprint: restic-files\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n",
+        ns = ns.name
+    );
+    let name = ns.create_actionset(&yaml).await;
+    // The idle pod is up and restic (sleeping) runs in it: kill the controller.
+    let t0 = std::time::Instant::now();
+    let running =
+        |p: &k8s_openapi::api::core::v1::Pod| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running");
+    while !ns.pods("createdBy=kanister").await.iter().any(running) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "DeleteData's pod never ran: {}", c.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    c.kill9();
+    assert_eq!(ns.pods("createdBy=kanister").await.len(), 1, "the idle pod outlives the controller");
+    c.restart();
+    let a = ns.wait_done(&name, Duration::from_secs(90)).await;
+    let (st, msg) = state(&a);
+    assert_eq!(st, State::Failed);
+    assert!(msg.contains("cannot be resumed safely"), "{msg}");
+    let t0 = std::time::Instant::now();
+    while !ns.pods("createdBy=kanister").await.is_empty() {
+        assert!(t0.elapsed() < Duration::from_secs(30), "the idle pod was left: {}", c.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     drop(c);
     ns.delete().await;
 }
