@@ -8,7 +8,7 @@
 //! Resume: never — the exec sessions end with the controller that opened them.
 
 use super::restic_run::repo;
-use super::{Outputs, until_cancelled};
+use super::{Outputs, all_or_errors, until_cancelled};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
 use futures::FutureExt;
@@ -59,19 +59,7 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
             .map(move |res| res.map_err(|e| format!("Failed to backup data for pod {pod}: {e}")))
         });
         let results = until_cancelled(pc, futures::future::join_all(runs).map(Ok)).await?;
-        let mut infos = BTreeMap::new();
-        let mut errs = Vec::new();
-        for res in results {
-            match res {
-                Ok((pod, info)) => {
-                    infos.insert(pod, info);
-                }
-                Err(e) => errs.push(e),
-            }
-        }
-        if !errs.is_empty() {
-            return Err(errs.join("\n"));
-        }
+        let infos: BTreeMap<String, (String, String)> = all_or_errors(results)?.into_iter().collect();
         Ok([("BackupAllInfo", backup_info_json(&infos)), ("version", "v0.0.0".to_string())]
             .into_iter()
             .map(|(k, v)| (k.to_string(), json!(v)))

@@ -4,7 +4,7 @@
 //!
 //! Resume: never (see `KubeExec`).
 
-use super::{Outputs, until_cancelled};
+use super::{Outputs, all_or_errors, until_cancelled};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
 use crate::exec::exec_outputs;
@@ -24,18 +24,7 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
             runs.push(exec_outputs(pc, &namespace, p, c, &command));
         }
         let results = until_cancelled(pc, async { Ok(futures::future::join_all(runs).await) }).await?;
-        let mut out = Outputs::new();
-        let mut errs = Vec::new();
-        for r in results {
-            match r {
-                Ok(o) => out.extend(o),
-                Err(e) => errs.push(e),
-            }
-        }
-        if !errs.is_empty() {
-            return Err(errs.join("\n"));
-        }
-        Ok(out)
+        Ok(all_or_errors(results)?.into_iter().flatten().collect())
     }
     .boxed()
 }

@@ -119,6 +119,17 @@ pub fn executor(name: &str) -> Result<&'static Executor, String> {
     }
 }
 
+/// The values of concurrent runs, or every failing run's error, one per line (upstream's
+/// *All functions and KubeExecAll join them so).
+pub(crate) fn all_or_errors<T>(results: Vec<Result<T, String>>) -> Result<Vec<T>, String> {
+    let (ok, errs): (Vec<_>, Vec<_>) = results.into_iter().partition(Result::is_ok);
+    if errs.is_empty() {
+        Ok(ok.into_iter().flatten().collect())
+    } else {
+        Err(errs.into_iter().filter_map(Result::err).collect::<Vec<_>>().join("\n"))
+    }
+}
+
 /// Labels or annotations.
 pub(crate) type StringMap = BTreeMap<String, String>;
 
@@ -162,6 +173,14 @@ pub(crate) async fn until_cancelled<T>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn all_or_errors_keeps_every_error_in_order() {
+        let ok: Vec<Result<u8, String>> = vec![Ok(1), Ok(2)];
+        assert_eq!(all_or_errors(ok).unwrap(), [1, 2]);
+        let bad: Vec<Result<u8, String>> = vec![Err("a failed".into()), Ok(2), Err("c failed".into())];
+        assert_eq!(all_or_errors(bad).unwrap_err(), "a failed\nc failed");
+    }
 
     #[test]
     fn every_registered_function_has_an_executor_or_a_reason() {

@@ -7,10 +7,10 @@
 //!
 //! Resume: never — the exec sessions end with the controller that opened them.
 
-use super::Outputs;
 use super::backup_data_all::{parse_backup_info, target_pods};
 use super::restic_run::repo;
 use super::restore_data::{pod_volumes, restore_in_pod};
+use super::{Outputs, all_or_errors};
 use crate::args::{self, Args};
 use crate::context::PhaseCtx;
 use futures::FutureExt;
@@ -39,18 +39,7 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         });
         // Not under until_cancelled: each restore stops on cancellation and deletes its pod.
         let results = futures::future::join_all(runs).await;
-        let mut out = Outputs::new();
-        let mut errs = Vec::new();
-        for res in results {
-            match res {
-                Ok(o) => out.extend(o),
-                Err(e) => errs.push(e),
-            }
-        }
-        if !errs.is_empty() {
-            return Err(errs.join("\n"));
-        }
-        Ok(out)
+        Ok(all_or_errors(results)?.into_iter().flatten().collect())
     }
     .boxed()
 }
