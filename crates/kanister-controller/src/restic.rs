@@ -69,37 +69,7 @@ pub fn resolve_prefix(prefix: &str, bucket: &str) -> String {
     if prefix.split('/').next() == Some(bucket) {
         return prefix.to_string();
     }
-    clean_join(bucket, prefix)
-}
-
-/// Go's `path.Join(a, b)`: the non-empty parts joined by `/`, then cleaned (no empty, `.`
-/// or trailing elements; `..` resolved).
-fn clean_join(a: &str, b: &str) -> String {
-    let joined = [a, b].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("/");
-    if joined.is_empty() {
-        return String::new();
-    }
-    let rooted = joined.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                if out.last().is_some_and(|p| *p != "..") {
-                    out.pop();
-                } else if !rooted {
-                    out.push("..");
-                }
-            }
-            p => out.push(p),
-        }
-    }
-    let body = out.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
+    kanister::template::path_join(&[bucket, prefix])
 }
 
 /// The environment of restic commands on `repository` (a resolved prefix) of `profile`,

@@ -8,6 +8,7 @@
 //!
 //! Resume: never — the exec session ends with the controller that opened it.
 
+use super::backup_data::backup_outputs;
 use super::restic_run::{idle_pod, repo};
 use super::{Outputs, until_cancelled};
 use crate::args::{self, Args};
@@ -34,20 +35,11 @@ pub(super) fn run<'a>(pc: &'a PhaseCtx<'a>, a: &'a Args) -> BoxFuture<'a, Result
         })
         .await;
         run.delete().await;
-        let b = res?;
-        Ok([
-            ("backupID", b.id),
-            ("backupRoot", mount),
-            ("backupArtifactLocation", r.path.clone()),
-            ("backupTag", b.tag),
-            ("fileCount", b.file_count),
-            ("size", b.size),
-            ("phySize", b.phy_size),
-            ("version", "v0.0.0".to_string()),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect())
+        // BackupData's outputs, and where the snapshot's files are and its repository.
+        let mut out = backup_outputs(res?);
+        out.insert("backupRoot".into(), json!(mount));
+        out.insert("backupArtifactLocation".into(), json!(r.path));
+        Ok(out)
     }
     .boxed()
 }

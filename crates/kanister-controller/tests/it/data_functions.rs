@@ -8,7 +8,7 @@
 //! command line and in no error, event or log.
 
 use crate::databases::pod_bin_script;
-use crate::support::{Controller, Ns, env, phase};
+use crate::support::{Controller, Ns, env, phase, state};
 use kanister::types::State;
 use std::time::Duration;
 
@@ -175,13 +175,13 @@ fn host_restic(repository: &str, args: &[&str]) -> std::process::Output {
         .expect("run restic")
 }
 
-/// `sh -c script` in the app pod (an exec through the API server); its stdout.
-async fn in_app(ns: &Ns, script: &str) -> String {
+/// `sh -c script` in pod `pod` (container app), an exec through the API server; its stdout.
+async fn in_pod(ns: &Ns, pod: &str, script: &str) -> String {
     use tokio::io::AsyncReadExt;
     let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
         kube::Api::namespaced(crate::support::client().await, &ns.name);
     let ap = kube::api::AttachParams::default().container("app").stdout(true).stderr(true);
-    let mut p = api.exec("files-0", ["sh", "-c", script], &ap).await.expect("exec");
+    let mut p = api.exec(pod, ["sh", "-c", script], &ap).await.expect("exec");
     let (mut out, mut err) = (String::new(), String::new());
     let (mut so, mut se) = (p.stdout().unwrap(), p.stderr().unwrap());
     let status = p.take_status().unwrap();
@@ -193,20 +193,26 @@ async fn in_app(ns: &Ns, script: &str) -> String {
     out
 }
 
-async fn action(ns: &Ns, profile: &str, name: &str, from: Option<&str>) -> kanister::types::ActionSet {
-    let artifacts = from.map(|b| format!("    artifacts:\n      files:\n        keyValue: {b}\n")).unwrap_or_default();
-    let yaml = format!(
-        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: {}-}}\nspec:\n  actions:\n  - name: {name}\n    blueprint: restic-files\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n{artifacts}",
+/// An ActionSet running action `name` of blueprint `bp` on the StatefulSet `files`, with
+/// `artifacts` (YAML lines, or nothing).
+fn actionset_yaml(ns: &Ns, bp: &str, profile: &str, name: &str, artifacts: &str) -> String {
+    format!(
+        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: {}-}}\nspec:\n  actions:\n  - name: {name}\n    blueprint: {bp}\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n{artifacts}",
         name.to_ascii_lowercase(),
         ns = ns.name
-    );
-    let a = ns.create_actionset(&yaml).await;
+    )
+}
+
+/// Run that ActionSet to its end.
+async fn action_of(ns: &Ns, bp: &str, profile: &str, name: &str, artifacts: &str) -> kanister::types::ActionSet {
+    let a = ns.create_actionset(&actionset_yaml(ns, bp, profile, name, artifacts)).await;
     ns.wait_done(&a, Duration::from_secs(180)).await
 }
 
-fn state(a: &kanister::types::ActionSet) -> (State, String) {
-    let s = a.status.as_ref().unwrap();
-    (s.state.clone(), s.error.message.clone())
+/// An action of `restic-files`, with the artifact `files` (`from`: its keyValue, as YAML).
+async fn action(ns: &Ns, profile: &str, name: &str, from: Option<&str>) -> kanister::types::ActionSet {
+    let artifacts = from.map(|b| format!("    artifacts:\n      files:\n        keyValue: {b}\n")).unwrap_or_default();
+    action_of(ns, "restic-files", profile, name, &artifacts).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,15 +229,17 @@ async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
     c.ready().await;
 
     // Files of several sizes (one empty, one of 3 MB random), names with spaces.
-    in_app(
+    in_pod(
         &ns,
+        "files-0",
         "mkdir -p '/srv/data/sub/a dir' && head -c 3000000 /dev/urandom > /srv/data/big.bin && \
          echo hello > '/srv/data/sub/a dir/hello.txt' && : > /srv/data/sub/empty && \
          seq 1 20000 > /srv/data/sub/numbers",
     )
     .await;
     let sums = async |dir: &str| {
-        in_app(&ns, &format!("cd {dir} && find . -type f | sort | while read -r f; do md5sum \"$f\"; done")).await
+        in_pod(&ns, "files-0", &format!("cd {dir} && find . -type f | sort | while read -r f; do md5sum \"$f\"; done"))
+            .await
     };
     let before = sums("/srv/data").await;
     assert_eq!(before.lines().count(), 4, "{before}");
@@ -255,7 +263,7 @@ async fn backupdata_restoredata_deletedata_round_trip_through_restic_on_s3() {
     assert!(listed_out.contains(&format!("\"short_id\":\"{id}\"")) && listed_out.contains(&tag), "{listed_out}");
 
     // Damage the volume, then restore by id into the PVCs of the pod, at the pod's paths.
-    in_app(&ns, "rm -rf /srv/data/sub && head -c 1000 /dev/zero > /srv/data/big.bin").await;
+    in_pod(&ns, "files-0", "rm -rf /srv/data/sub && head -c 1000 /dev/zero > /srv/data/big.bin").await;
     assert_ne!(sums("/srv/data").await, before);
     let keyvalue = format!("{{id: '{id}', tag: '{tag}'}}");
     let a = action(&ns, &profile, "restore", Some(&keyvalue)).await;
@@ -406,34 +414,6 @@ actions:
         reclaimSpace: true
 "#;
 
-/// `sh -c script` in pod `pod` (container app).
-async fn in_pod(ns: &Ns, pod: &str, script: &str) -> String {
-    use tokio::io::AsyncReadExt;
-    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
-        kube::Api::namespaced(crate::support::client().await, &ns.name);
-    let ap = kube::api::AttachParams::default().container("app").stdout(true).stderr(true);
-    let mut p = api.exec(pod, ["sh", "-c", script], &ap).await.expect("exec");
-    let (mut out, mut err) = (String::new(), String::new());
-    let (mut so, mut se) = (p.stdout().unwrap(), p.stderr().unwrap());
-    let status = p.take_status().unwrap();
-    let (a, b) = tokio::join!(so.read_to_string(&mut out), se.read_to_string(&mut err));
-    a.unwrap();
-    b.unwrap();
-    let st = status.await.unwrap();
-    assert_eq!(st.status.as_deref(), Some("Success"), "{script}: {err} {st:?}");
-    out
-}
-
-async fn action_of(ns: &Ns, bp: &str, profile: &str, name: &str, artifacts: &str) -> kanister::types::ActionSet {
-    let yaml = format!(
-        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: {}-}}\nspec:\n  actions:\n  - name: {name}\n    blueprint: {bp}\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n{artifacts}",
-        name.to_ascii_lowercase(),
-        ns = ns.name
-    );
-    let a = ns.create_actionset(&yaml).await;
-    ns.wait_done(&a, Duration::from_secs(180)).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs the test cluster: scripts/test.sh starts it"]
 async fn copyvolumedata_stats_checkrepository_and_the_all_functions_on_two_pods() {
@@ -548,11 +528,7 @@ async fn a_controller_killed_during_deletedata_fails_the_phase_and_deletes_its_i
     let profile = ns.s3_profile("ignored-by-restic");
     let mut c = Controller::start(&ns, &[]);
     c.ready().await;
-    let yaml = format!(
-        "apiVersion: cr.kanister.io/v1alpha1\nkind: ActionSet\nmetadata: {{generateName: slow-}}\nspec:\n  actions:\n  - name: slowDelete\n    blueprint: restic-files\n    profile: {{name: {profile}, namespace: {ns}}}\n    object: {{kind: StatefulSet, name: files, namespace: {ns}}}\n",
-        ns = ns.name
-    );
-    let name = ns.create_actionset(&yaml).await;
+    let name = ns.create_actionset(&actionset_yaml(&ns, "restic-files", &profile, "slowDelete", "")).await;
     // The idle pod is up and restic (sleeping) runs in it: kill the controller.
     let t0 = std::time::Instant::now();
     let running =

@@ -3,7 +3,7 @@
 //! with the workload's PVCs, MultiContainerRun through a fifo, KubeOps create/patch/delete,
 //! Wait and WaitV2 on the workload's status, LocationDelete of what kando pushed.
 
-use crate::support::{Controller, Ns, phase};
+use crate::support::{Controller, Ns, phase, state};
 use kanister::types::State;
 use std::time::Duration;
 
@@ -200,11 +200,6 @@ async fn run(ns: &Ns, action: &str, profile: Option<&str>) -> kanister::types::A
     );
     let name = ns.create_actionset(&yaml).await;
     ns.wait_done(&name, Duration::from_secs(120)).await
-}
-
-fn state(a: &kanister::types::ActionSet) -> (State, String) {
-    let s = a.status.as_ref().unwrap();
-    (s.state.clone(), s.error.message.clone())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -380,3 +380,9 @@ pub fn phase<'a>(a: &'a ActionSet, action: usize, name: &str) -> &'a kanister::t
         .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("no phase {name}"))
 }
+
+/// An ActionSet's state and error message.
+pub fn state(a: &ActionSet) -> (State, String) {
+    let s = a.status.as_ref().unwrap();
+    (s.state.clone(), s.error.message.clone())
+}

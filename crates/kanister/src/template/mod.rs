@@ -73,6 +73,9 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+/// Go's `path.Clean` and `path.Join`, for callers that must build paths exactly as upstream.
+pub use gostd::path::{path_clean, path_join};
+
 use gostd::template::{exec, node, parse};
 
 pub use gostd::template::exec::MissingKey;

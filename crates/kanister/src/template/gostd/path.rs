@@ -2,7 +2,7 @@
 //! must not import anything of the template engine.
 
 /// Go's `path.Clean`.
-pub(crate) fn path_clean(p: &str) -> String {
+pub fn path_clean(p: &str) -> String {
     if p.is_empty() {
         return ".".into();
     }
@@ -27,6 +27,12 @@ pub(crate) fn path_clean(p: &str) -> String {
         (false, true) => ".".into(),
         (false, false) => joined,
     }
+}
+
+/// Go's `path.Join`: the non-empty elements joined by `/`, then cleaned; empty when all are.
+pub fn path_join(elems: &[&str]) -> String {
+    let joined = elems.iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("/");
+    if joined.is_empty() { joined } else { path_clean(&joined) }
 }
 
 /// `path.Base`.
